@@ -1,0 +1,398 @@
+//! Decoders for the primitive types.
+
+use bytes::Bytes;
+
+use super::{PResult, Uuid};
+use crate::error::DecodeError;
+
+/// Carries the message version and the frame being decoded, so that byte fields can be handed
+/// out as zero-copy [`Bytes`] slices of the frame.
+#[derive(Debug, Clone, Copy)]
+pub struct DecodeContext<'f> {
+    /// The API version being decoded.
+    pub version: i16,
+    frame: &'f Bytes,
+}
+
+impl<'f> DecodeContext<'f> {
+    /// A context for decoding slices of `frame` at `version`.
+    pub fn new(frame: &'f Bytes, version: i16) -> Self {
+        DecodeContext { version, frame }
+    }
+
+    /// Returns `sub` as a [`Bytes`] sharing the frame's memory when `sub` lies inside the frame,
+    /// and as a copy otherwise (never panics).
+    pub fn bytes_of(&self, sub: &[u8]) -> Bytes {
+        let start = self.frame.as_ptr() as usize;
+        let end = start + self.frame.len();
+        let s = sub.as_ptr() as usize;
+        if !sub.is_empty() && s >= start && s + sub.len() <= end {
+            self.frame.slice_ref(sub)
+        } else {
+            Bytes::copy_from_slice(sub)
+        }
+    }
+
+    /// The same frame at another version (used for nested encodings with their own version).
+    pub fn with_version(&self, version: i16) -> Self {
+        DecodeContext {
+            version,
+            frame: self.frame,
+        }
+    }
+}
+
+fn need<'a>(input: &'a [u8], n: usize, what: &'static str) -> PResult<'a, &'a [u8]> {
+    if input.len() < n {
+        return DecodeError::Truncated {
+            what,
+            needed: n,
+            remaining: input.len(),
+        }
+        .fail();
+    }
+    Ok((&input[n..], &input[..n]))
+}
+
+macro_rules! fixed {
+    ($(#[$doc:meta] $name:ident: $ty:ty),* $(,)?) => {$(
+        #[$doc]
+        #[inline]
+        pub fn $name(input: &[u8]) -> PResult<'_, $ty> {
+            const N: usize = std::mem::size_of::<$ty>();
+            let (rest, b) = need(input, N, stringify!($name))?;
+            let mut a = [0u8; N];
+            a.copy_from_slice(b);
+            Ok((rest, <$ty>::from_be_bytes(a)))
+        }
+    )*};
+}
+
+fixed! {
+    /// A big-endian `int8`.
+    int8: i8,
+    /// A big-endian `int16`.
+    int16: i16,
+    /// A big-endian `int32`.
+    int32: i32,
+    /// A big-endian `int64`.
+    int64: i64,
+    /// A big-endian `uint16`.
+    uint16: u16,
+    /// A big-endian `uint32`.
+    uint32: u32,
+    /// A big-endian IEEE 754 `float64`.
+    float64: f64,
+}
+
+/// A `boolean`: one byte, non-zero is true.
+#[inline]
+pub fn boolean(input: &[u8]) -> PResult<'_, bool> {
+    let (rest, b) = int8(input)?;
+    Ok((rest, b != 0))
+}
+
+/// A 16-byte `uuid`.
+#[inline]
+pub fn uuid(input: &[u8]) -> PResult<'_, Uuid> {
+    let (rest, b) = need(input, 16, "uuid")?;
+    let mut a = [0u8; 16];
+    a.copy_from_slice(b);
+    Ok((rest, Uuid(a)))
+}
+
+/// An `unsigned_varint` of up to 32 bits (LEB128, at most 5 bytes).
+#[inline]
+pub fn unsigned_varint(input: &[u8]) -> PResult<'_, u32> {
+    let mut value: u32 = 0;
+    for (i, &b) in input.iter().enumerate().take(5) {
+        value |= ((b & 0x7f) as u32) << (7 * i);
+        if b & 0x80 == 0 {
+            if i == 4 && b > 0x0f {
+                return DecodeError::VarintTooLong { max_bytes: 5 }.fail();
+            }
+            return Ok((&input[i + 1..], value));
+        }
+    }
+    if input.len() >= 5 {
+        DecodeError::VarintTooLong { max_bytes: 5 }.fail()
+    } else {
+        DecodeError::Truncated {
+            what: "varint",
+            needed: input.len() + 1,
+            remaining: input.len(),
+        }
+        .fail()
+    }
+}
+
+/// An unsigned varint of up to 64 bits (at most 10 bytes).
+#[inline]
+pub fn unsigned_varlong(input: &[u8]) -> PResult<'_, u64> {
+    let mut value: u64 = 0;
+    for (i, &b) in input.iter().enumerate().take(10) {
+        value |= ((b & 0x7f) as u64) << (7 * i);
+        if b & 0x80 == 0 {
+            if i == 9 && b > 0x01 {
+                return DecodeError::VarintTooLong { max_bytes: 10 }.fail();
+            }
+            return Ok((&input[i + 1..], value));
+        }
+    }
+    if input.len() >= 10 {
+        DecodeError::VarintTooLong { max_bytes: 10 }.fail()
+    } else {
+        DecodeError::Truncated {
+            what: "varlong",
+            needed: input.len() + 1,
+            remaining: input.len(),
+        }
+        .fail()
+    }
+}
+
+/// A zigzag-encoded signed `varint` (32 bits), as used inside records.
+#[inline]
+pub fn varint(input: &[u8]) -> PResult<'_, i32> {
+    let (rest, u) = unsigned_varint(input)?;
+    Ok((rest, ((u >> 1) as i32) ^ -((u & 1) as i32)))
+}
+
+/// A zigzag-encoded signed `varlong` (64 bits), as used inside records.
+#[inline]
+pub fn varlong(input: &[u8]) -> PResult<'_, i64> {
+    let (rest, u) = unsigned_varlong(input)?;
+    Ok((rest, ((u >> 1) as i64) ^ -((u & 1) as i64)))
+}
+
+/// Reads a length (already decoded, `-1` meaning null) and takes that many bytes, checking the
+/// length against what remains before anything is allocated.
+fn take_len<'a>(input: &'a [u8], len: i64, what: &'static str) -> PResult<'a, Option<&'a [u8]>> {
+    if len == -1 {
+        return Ok((input, None));
+    }
+    if len < 0 || len as u64 > input.len() as u64 {
+        return DecodeError::InvalidLength {
+            what,
+            len,
+            remaining: input.len(),
+        }
+        .fail();
+    }
+    let len = len as usize;
+    Ok((&input[len..], Some(&input[..len])))
+}
+
+fn to_string(b: &[u8]) -> Result<String, nom::Err<DecodeError>> {
+    match std::str::from_utf8(b) {
+        Ok(s) => Ok(s.to_owned()),
+        Err(_) => DecodeError::InvalidUtf8.fail(),
+    }
+}
+
+/// A raw slice with an int16 length (`-1` = null).
+fn short_slice<'a>(input: &'a [u8], what: &'static str) -> PResult<'a, Option<&'a [u8]>> {
+    let (rest, len) = int16(input)?;
+    take_len(rest, len as i64, what)
+}
+
+/// A raw slice with an int32 length (`-1` = null).
+fn long_slice<'a>(input: &'a [u8], what: &'static str) -> PResult<'a, Option<&'a [u8]>> {
+    let (rest, len) = int32(input)?;
+    take_len(rest, len as i64, what)
+}
+
+/// A raw slice with an unsigned varint N+1 length (`0` = null).
+fn compact_slice<'a>(input: &'a [u8], what: &'static str) -> PResult<'a, Option<&'a [u8]>> {
+    let (rest, n) = unsigned_varint(input)?;
+    take_len(rest, n as i64 - 1, what)
+}
+
+fn non_null<T>(v: Option<T>, field: &'static str) -> Result<T, nom::Err<DecodeError>> {
+    match v {
+        Some(v) => Ok(v),
+        None => DecodeError::UnexpectedNull { field }.fail(),
+    }
+}
+
+/// A nullable `string` (int16 length, `-1` = null).
+pub fn nullable_string(input: &[u8]) -> PResult<'_, Option<String>> {
+    let (rest, s) = short_slice(input, "string")?;
+    Ok((rest, s.map(to_string).transpose()?))
+}
+
+/// A `string` (int16 length); null is an error.
+pub fn string(input: &[u8]) -> PResult<'_, String> {
+    let (rest, s) = nullable_string(input)?;
+    Ok((rest, non_null(s, "string")?))
+}
+
+/// A `compact_nullable_string` (unsigned varint N+1 length, `0` = null).
+pub fn compact_nullable_string(input: &[u8]) -> PResult<'_, Option<String>> {
+    let (rest, s) = compact_slice(input, "compact string")?;
+    Ok((rest, s.map(to_string).transpose()?))
+}
+
+/// A `compact_string`; null is an error.
+pub fn compact_string(input: &[u8]) -> PResult<'_, String> {
+    let (rest, s) = compact_nullable_string(input)?;
+    Ok((rest, non_null(s, "compact string")?))
+}
+
+/// Nullable `bytes` (int32 length, `-1` = null), zero-copy.
+pub fn nullable_bytes<'a>(input: &'a [u8], cx: &DecodeContext<'_>) -> PResult<'a, Option<Bytes>> {
+    let (rest, s) = long_slice(input, "bytes")?;
+    Ok((rest, s.map(|s| cx.bytes_of(s))))
+}
+
+/// `bytes` (int32 length); null is an error.
+pub fn bytes<'a>(input: &'a [u8], cx: &DecodeContext<'_>) -> PResult<'a, Bytes> {
+    let (rest, s) = nullable_bytes(input, cx)?;
+    Ok((rest, non_null(s, "bytes")?))
+}
+
+/// `compact_nullable_bytes` (unsigned varint N+1 length, `0` = null), zero-copy.
+pub fn compact_nullable_bytes<'a>(
+    input: &'a [u8],
+    cx: &DecodeContext<'_>,
+) -> PResult<'a, Option<Bytes>> {
+    let (rest, s) = compact_slice(input, "compact bytes")?;
+    Ok((rest, s.map(|s| cx.bytes_of(s))))
+}
+
+/// `compact_bytes`; null is an error.
+pub fn compact_bytes<'a>(input: &'a [u8], cx: &DecodeContext<'_>) -> PResult<'a, Bytes> {
+    let (rest, s) = compact_nullable_bytes(input, cx)?;
+    Ok((rest, non_null(s, "compact bytes")?))
+}
+
+/// An array's element count: int32 (`-1` = null) or, when `compact`, unsigned varint N+1
+/// (`0` = null).
+///
+/// Every element takes at least one byte, so a count larger than the remaining input is
+/// rejected at once: an array that claims 2^31 elements never allocates.
+pub fn array_len(input: &[u8], compact: bool) -> PResult<'_, Option<usize>> {
+    let (rest, n) = if compact {
+        let (rest, n) = unsigned_varint(input)?;
+        (rest, n as i64 - 1)
+    } else {
+        let (rest, n) = int32(input)?;
+        (rest, n as i64)
+    };
+    if n == -1 {
+        return Ok((rest, None));
+    }
+    if n < 0 || n as u64 > rest.len() as u64 {
+        return DecodeError::InvalidLength {
+            what: "array",
+            len: n,
+            remaining: rest.len(),
+        }
+        .fail();
+    }
+    Ok((rest, Some(n as usize)))
+}
+
+/// A nullable array whose elements are read by `elem`.
+pub fn nullable_array<'a, T>(
+    input: &'a [u8],
+    compact: bool,
+    mut elem: impl FnMut(&'a [u8]) -> PResult<'a, T>,
+) -> PResult<'a, Option<Vec<T>>> {
+    let (mut rest, n) = array_len(input, compact)?;
+    let Some(n) = n else {
+        return Ok((rest, None));
+    };
+    let mut out = Vec::with_capacity(n);
+    for _ in 0..n {
+        let (r, v) = elem(rest)?;
+        rest = r;
+        out.push(v);
+    }
+    Ok((rest, Some(out)))
+}
+
+/// A non-null array whose elements are read by `elem`.
+pub fn array<'a, T>(
+    input: &'a [u8],
+    compact: bool,
+    elem: impl FnMut(&'a [u8]) -> PResult<'a, T>,
+) -> PResult<'a, Vec<T>> {
+    let (rest, v) = nullable_array(input, compact, elem)?;
+    Ok((rest, non_null(v, "array")?))
+}
+
+/// Checks that `rest` is empty after a complete message.
+pub fn expect_end(rest: &[u8]) -> Result<(), DecodeError> {
+    if rest.is_empty() {
+        Ok(())
+    } else {
+        Err(DecodeError::TrailingBytes(rest.len()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn varint_round_values() {
+        let cases: &[(&[u8], i32)] = &[
+            (&[0x00], 0),
+            (&[0x01], -1),
+            (&[0x02], 1),
+            (&[0x7f], -64),
+            (&[0x80, 0x01], 64),
+            (&[0xfe, 0xff, 0xff, 0xff, 0x0f], i32::MAX),
+            (&[0xff, 0xff, 0xff, 0xff, 0x0f], i32::MIN),
+        ];
+        for (bytes, v) in cases {
+            assert_eq!(varint(bytes).unwrap(), (&[][..], *v), "{bytes:?}");
+        }
+    }
+
+    #[test]
+    fn overlong_varint_is_an_error() {
+        assert!(matches!(
+            unsigned_varint(&[0xff; 6]),
+            Err(nom::Err::Failure(DecodeError::VarintTooLong { .. }))
+        ));
+        assert!(matches!(
+            unsigned_varint(&[0xff, 0xff, 0xff, 0xff, 0x1f]),
+            Err(nom::Err::Failure(DecodeError::VarintTooLong { .. }))
+        ));
+        assert!(matches!(
+            unsigned_varint(&[0x80]),
+            Err(nom::Err::Failure(DecodeError::Truncated { .. }))
+        ));
+    }
+
+    #[test]
+    fn huge_array_count_fails_before_allocating() {
+        let input = [0x7f, 0xff, 0xff, 0xff, 0x00];
+        assert!(matches!(
+            array_len(&input, false),
+            Err(nom::Err::Failure(DecodeError::InvalidLength { .. }))
+        ));
+    }
+
+    #[test]
+    fn strings_and_nulls() {
+        assert_eq!(nullable_string(&[0xff, 0xff]).unwrap().1, None);
+        assert_eq!(string(&[0, 2, b'h', b'i']).unwrap().1, "hi");
+        assert_eq!(compact_nullable_string(&[0]).unwrap().1, None);
+        assert_eq!(compact_string(&[3, b'h', b'i']).unwrap().1, "hi");
+        assert!(string(&[0xff, 0xff]).is_err());
+        assert!(string(&[0, 5, b'h']).is_err());
+        assert!(string(&[0, 2, 0xff, 0xfe]).is_err());
+    }
+
+    #[test]
+    fn bytes_are_zero_copy_slices_of_the_frame() {
+        let frame = Bytes::from_static(&[0, 0, 0, 3, 1, 2, 3]);
+        let cx = DecodeContext::new(&frame, 0);
+        let (_, b) = bytes(&frame[..], &cx).unwrap();
+        assert_eq!(&b[..], &[1, 2, 3]);
+        assert_eq!(b.as_ptr(), frame[4..].as_ptr());
+    }
+}

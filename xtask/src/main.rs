@@ -1,0 +1,2 @@
+//! Klamm's task runner.
+fn main() {}
