@@ -1,8 +1,12 @@
 #![doc = include_str!("../README.md")]
 #![forbid(unsafe_code)]
 
+pub mod api;
+pub mod codec;
 pub mod error;
 pub mod primitives;
 
+pub use api::{ApiInfo, ApiKey, SUPPORTED_APIS};
+pub use codec::{Message, Request};
 pub use error::{DecodeError, EncodeError};
 pub use primitives::Uuid;

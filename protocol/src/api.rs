@@ -1,0 +1,182 @@
+//! The table of every API this codec covers, for version negotiation.
+
+/// The Kafka APIs Klamm's codec covers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[repr(i16)]
+#[non_exhaustive]
+pub enum ApiKey {
+    /// Produce (0).
+    Produce = 0,
+    /// Fetch (1).
+    Fetch = 1,
+    /// ListOffsets (2).
+    ListOffsets = 2,
+    /// Metadata (3).
+    Metadata = 3,
+    /// OffsetFetch (9).
+    OffsetFetch = 9,
+    /// FindCoordinator (10).
+    FindCoordinator = 10,
+    /// SaslHandshake (17).
+    SaslHandshake = 17,
+    /// ApiVersions (18).
+    ApiVersions = 18,
+    /// CreateTopics (19).
+    CreateTopics = 19,
+    /// InitProducerId (22).
+    InitProducerId = 22,
+    /// AddPartitionsToTxn (24).
+    AddPartitionsToTxn = 24,
+    /// AddOffsetsToTxn (25).
+    AddOffsetsToTxn = 25,
+    /// EndTxn (26).
+    EndTxn = 26,
+    /// TxnOffsetCommit (28).
+    TxnOffsetCommit = 28,
+    /// SaslAuthenticate (36).
+    SaslAuthenticate = 36,
+    /// DescribeProducers (61).
+    DescribeProducers = 61,
+}
+
+/// What this codec supports of one API.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ApiInfo {
+    /// The API.
+    pub key: ApiKey,
+    /// Lowest version this codec reads and writes.
+    pub min_version: i16,
+    /// Highest version this codec reads and writes.
+    pub max_version: i16,
+    /// First flexible version (KIP-482); `i16::MAX` if none.
+    pub first_flexible: i16,
+}
+
+/// Every API this codec covers, with its version range and first flexible version.
+pub const SUPPORTED_APIS: &[ApiInfo] = &[
+    api(ApiKey::Produce, 0, 11, 9),
+    api(ApiKey::Fetch, 0, 17, 12),
+    api(ApiKey::ListOffsets, 0, 10, 6),
+    api(ApiKey::Metadata, 0, 13, 9),
+    api(ApiKey::OffsetFetch, 0, 9, 6),
+    api(ApiKey::FindCoordinator, 0, 6, 3),
+    api(ApiKey::SaslHandshake, 0, 1, i16::MAX),
+    api(ApiKey::ApiVersions, 0, 4, 3),
+    api(ApiKey::CreateTopics, 0, 7, 5),
+    api(ApiKey::InitProducerId, 0, 5, 2),
+    api(ApiKey::AddPartitionsToTxn, 0, 5, 3),
+    api(ApiKey::AddOffsetsToTxn, 0, 4, 3),
+    api(ApiKey::EndTxn, 0, 5, 3),
+    api(ApiKey::TxnOffsetCommit, 0, 4, 3),
+    api(ApiKey::SaslAuthenticate, 0, 2, 2),
+    api(ApiKey::DescribeProducers, 0, 0, 0),
+];
+
+const fn api(key: ApiKey, min_version: i16, max_version: i16, first_flexible: i16) -> ApiInfo {
+    ApiInfo {
+        key,
+        min_version,
+        max_version,
+        first_flexible,
+    }
+}
+
+impl ApiKey {
+    /// The API for a wire key, if this codec covers it.
+    ///
+    /// ```
+    /// use klamm_protocol::ApiKey;
+    /// assert_eq!(ApiKey::from_i16(0), Some(ApiKey::Produce));
+    /// assert_eq!(ApiKey::from_i16(12), None);
+    /// ```
+    pub fn from_i16(key: i16) -> Option<ApiKey> {
+        SUPPORTED_APIS
+            .iter()
+            .find(|a| a.key as i16 == key)
+            .map(|a| a.key)
+    }
+
+    /// The wire key.
+    pub fn as_i16(self) -> i16 {
+        self as i16
+    }
+
+    /// The API's name as Kafka spells it.
+    pub fn name(self) -> &'static str {
+        match self {
+            ApiKey::Produce => "Produce",
+            ApiKey::Fetch => "Fetch",
+            ApiKey::ListOffsets => "ListOffsets",
+            ApiKey::Metadata => "Metadata",
+            ApiKey::OffsetFetch => "OffsetFetch",
+            ApiKey::FindCoordinator => "FindCoordinator",
+            ApiKey::SaslHandshake => "SaslHandshake",
+            ApiKey::ApiVersions => "ApiVersions",
+            ApiKey::CreateTopics => "CreateTopics",
+            ApiKey::InitProducerId => "InitProducerId",
+            ApiKey::AddPartitionsToTxn => "AddPartitionsToTxn",
+            ApiKey::AddOffsetsToTxn => "AddOffsetsToTxn",
+            ApiKey::EndTxn => "EndTxn",
+            ApiKey::TxnOffsetCommit => "TxnOffsetCommit",
+            ApiKey::SaslAuthenticate => "SaslAuthenticate",
+            ApiKey::DescribeProducers => "DescribeProducers",
+        }
+    }
+
+    /// This codec's support for the API.
+    pub fn info(self) -> ApiInfo {
+        *SUPPORTED_APIS
+            .iter()
+            .find(|a| a.key == self)
+            .expect("every ApiKey has a row in SUPPORTED_APIS")
+    }
+
+    /// Whether `version` of this API uses the flexible encoding.
+    pub fn is_flexible(self, version: i16) -> bool {
+        version >= self.info().first_flexible
+    }
+
+    /// The request header version for `version`: 2 for flexible versions, 1 otherwise.
+    pub fn request_header_version(self, version: i16) -> i16 {
+        if self.is_flexible(version) { 2 } else { 1 }
+    }
+
+    /// The response header version for `version`: 1 for flexible versions, 0 otherwise.
+    /// ApiVersions responses always use header v0, so that a client can read the error code
+    /// of a broker that does not know the requested version (KIP-511).
+    pub fn response_header_version(self, version: i16) -> i16 {
+        if self != ApiKey::ApiVersions && self.is_flexible(version) {
+            1
+        } else {
+            0
+        }
+    }
+}
+
+impl std::fmt::Display for ApiKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_key_round_trips() {
+        for a in SUPPORTED_APIS {
+            assert_eq!(ApiKey::from_i16(a.key.as_i16()), Some(a.key));
+            assert_eq!(a.key.info(), *a);
+        }
+    }
+
+    #[test]
+    fn header_versions() {
+        assert_eq!(ApiKey::Produce.request_header_version(8), 1);
+        assert_eq!(ApiKey::Produce.request_header_version(9), 2);
+        assert_eq!(ApiKey::Produce.response_header_version(9), 1);
+        assert_eq!(ApiKey::ApiVersions.response_header_version(3), 0);
+        assert_eq!(ApiKey::SaslHandshake.request_header_version(1), 1);
+    }
+}
