@@ -4,7 +4,9 @@
 pub mod api;
 pub mod codec;
 pub mod error;
+pub mod error_code;
 pub mod primitives;
+pub mod record;
 
 pub use api::{ApiInfo, ApiKey, SUPPORTED_APIS};
 pub use codec::{Message, Request};

@@ -1,0 +1,1 @@
+//! Every Kafka error code, with its name and whether it is retriable.
