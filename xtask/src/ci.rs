@@ -1,0 +1,226 @@
+//! `cargo xtask ci`: everything CI checks, in order, with a summary at the end.
+//!
+//! 1. `cargo fmt --all --check`
+//! 2. `cargo clippy --workspace --all-targets -- -D warnings`
+//! 3. `cargo test --workspace` (unit, doc and in-process scenario tests; the scenario tests
+//!    run here against the in-process brokers, see [`crate::integration`])
+//! 4. the integration suites against the brokers that run as separate processes
+//!    (tansu, Apache Kafka in Docker when an engine answers).
+//!
+//! Every step runs even when an earlier one failed (so one run shows every problem), and the
+//! process exits non-zero when any step failed.
+
+use std::time::Instant;
+
+use anyhow::Result;
+
+use crate::integration::{self, Broker};
+use crate::ui::{self, Status, StepReport};
+use crate::workspace;
+
+/// Options of `cargo xtask ci`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct CiArgs {
+    /// Stop at the first failing step instead of running them all.
+    #[arg(long)]
+    pub fail_fast: bool,
+    /// Skip the integration suites against external brokers (tansu, docker).
+    #[arg(long)]
+    pub no_integration: bool,
+}
+
+/// Runs CI; returns whether everything passed (or was honestly skipped).
+pub fn run(args: &CiArgs) -> Result<bool> {
+    let start = Instant::now();
+    let total = if args.no_integration { 3 } else { 4 };
+    let mut reports = Vec::new();
+
+    ui::header(1, total, "fmt", "cargo fmt --all --check");
+    reports.push(cargo_step(
+        "fmt",
+        &["fmt", "--all", "--check"],
+        "formatting differs: run `cargo fmt --all` and commit the result",
+    )?);
+    if stop(args, &reports) {
+        return Ok(ui::summary("ci", &reports, start.elapsed()));
+    }
+
+    ui::header(
+        2,
+        total,
+        "clippy",
+        "cargo clippy --workspace --all-targets -- -D warnings",
+    );
+    reports.push(cargo_step(
+        "clippy",
+        &[
+            "clippy",
+            "--workspace",
+            "--all-targets",
+            "--",
+            "-D",
+            "warnings",
+        ],
+        "fix the warnings/errors above; reproduce one crate with \
+         `cargo clippy -p <crate> --all-targets -- -D warnings`",
+    )?);
+    if stop(args, &reports) {
+        return Ok(ui::summary("ci", &reports, start.elapsed()));
+    }
+
+    ui::header(
+        3,
+        total,
+        "test",
+        "cargo test --workspace (scenarios on in-process brokers: mock, testkit)",
+    );
+    reports.push(test_step()?);
+    if stop(args, &reports) {
+        return Ok(ui::summary("ci", &reports, start.elapsed()));
+    }
+
+    if !args.no_integration {
+        ui::header(
+            4,
+            total,
+            "integration",
+            "scenario suites against tansu and Apache Kafka (docker)",
+        );
+        let suites = integration::run_brokers(&[Broker::Tansu, Broker::Docker])?;
+        reports.extend(suites);
+    }
+    Ok(ui::summary("ci", &reports, start.elapsed()))
+}
+
+fn stop(args: &CiArgs, reports: &[StepReport]) -> bool {
+    args.fail_fast
+        && reports
+            .iter()
+            .any(|r| matches!(r.status, Status::Failed(_)))
+}
+
+/// Runs one cargo command as a step. `advice` says what to do when it fails.
+fn cargo_step(name: &str, args: &[&str], advice: &str) -> Result<StepReport> {
+    let pb = ui::spinner(&format!("{name}: cargo {}", args.join(" ")));
+    let t = ui::clock();
+    let mut cmd = workspace::cargo();
+    cmd.args(args);
+    let out = ui::run_streaming(&pb, cmd)?;
+    pb.finish_and_clear();
+    let failed_crates = crates_that_failed(&out.lines);
+    let status = if out.success {
+        Status::Passed
+    } else if failed_crates.is_empty() {
+        Status::Failed(advice.to_string())
+    } else {
+        Status::Failed(format!(
+            "{advice} (did not compile: {})",
+            failed_crates.join(", ")
+        ))
+    };
+    Ok(StepReport {
+        name: name.to_string(),
+        status,
+        elapsed: t.elapsed(),
+        tests: out.tests,
+        detail: String::new(),
+    })
+}
+
+fn test_step() -> Result<StepReport> {
+    let pb = ui::spinner("test: cargo test --workspace");
+    let t = ui::clock();
+    let reports_dir = integration::fresh_report_dir("test")?;
+    let mut cmd = workspace::cargo();
+    cmd.args(["test", "--workspace"]);
+    cmd.env(integration::REPORT_ENV, &reports_dir);
+    let out = ui::run_streaming(&pb, cmd)?;
+    pb.finish_and_clear();
+    let scenarios = integration::ScenarioTable::load(&reports_dir);
+    scenarios.print();
+    let mut detail = format!(
+        "{} passed, {} failed, {} ignored",
+        out.tests.passed, out.tests.failed, out.tests.ignored
+    );
+    if !scenarios.is_empty() {
+        detail.push_str(&format!("; scenarios: {}", scenarios.brief()));
+    }
+    let status = if out.success {
+        Status::Passed
+    } else {
+        let mut what = Vec::new();
+        let crates = crates_that_failed(&out.lines);
+        if !crates.is_empty() {
+            what.push(format!("did not compile: {}", crates.join(", ")));
+        }
+        let reruns = rerun_hints(&out.lines);
+        if !reruns.is_empty() {
+            what.push(format!(
+                "failing test targets (rerun with `cargo test {}`)",
+                reruns.join("` / `cargo test ")
+            ));
+        }
+        if what.is_empty() {
+            what.push("see the output above".to_string());
+        }
+        Status::Failed(what.join("; "))
+    };
+    Ok(StepReport {
+        name: "test".to_string(),
+        status,
+        elapsed: t.elapsed(),
+        tests: out.tests,
+        detail,
+    })
+}
+
+/// Crate names from cargo's ``error: could not compile `name` `` lines.
+pub fn crates_that_failed(lines: &[String]) -> Vec<String> {
+    let mut crates: Vec<String> = lines
+        .iter()
+        .filter_map(|l| {
+            let l = ui::strip_ansi(l);
+            let rest = l.split("could not compile `").nth(1)?;
+            Some(rest.split('`').next()?.to_string())
+        })
+        .collect();
+    crates.sort();
+    crates.dedup();
+    crates
+}
+
+/// The arguments from cargo's "to rerun pass `-p x --lib`" hints.
+fn rerun_hints(lines: &[String]) -> Vec<String> {
+    lines
+        .iter()
+        .filter_map(|l| {
+            let l = ui::strip_ansi(l);
+            let rest = l.split("to rerun pass `").nth(1)?;
+            Some(rest.split('`').next()?.to_string())
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_crates_that_did_not_compile() {
+        let lines = vec![
+            "error: could not compile `klamm-net` (lib) due to 2 previous errors".to_string(),
+            "warning: build failed, waiting for other jobs to finish...".to_string(),
+            "error: could not compile `klamm-net` (lib test) due to 2 previous errors".to_string(),
+        ];
+        assert_eq!(crates_that_failed(&lines), vec!["klamm-net".to_string()]);
+    }
+
+    #[test]
+    fn finds_rerun_hints() {
+        let lines = vec![
+            "error: test failed, to rerun pass `-p klamm-protocol --lib`".to_string(),
+            "ok".to_string(),
+        ];
+        assert_eq!(rerun_hints(&lines), vec!["-p klamm-protocol --lib"]);
+    }
+}

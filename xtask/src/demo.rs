@@ -1,0 +1,280 @@
+//! `cargo xtask demo [--bootstrap HOST:PORT | --docker]`: the main job, on whatever exists.
+//!
+//! The demo is a list of acts, each run only when the workspace has the target it needs
+//! (found through `cargo metadata`, so the demo grows as crates land):
+//!
+//! | act | needs | runs |
+//! |---|---|---|
+//! | cluster | `klamm-testkit` bin (or `--bootstrap` / `--docker`) | `cargo run -p klamm-testkit -- --brokers 3`, reads `bootstrap: ...` |
+//! | producer | `klamm-producer` example `perf` | `perf --bootstrap ADDR --topic klamm-demo --num-records 200000 --record-size 100` |
+//! | pool | `klamm-pool` example `orders_service` | `orders_service --bootstrap ADDR` (fires requests, prints its results table) |
+//!
+//! Acts whose target does not exist yet are listed as "not yet" with the issue that brings
+//! them; the demo never pretends they ran.
+
+use std::io::{BufRead, BufReader};
+use std::net::{TcpStream, ToSocketAddrs};
+use std::process::{Child, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::ui::{self, Status, StepReport, TestCounts};
+use crate::{docker, workspace};
+
+/// Options of `cargo xtask demo`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct DemoArgs {
+    /// Use an existing Kafka cluster instead of the embedded testkit cluster.
+    #[arg(long, value_name = "HOST:PORT", conflicts_with = "docker")]
+    pub bootstrap: Option<String>,
+    /// Use Apache Kafka in a Docker container (Testcontainers; needs a Docker engine).
+    #[arg(long)]
+    pub docker: bool,
+}
+
+struct Act {
+    name: &'static str,
+    package: &'static str,
+    kind: &'static str,
+    target: &'static str,
+    comes_with: &'static str,
+}
+
+const ACTS: &[Act] = &[
+    Act {
+        name: "producer",
+        package: "klamm-producer",
+        kind: "example",
+        target: "perf",
+        comes_with: "issue 6 (klamm-producer, examples/perf.rs)",
+    },
+    Act {
+        name: "pool",
+        package: "klamm-pool",
+        kind: "example",
+        target: "orders_service",
+        comes_with: "issue 8 (klamm-pool, examples/orders_service.rs)",
+    },
+];
+
+/// Runs the demo; returns whether every act that exists succeeded.
+pub fn run(args: &DemoArgs) -> Result<bool> {
+    let start = ui::clock();
+    let members = workspace::members()?;
+    let ready: Vec<&Act> = ACTS
+        .iter()
+        .filter(|a| workspace::find(&members, a.package).is_some_and(|p| p.has(a.kind, a.target)))
+        .collect();
+    println!("Klamm demo: what exists and what is still to come");
+    for a in ACTS {
+        let state = if ready.iter().any(|r| r.name == a.name) {
+            "ready".to_string()
+        } else {
+            format!("not yet: comes with {}", a.comes_with)
+        };
+        println!(
+            "  {:<9} {}/{} {:<16} {state}",
+            a.name, a.package, a.kind, a.target
+        );
+    }
+
+    let mut reports = Vec::new();
+    // The cluster: an external one, a Docker one, or the embedded testkit.
+    let t = ui::clock();
+    let cluster = match cluster(args, &members) {
+        Ok(c) => c,
+        Err(e) => {
+            reports.push(StepReport {
+                name: "cluster".into(),
+                status: Status::Failed(format!("{e:#}")),
+                elapsed: t.elapsed(),
+                tests: TestCounts::default(),
+                detail: String::new(),
+            });
+            return Ok(ui::summary("demo", &reports, start.elapsed()));
+        }
+    };
+    reports.push(StepReport {
+        name: "cluster".into(),
+        status: match &cluster.bootstrap {
+            Some(_) => Status::Passed,
+            None => Status::Skipped(cluster.note.clone()),
+        },
+        elapsed: t.elapsed(),
+        tests: TestCounts::default(),
+        detail: cluster.bootstrap.clone().unwrap_or_default(),
+    });
+
+    let bar = ProgressBar::new(ACTS.len() as u64);
+    if !ui::interactive() {
+        bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
+    }
+    bar.set_style(
+        ProgressStyle::with_template("[{elapsed_precise}] {bar:30} {pos}/{len} {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    for act in ACTS {
+        bar.set_message(act.name);
+        let t = ui::clock();
+        let status = if !ready.iter().any(|r| r.name == act.name) {
+            Status::Skipped(format!("not yet: comes with {}", act.comes_with))
+        } else if let Some(addr) = &cluster.bootstrap {
+            run_act(&bar, act, addr)?
+        } else {
+            Status::Skipped(format!("no cluster: {}", cluster.note))
+        };
+        reports.push(StepReport {
+            name: act.name.into(),
+            status,
+            elapsed: t.elapsed(),
+            tests: TestCounts::default(),
+            detail: format!("{} {}", act.package, act.target),
+        });
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    drop(cluster);
+    Ok(ui::summary("demo", &reports, start.elapsed()))
+}
+
+fn run_act(bar: &ProgressBar, act: &Act, addr: &str) -> Result<Status> {
+    let mut cmd = workspace::cargo();
+    cmd.args(["run", "-q", "--release", "-p", act.package])
+        .args([format!("--{}", act.kind), act.target.to_string()])
+        .args(["--", "--bootstrap", addr]);
+    if act.name == "producer" {
+        cmd.args([
+            "--topic",
+            "klamm-demo",
+            "--num-records",
+            "200000",
+            "--record-size",
+            "100",
+        ]);
+    }
+    ui::say(bar, &format!("--> {}", ui::describe(&cmd)));
+    let out = ui::run_streaming(bar, cmd)?;
+    Ok(if out.success {
+        Status::Passed
+    } else {
+        Status::Failed(format!(
+            "{} exited with {:?}; see its output above",
+            act.target, out.code
+        ))
+    })
+}
+
+/// The cluster the acts run against; dropping it stops what the demo started.
+struct Cluster {
+    bootstrap: Option<String>,
+    note: String,
+    child: Option<Child>,
+    _docker: Option<docker::Kafka>,
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        if let Some(c) = self.child.as_mut() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+fn cluster(args: &DemoArgs, members: &[workspace::Package]) -> Result<Cluster> {
+    if let Some(addr) = &args.bootstrap {
+        check_reachable(addr)?;
+        return Ok(Cluster {
+            bootstrap: Some(addr.clone()),
+            note: String::new(),
+            child: None,
+            _docker: None,
+        });
+    }
+    if args.docker {
+        let version = docker::engine().map_err(|e| anyhow::anyhow!(e))?;
+        println!("Docker engine {version} answered; starting apache/kafka (KRaft)");
+        let kafka = docker::start_kafka()?;
+        return Ok(Cluster {
+            bootstrap: Some(kafka.bootstrap().to_string()),
+            note: String::new(),
+            child: None,
+            _docker: Some(kafka),
+        });
+    }
+    let has_bin =
+        workspace::find(members, "klamm-testkit").is_some_and(|p| !p.targets_of("bin").is_empty());
+    if !has_bin {
+        return Ok(Cluster {
+            bootstrap: None,
+            note: "not yet: the embedded klamm-testkit cluster binary comes with issue 3; \
+                   use --bootstrap HOST:PORT for an existing cluster"
+                .into(),
+            child: None,
+            _docker: None,
+        });
+    }
+    let mut cmd = workspace::cargo();
+    cmd.args(["run", "-q", "-p", "klamm-testkit", "--", "--brokers", "3"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit());
+    println!("cluster: {}", ui::describe(&cmd));
+    let mut child = cmd.spawn().context("starting the klamm-testkit binary")?;
+    let stdout = child.stdout.take().context("testkit has no stdout")?;
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if let Some(addr) = line.strip_prefix("bootstrap: ") {
+                let _ = tx.send(addr.trim().to_string());
+            }
+        }
+    });
+    match rx.recv_timeout(Duration::from_secs(600)) {
+        Ok(addr) => Ok(Cluster {
+            bootstrap: Some(addr),
+            note: String::new(),
+            child: Some(child),
+            _docker: None,
+        }),
+        Err(_) => {
+            let _ = child.kill();
+            let _ = child.wait();
+            bail!("the klamm-testkit binary printed no `bootstrap: ...` line")
+        }
+    }
+}
+
+/// Fails with advice when nothing answers at `addr`.
+fn check_reachable(addr: &str) -> Result<()> {
+    let first = addr.split(',').next().unwrap_or(addr);
+    let addrs: Vec<_> = first
+        .to_socket_addrs()
+        .with_context(|| format!("`{first}` is not a HOST:PORT address"))?
+        .collect();
+    for a in &addrs {
+        if TcpStream::connect_timeout(a, Duration::from_secs(5)).is_ok() {
+            return Ok(());
+        }
+    }
+    bail!(
+        "nothing answered at {first}: start that cluster, or run without --bootstrap to use the embedded one"
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unreachable_bootstrap_says_what_to_do() {
+        let port = crate::tansu::free_port().unwrap();
+        let err = check_reachable(&format!("127.0.0.1:{port}")).unwrap_err();
+        assert!(err.to_string().contains("run without --bootstrap"), "{err}");
+        assert!(check_reachable("not an address").is_err());
+    }
+}

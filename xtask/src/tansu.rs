@@ -1,0 +1,240 @@
+//! tansu (a Kafka-compatible broker from crates.io): found or installed, started on a free
+//! loopback port with in-memory storage, and killed at the end.
+//!
+//! Lookup order: `$KLAMM_TANSU` (a path to the binary), the project's cache
+//! `target/tools/tansu/bin/tansu`, `tansu` on `PATH`, `~/.cargo/bin/tansu`. When none
+//! answers `tansu --version`, it is installed with
+//! `cargo install --locked tansu --version <TANSU_VERSION> --features dynostore --root target/tools/tansu`
+//! (about 10 minutes on 2 cores, once; the build directory is kept under
+//! `target/tools/tansu-build` so an interrupted install resumes).
+
+use std::fs::File;
+use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+
+use crate::{ui, workspace};
+
+/// The tansu release the project is tested with.
+pub const TANSU_VERSION: &str = "0.6.0";
+
+/// How long tansu may take to open its port.
+const START_TIMEOUT: Duration = Duration::from_secs(60);
+
+fn cache_root() -> PathBuf {
+    workspace::target_dir().join("tools").join("tansu")
+}
+
+/// The version line a binary prints, if it runs at all.
+fn version_of(bin: &Path) -> Option<String> {
+    let out = Command::new(bin)
+        .arg("--version")
+        .stdin(Stdio::null())
+        .output()
+        .ok()?;
+    if !out.status.success() {
+        return None;
+    }
+    let text = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    Some(text)
+}
+
+fn candidates() -> Vec<PathBuf> {
+    let mut c = Vec::new();
+    if let Some(p) = std::env::var_os("KLAMM_TANSU") {
+        c.push(PathBuf::from(p));
+    }
+    c.push(cache_root().join("bin").join("tansu"));
+    if let Some(path) = std::env::var_os("PATH") {
+        for dir in std::env::split_paths(&path) {
+            c.push(dir.join("tansu"));
+        }
+    }
+    if let Some(home) = std::env::var_os("HOME") {
+        c.push(PathBuf::from(home).join(".cargo").join("bin").join("tansu"));
+    }
+    c
+}
+
+/// Finds a working tansu binary, installing it into `target/tools/tansu` when there is none.
+pub fn ensure_installed() -> Result<PathBuf> {
+    for bin in candidates() {
+        if bin.is_file()
+            && let Some(v) = version_of(&bin)
+        {
+            println!("tansu: using {} ({v})", bin.display());
+            return Ok(bin);
+        }
+    }
+    install()
+}
+
+fn install() -> Result<PathBuf> {
+    let root = cache_root();
+    let build = workspace::target_dir().join("tools").join("tansu-build");
+    let pb = ui::spinner(&format!(
+        "installing tansu {TANSU_VERSION} into {} (first use only, ~10 min on 2 cores)",
+        root.display()
+    ));
+    let mut cmd = workspace::cargo();
+    cmd.args(["install", "--locked", "tansu", "--version", TANSU_VERSION])
+        .args(["--features", "dynostore", "--root"])
+        .arg(&root)
+        .arg("--target-dir")
+        .arg(&build);
+    ui::say(&pb, &format!("--> {}", ui::describe(&cmd)));
+    let out = ui::run_streaming(&pb, cmd)?;
+    pb.finish_and_clear();
+    if !out.success {
+        bail!(
+            "installing tansu failed (exit {:?}); see the cargo output above. \
+             To use a tansu you built yourself, set KLAMM_TANSU=/path/to/tansu",
+            out.code
+        );
+    }
+    let bin = root.join("bin").join("tansu");
+    match version_of(&bin) {
+        Some(v) => {
+            println!("tansu: installed {} ({v})", bin.display());
+            Ok(bin)
+        }
+        None => bail!(
+            "cargo install reported success but {} does not run",
+            bin.display()
+        ),
+    }
+}
+
+/// A free TCP port on 127.0.0.1 (bound once and released; good enough for a test broker).
+pub fn free_port() -> Result<u16> {
+    let l = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).context("binding 127.0.0.1:0")?;
+    Ok(l.local_addr()?.port())
+}
+
+/// Waits until `addr` accepts TCP connections, or `child` exits, or `timeout` passes.
+pub fn wait_for_port(addr: SocketAddr, child: &mut Child, timeout: Duration) -> Result<()> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
+            return Ok(());
+        }
+        if let Some(status) = child.try_wait()? {
+            bail!("the broker exited ({status}) before it opened {addr}");
+        }
+        if Instant::now() > deadline {
+            bail!("nothing answered on {addr} within {timeout:?}");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// A running tansu broker; [`Running::stop`] (or drop) kills it.
+pub struct Running {
+    child: Child,
+    port: u16,
+    log: PathBuf,
+}
+
+impl Running {
+    /// `127.0.0.1:PORT`.
+    pub fn bootstrap(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    /// Kills the broker and waits for it.
+    pub fn stop(mut self) {
+        self.kill();
+    }
+
+    fn kill(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+        }
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// Starts `bin` as a broker on a free loopback port, in a scratch directory under
+/// `target/tools/tansu-run`, with in-memory storage, and waits until the port answers.
+pub fn start(bin: &Path) -> Result<Running> {
+    let port = free_port()?;
+    let url = format!("tcp://127.0.0.1:{port}");
+    let dir = workspace::target_dir()
+        .join("tools")
+        .join("tansu-run")
+        .join(port.to_string());
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    let log = dir.join("tansu.log");
+    let out = File::create(&log).with_context(|| format!("creating {}", log.display()))?;
+    let err = out.try_clone()?;
+    let mut cmd = Command::new(bin);
+    cmd.arg("broker")
+        .args(["--listener-url", &url])
+        .args(["--advertised-listener-url", &url])
+        .args(["--storage-engine", "memory://tansu/"])
+        .current_dir(&dir)
+        .stdin(Stdio::null())
+        .stdout(out)
+        .stderr(err);
+    println!("tansu: starting {}", ui::describe(&cmd));
+    let child = cmd
+        .spawn()
+        .with_context(|| format!("starting {}", bin.display()))?;
+    let mut running = Running { child, port, log };
+    let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
+    if let Err(e) = wait_for_port(addr, &mut running.child, START_TIMEOUT) {
+        let tail = tail_of(&running.log, 20);
+        running.kill();
+        bail!(
+            "tansu did not come up: {e}\n--- last lines of {} ---\n{tail}\n\
+             check the flags with `{} broker --help`",
+            running.log.display(),
+            bin.display()
+        );
+    }
+    println!(
+        "tansu: answering on {addr} (log: {})",
+        running.log.display()
+    );
+    Ok(running)
+}
+
+fn tail_of(path: &Path, n: usize) -> String {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(n)..].join("\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn free_port_is_bindable_again() {
+        let p = free_port().unwrap();
+        assert_ne!(p, 0);
+        TcpListener::bind((Ipv4Addr::LOCALHOST, p)).unwrap();
+    }
+
+    #[test]
+    fn wait_for_port_reports_an_exited_child() {
+        let mut child = Command::new("true").spawn().unwrap();
+        let port = free_port().unwrap();
+        let err = wait_for_port(
+            SocketAddr::from((Ipv4Addr::LOCALHOST, port)),
+            &mut child,
+            Duration::from_secs(5),
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("exited"), "{err}");
+    }
+}
