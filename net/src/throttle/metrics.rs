@@ -1,0 +1,106 @@
+//! Throttle metrics of one connection, named after the Java client's
+//! `produce-throttle-time-avg` / `produce-throttle-time-max`.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Lock-free counters, updated by every response that carries a `throttle_time_ms`.
+#[derive(Debug, Default)]
+pub(crate) struct Counters {
+    responses: AtomicU64,
+    throttled: AtomicU64,
+    broker_delayed: AtomicU64,
+    sum_ms: AtomicU64,
+    max_ms: AtomicU64,
+    waits: AtomicU64,
+}
+
+impl Counters {
+    /// Records one response's throttle time (zero included, as Java averages over every
+    /// response).
+    pub(crate) fn record(&self, throttle_ms: u32, broker_delayed: bool) {
+        self.responses.fetch_add(1, Ordering::Relaxed);
+        if throttle_ms > 0 {
+            self.throttled.fetch_add(1, Ordering::Relaxed);
+            if broker_delayed {
+                self.broker_delayed.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        self.sum_ms
+            .fetch_add(u64::from(throttle_ms), Ordering::Relaxed);
+        self.max_ms
+            .fetch_max(u64::from(throttle_ms), Ordering::Relaxed);
+    }
+
+    /// Records that a caller had to wait for the deadline.
+    pub(crate) fn record_wait(&self) {
+        self.waits.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn snapshot(&self) -> ThrottleMetrics {
+        ThrottleMetrics {
+            responses: self.responses.load(Ordering::Relaxed),
+            throttled_responses: self.throttled.load(Ordering::Relaxed),
+            broker_delayed_responses: self.broker_delayed.load(Ordering::Relaxed),
+            throttle_time_sum_ms: self.sum_ms.load(Ordering::Relaxed),
+            throttle_time_max_ms: self.max_ms.load(Ordering::Relaxed),
+            waits: self.waits.load(Ordering::Relaxed),
+        }
+    }
+}
+
+/// A snapshot of one connection's throttle metrics since it was created.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct ThrottleMetrics {
+    /// Responses that carried a `throttle_time_ms` field (throttled or not).
+    pub responses: u64,
+    /// Responses with a positive `throttle_time_ms`.
+    pub throttled_responses: u64,
+    /// Throttled responses of pre-KIP-219 versions, which the broker had already delayed
+    /// (these do not move the client's deadline).
+    pub broker_delayed_responses: u64,
+    /// Sum of every reported `throttle_time_ms`.
+    pub throttle_time_sum_ms: u64,
+    /// Largest reported `throttle_time_ms` (Java: `produce-throttle-time-max`).
+    pub throttle_time_max_ms: u64,
+    /// Times a caller's `poll_ready` had to wait for the deadline.
+    pub waits: u64,
+}
+
+impl ThrottleMetrics {
+    /// Average `throttle_time_ms` over every response that carried one (Java:
+    /// `produce-throttle-time-avg`); `0.0` before the first response.
+    ///
+    /// ```
+    /// let m = klamm_net::throttle::ThrottleMetrics::default();
+    /// assert_eq!(m.throttle_time_avg_ms(), 0.0);
+    /// ```
+    pub fn throttle_time_avg_ms(&self) -> f64 {
+        if self.responses == 0 {
+            0.0
+        } else {
+            self.throttle_time_sum_ms as f64 / self.responses as f64
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn avg_and_max_like_java() {
+        let c = Counters::default();
+        c.record(0, false);
+        c.record(300, false);
+        c.record(100, true);
+        c.record_wait();
+        let m = c.snapshot();
+        assert_eq!(m.responses, 3);
+        assert_eq!(m.throttled_responses, 2);
+        assert_eq!(m.broker_delayed_responses, 1);
+        assert_eq!(m.throttle_time_max_ms, 300);
+        assert!((m.throttle_time_avg_ms() - 400.0 / 3.0).abs() < 1e-9);
+        assert_eq!(m.waits, 1);
+    }
+}
