@@ -47,6 +47,16 @@ pub trait Message: Sized {
     }
 }
 
+/// A structure inside a message (or a message body itself), encoded according to the version
+/// of the message it belongs to.
+pub trait Struct: Sized {
+    /// Writes the structure at `version` of its message.
+    fn write_to<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<(), EncodeError>;
+
+    /// Reads the structure at `cx.version` of its message.
+    fn read_from<'a>(input: &'a [u8], cx: &DecodeContext<'_>) -> PResult<'a, Self>;
+}
+
 /// A request body, tied to the type of its response.
 pub trait Request: Message {
     /// The response body type.
@@ -79,4 +89,59 @@ pub fn check_decode_version<M: Message>(version: i16) -> Result<(), DecodeError>
         });
     }
     Ok(())
+}
+
+/// Helpers for the generated property tests.
+#[cfg(test)]
+pub(crate) mod test_support {
+    use std::fmt::Debug;
+
+    use bytes::Bytes;
+    use proptest::prelude::*;
+    use proptest::test_runner::{Config, TestRunner};
+
+    use super::Message;
+    use crate::primitives::RawTaggedField;
+
+    /// Unknown tagged fields with tags far above any known tag, in ascending order.
+    pub(crate) fn unknown_tagged_fields() -> BoxedStrategy<Vec<RawTaggedField>> {
+        proptest::collection::btree_map(
+            1000u32..1008,
+            proptest::collection::vec(any::<u8>(), 0..8),
+            0..3,
+        )
+        .prop_map(|m| {
+            m.into_iter()
+                .map(|(tag, data)| RawTaggedField {
+                    tag,
+                    data: Bytes::from(data),
+                })
+                .collect()
+        })
+        .boxed()
+    }
+
+    /// `decode(encode(x)) == x` for values valid at every supported version.
+    pub(crate) fn round_trip_every_version<M: Message + Debug + PartialEq + Clone>(
+        strategy: fn(i16) -> BoxedStrategy<M>,
+    ) {
+        let (min, max) = M::VERSIONS;
+        for v in min..=max {
+            let mut runner = TestRunner::new(Config::with_cases(48));
+            let result = runner.run(&strategy(v), |m| {
+                let bytes = m
+                    .to_bytes(v)
+                    .map_err(|e| TestCaseError::fail(format!("encode v{v}: {e}")))?;
+                let back = M::decode(&bytes, v)
+                    .map_err(|e| TestCaseError::fail(format!("decode v{v}: {e}")))?;
+                prop_assert_eq!(&back, &m, "version {}", v);
+                let again = back.to_bytes(v).expect("re-encode");
+                prop_assert_eq!(again, bytes, "re-encoding is byte-identical at v{}", v);
+                Ok(())
+            });
+            if let Err(e) = result {
+                panic!("{} v{v}: {e}", M::API_KEY);
+            }
+        }
+    }
 }

@@ -5,6 +5,9 @@ pub mod api;
 pub mod codec;
 pub mod error;
 pub mod error_code;
+pub mod frame;
+pub mod header;
+pub mod messages;
 pub mod primitives;
 pub mod record;
 

@@ -1,0 +1,194 @@
+//! Generates `protocol/src/messages/*.rs` from Apache Kafka's JSON message schemas.
+//!
+//! Usage: `cargo run -p klamm-protocol-codegen -- <schema-dir> <out-dir>`, where `<schema-dir>`
+//! is a copy of Kafka's `clients/src/main/resources/common/message`. The generated files are
+//! committed; nothing reads the schemas at build or test time.
+
+mod emit;
+mod schema;
+
+use std::fmt::Write;
+use std::path::Path;
+
+use emit::{Ctx, emit_struct, snake};
+use schema::{Field, MessageDef, Ty, Versions, parse_message};
+
+/// The APIs Klamm covers: (schema name, `ApiKey` variant, supported versions).
+const APIS: &[(&str, &str, i16, i16)] = &[
+    ("Produce", "Produce", 0, 11),
+    ("Fetch", "Fetch", 0, 17),
+    ("ListOffsets", "ListOffsets", 0, 10),
+    ("Metadata", "Metadata", 0, 13),
+    ("OffsetFetch", "OffsetFetch", 0, 9),
+    ("FindCoordinator", "FindCoordinator", 0, 6),
+    ("SaslHandshake", "SaslHandshake", 0, 1),
+    ("ApiVersions", "ApiVersions", 0, 4),
+    ("CreateTopics", "CreateTopics", 0, 7),
+    ("InitProducerId", "InitProducerId", 0, 5),
+    ("AddPartitionsToTxn", "AddPartitionsToTxn", 0, 5),
+    ("AddOffsetsToTxn", "AddOffsetsToTxn", 0, 4),
+    ("EndTxn", "EndTxn", 0, 5),
+    ("TxnOffsetCommit", "TxnOffsetCommit", 0, 4),
+    ("SaslAuthenticate", "SaslAuthenticate", 0, 2),
+    ("DescribeProducers", "DescribeProducers", 0, 0),
+];
+
+/// Schema changes newer than the schema snapshot, applied by hand (each cites its KIP).
+fn overlay(m: &mut MessageDef) {
+    // KIP-1102: Metadata v13 adds a top-level error code to the response (and nothing to the
+    // request). librdkafka 2.16 and the librdkafka mock speak v13.
+    if m.name == "MetadataRequest" || m.name == "MetadataResponse" {
+        m.valid.hi = m.valid.hi.max(13);
+    }
+    if m.name == "MetadataResponse" {
+        m.structs[0].fields.push(Field {
+            name: "ErrorCode".into(),
+            ty: Ty::Int16,
+            versions: Versions { lo: 13, hi: i16::MAX },
+            nullable: Versions::NONE,
+            tagged: Versions::NONE,
+            tag: None,
+            ignorable: true,
+            default: None,
+            about: "The top-level error code, or 0 if there was no top-level error (KIP-1102).".into(),
+        });
+    }
+}
+
+fn load(dir: &Path, name: &str) -> Result<MessageDef, String> {
+    let path = dir.join(format!("{name}.json"));
+    let src = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let mut m = parse_message(&src).map_err(|e| format!("{}: {e}", path.display()))?;
+    overlay(&mut m);
+    Ok(m)
+}
+
+fn emit_side(out: &mut String, m: &MessageDef, side: &str, variant: &str, range: (i16, i16), response: &str) {
+    let valid = Versions { lo: range.0, hi: range.1 };
+    let first_flexible = if m.flexible.is_empty() { i16::MAX } else { m.flexible.lo };
+    let cx = Ctx { valid, first_flexible };
+    writeln!(out, "pub mod {side} {{\n    //! The {} and its nested structures.\n", m.name).unwrap();
+    writeln!(out, "    #[allow(unused_imports)]\n    use crate::messages::prelude::*;\n").unwrap();
+    let mut body = String::new();
+    for (i, st) in m.structs.iter().enumerate() {
+        emit_struct(&mut body, st, &cx, if i == 0 { Some(m) } else { None });
+    }
+    writeln!(
+        body,
+        "impl Message for {name} {{\n    const API_KEY: ApiKey = ApiKey::{variant};\n    const VERSIONS: (i16, i16) = ({lo}, {hi});\n    const FIRST_FLEXIBLE: i16 = {ff};\n\n    fn encode(&self, buf: &mut impl BufMut, version: i16) -> Result<(), EncodeError> {{\n        check_encode_version::<Self>(version)?;\n        self.write_to(buf, version)\n    }}\n\n    fn read<'a>(input: &'a [u8], cx: &DecodeContext<'_>) -> PResult<'a, Self> {{\n        Self::read_from(input, cx)\n    }}\n}}\n",
+        name = m.name,
+        lo = range.0,
+        hi = range.1,
+        ff = if first_flexible == i16::MAX { "i16::MAX".to_string() } else { first_flexible.to_string() },
+    )
+    .unwrap();
+    if side == "request" {
+        writeln!(body, "impl Request for {} {{\n    type Response = super::{response};\n}}\n", m.name).unwrap();
+    }
+    for line in body.lines() {
+        if line.is_empty() {
+            out.push('\n');
+        } else {
+            writeln!(out, "    {line}").unwrap();
+        }
+    }
+    writeln!(out, "}}\n").unwrap();
+}
+
+fn run(schema_dir: &Path, out_dir: &Path) -> Result<(), String> {
+    std::fs::create_dir_all(out_dir).map_err(|e| e.to_string())?;
+    let mut modules = Vec::new();
+    for &(schema, variant, lo, hi) in APIS {
+        let req = load(schema_dir, &format!("{schema}Request"))?;
+        let rsp = load(schema_dir, &format!("{schema}Response"))?;
+        if req.valid.lo > lo || req.valid.hi < hi {
+            return Err(format!("{schema}: schema has versions {}, Klamm wants {lo}-{hi}", req.valid.describe()));
+        }
+        let module = snake(schema);
+        let mut out = String::new();
+        writeln!(
+            out,
+            "//! {schema} (API key {}): versions {lo}-{hi}, flexible from {}.\n//!\n//! Generated by `klamm-protocol-codegen` from Apache Kafka's `{schema}Request.json` and\n//! `{schema}Response.json`; do not edit by hand.\n\n#![allow(clippy::all)]\n",
+            req.api_key,
+            req.flexible.describe()
+        )
+        .unwrap();
+        writeln!(out, "pub use request::{};\npub use response::{};\n", req.name, rsp.name).unwrap();
+        emit_side(&mut out, &req, "request", variant, (lo, hi), &rsp.name);
+        emit_side(&mut out, &rsp, "response", variant, (lo, hi), &rsp.name);
+        writeln!(
+            out,
+            "#[cfg(test)]\nmod tests {{\n    use super::*;\n\n    #[test]\n    fn request_round_trips_at_every_version() {{\n        crate::codec::test_support::round_trip_every_version::<{}>({}::strategy);\n    }}\n\n    #[test]\n    fn response_round_trips_at_every_version() {{\n        crate::codec::test_support::round_trip_every_version::<{}>({}::strategy);\n    }}\n}}",
+            req.name, req.name, rsp.name, rsp.name
+        )
+        .unwrap();
+        let path = out_dir.join(format!("{module}.rs"));
+        std::fs::write(&path, out).map_err(|e| format!("{}: {e}", path.display()))?;
+        modules.push((schema, variant, module, req.name.clone(), rsp.name.clone()));
+    }
+
+    let mut m = String::new();
+    writeln!(m, "//! Every message body Klamm covers, one module per API, generated from Apache Kafka's JSON\n//! message schemas by `klamm-protocol-codegen` (do not edit by hand).\n//!\n//! Each module holds a `request` and a `response` submodule with the nested structures; the\n//! top-level request and response types are re-exported here.\n").unwrap();
+    writeln!(m, "pub(crate) mod prelude;\n").unwrap();
+    for (_, _, module, _, _) in &modules {
+        writeln!(m, "pub mod {module};").unwrap();
+    }
+    writeln!(m).unwrap();
+    for (_, _, module, req, rsp) in &modules {
+        writeln!(m, "pub use {module}::{{{req}, {rsp}}};").unwrap();
+    }
+    writeln!(m, "\nuse bytes::{{BufMut, Bytes}};\n\nuse crate::api::ApiKey;\nuse crate::codec::Message;\nuse crate::error::{{DecodeError, EncodeError}};\n").unwrap();
+    for (kind, idx) in [("Request", 3), ("Response", 4)] {
+        writeln!(m, "/// Any {} body, for code that dispatches on the API key (a broker, a proxy, a test).\n#[derive(Debug, Clone, PartialEq)]\n#[non_exhaustive]\npub enum {kind}Body {{", kind.to_lowercase()).unwrap();
+        for t in &modules {
+            let ty = if idx == 3 { &t.3 } else { &t.4 };
+            writeln!(m, "    /// A {} {}.\n    {}({ty}),", t.0, kind.to_lowercase(), t.1).unwrap();
+        }
+        writeln!(m, "}}\n").unwrap();
+        writeln!(m, "impl {kind}Body {{\n    /// The API this body belongs to.\n    pub fn api_key(&self) -> ApiKey {{\n        match self {{").unwrap();
+        for t in &modules {
+            writeln!(m, "            {kind}Body::{}(_) => ApiKey::{},", t.1, t.1).unwrap();
+        }
+        writeln!(m, "        }}\n    }}\n").unwrap();
+        writeln!(m, "    /// Decodes a complete body of `api_key` at `version`.\n    pub fn decode(api_key: ApiKey, version: i16, body: &Bytes) -> Result<Self, DecodeError> {{\n        Ok(match api_key {{").unwrap();
+        for t in &modules {
+            let ty = if idx == 3 { &t.3 } else { &t.4 };
+            writeln!(m, "            ApiKey::{} => {kind}Body::{}({ty}::decode(body, version)?),", t.1, t.1).unwrap();
+        }
+        writeln!(m, "        }})\n    }}\n").unwrap();
+        writeln!(m, "    /// Encodes the body at `version`.\n    pub fn encode(&self, buf: &mut impl BufMut, version: i16) -> Result<(), EncodeError> {{\n        match self {{").unwrap();
+        for t in &modules {
+            writeln!(m, "            {kind}Body::{}(b) => b.encode(buf, version),", t.1).unwrap();
+        }
+        writeln!(m, "        }}\n    }}\n}}\n").unwrap();
+        for t in &modules {
+            let ty = if idx == 3 { &t.3 } else { &t.4 };
+            writeln!(m, "impl From<{ty}> for {kind}Body {{\n    fn from(b: {ty}) -> Self {{\n        {kind}Body::{}(b)\n    }}\n}}\n", t.1).unwrap();
+        }
+    }
+    let path = out_dir.join("mod.rs");
+    std::fs::write(&path, m).map_err(|e| format!("{}: {e}", path.display()))?;
+    let mut files: Vec<std::path::PathBuf> = modules.iter().map(|t| out_dir.join(format!("{}.rs", t.2))).collect();
+    files.push(path);
+    let status = std::process::Command::new("rustfmt")
+        .args(["--edition", "2024"])
+        .args(&files)
+        .status()
+        .map_err(|e| format!("running rustfmt: {e}"))?;
+    if !status.success() {
+        return Err(format!("rustfmt failed: {status}"));
+    }
+    Ok(())
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.len() != 2 {
+        eprintln!("usage: klamm-protocol-codegen <kafka message schema dir> <output dir>");
+        std::process::exit(2);
+    }
+    if let Err(e) = run(Path::new(&args[0]), Path::new(&args[1])) {
+        eprintln!("error: {e}");
+        std::process::exit(1);
+    }
+}
