@@ -2,8 +2,15 @@
 #![forbid(unsafe_code)]
 
 pub mod config;
+pub mod delivery;
+pub mod error;
+pub mod memory;
 pub mod partitioner;
+pub mod record;
 
 pub use config::{
     Acks, Compression, ConfigError, PartitionerChoice, ProducerConfig, ProducerConfigBuilder,
 };
+pub use delivery::DeliveryFuture;
+pub use error::{CloseReason, ErrorKind, ProducerError};
+pub use record::{Header, ProducerRecord, RecordMetadata};
