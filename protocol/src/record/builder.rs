@@ -1,0 +1,337 @@
+//! The append-only RecordBatch v2 builder.
+
+use crate::error::EncodeError;
+
+use super::header::{Attributes, TimestampType};
+use super::write::{AsHeader, nullable_len_len, put_nullable, put_varlong, varlong_len};
+use super::{
+    Compression, NO_PARTITION_LEADER_EPOCH, NO_PRODUCER_EPOCH, NO_PRODUCER_ID, NO_SEQUENCE,
+    RECORD_BATCH_OVERHEAD, SealedBatch,
+};
+
+/// The batch capacity [`BatchBuilder::new`] reserves: Kafka's default `batch.size`, 16 KiB.
+pub const DEFAULT_CAPACITY: usize = 16 * 1024;
+
+/// Builds one RecordBatch v2: records are appended straight into one buffer (no allocation per
+/// record once the buffer has grown to the batch size), then [`seal`](Self::seal)ed.
+///
+/// The producer id, epoch, base sequence and transactional flag may be set here or later on
+/// the [`SealedBatch`] (a producer assigns them when it first drains the batch). Compression is
+/// applied to the records section at seal time.
+///
+/// ```
+/// use klamm_protocol::record::{BatchBuilder, Compression, Header};
+///
+/// let mut b = BatchBuilder::with_capacity(Compression::None, 1024);
+/// let batch_size = 1024;
+/// let (key, value) = (Some(&b"user-1"[..]), Some(&b"clicked"[..]));
+/// let headers = [Header::new("source", Some(b"web"))];
+/// // A producer checks the size before appending, and seals when the batch is full.
+/// if b.size_with(1_700_000_000_000, key, value, &headers) <= batch_size {
+///     let offset_delta = b.append(1_700_000_000_000, key, value, &headers)?;
+///     assert_eq!(offset_delta, 0);
+/// }
+/// let batch = b.seal()?;
+/// assert_eq!(batch.record_count(), 1);
+/// assert_eq!(batch.size(), 61 + 31);
+/// # Ok::<(), klamm_protocol::EncodeError>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct BatchBuilder {
+    /// The 61-byte header (written at seal time) followed by the uncompressed records.
+    buf: Vec<u8>,
+    compression: Compression,
+    attributes: Attributes,
+    base_offset: i64,
+    partition_leader_epoch: i32,
+    producer_id: i64,
+    producer_epoch: i16,
+    base_sequence: i32,
+    base_timestamp: i64,
+    max_timestamp: i64,
+    count: i32,
+}
+
+impl BatchBuilder {
+    /// An empty batch with [`DEFAULT_CAPACITY`] reserved.
+    pub fn new(compression: Compression) -> Self {
+        Self::with_capacity(compression, DEFAULT_CAPACITY)
+    }
+
+    /// An empty batch with room for `capacity` bytes (header included) before it reallocates.
+    pub fn with_capacity(compression: Compression, capacity: usize) -> Self {
+        let mut buf = Vec::with_capacity(capacity.max(RECORD_BATCH_OVERHEAD));
+        buf.resize(RECORD_BATCH_OVERHEAD, 0);
+        BatchBuilder {
+            buf,
+            compression,
+            attributes: Attributes::default().with_compression(compression),
+            base_offset: 0,
+            partition_leader_epoch: NO_PARTITION_LEADER_EPOCH,
+            producer_id: NO_PRODUCER_ID,
+            producer_epoch: NO_PRODUCER_EPOCH,
+            base_sequence: NO_SEQUENCE,
+            base_timestamp: -1,
+            max_timestamp: -1,
+            count: 0,
+        }
+    }
+
+    /// Sets the producer id, epoch and base sequence (idempotent / transactional producers).
+    pub fn producer(mut self, producer_id: i64, producer_epoch: i16, base_sequence: i32) -> Self {
+        self.producer_id = producer_id;
+        self.producer_epoch = producer_epoch;
+        self.base_sequence = base_sequence;
+        self
+    }
+
+    /// Marks the batch as part of a transaction.
+    pub fn transactional(mut self, on: bool) -> Self {
+        self.attributes = self.attributes.with_transactional(on);
+        self
+    }
+
+    /// Marks the batch as a control batch (see [`control`](super::control) for markers).
+    pub fn control(mut self, on: bool) -> Self {
+        self.attributes = self.attributes.with_control(on);
+        self
+    }
+
+    /// Sets the timestamp type (producers write `CreateTime`, the default).
+    pub fn timestamp_type(mut self, t: TimestampType) -> Self {
+        self.attributes = self.attributes.with_timestamp_type(t);
+        self
+    }
+
+    /// Sets the base offset (0 by default; a broker assigns the real one).
+    pub fn base_offset(mut self, base_offset: i64) -> Self {
+        self.base_offset = base_offset;
+        self
+    }
+
+    /// Sets the partition leader epoch (-1 by default; a broker fills it in).
+    pub fn partition_leader_epoch(mut self, epoch: i32) -> Self {
+        self.partition_leader_epoch = epoch;
+        self
+    }
+
+    /// The compression applied at seal time.
+    pub fn compression(&self) -> Compression {
+        self.compression
+    }
+
+    /// The number of records appended so far.
+    pub fn record_count(&self) -> i32 {
+        self.count
+    }
+
+    /// Whether no record was appended yet.
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    /// The size of the batch so far, header included, before compression. For an uncompressed
+    /// batch this is exactly the sealed size; compression usually makes the sealed batch
+    /// smaller (but may, for incompressible data, add a few bytes of framing).
+    pub fn size(&self) -> usize {
+        self.buf.len()
+    }
+
+    /// The first record's timestamp (the batch's base timestamp), if any record was appended.
+    pub fn base_timestamp(&self) -> Option<i64> {
+        (self.count > 0).then_some(self.base_timestamp)
+    }
+
+    /// The exact encoded size of a record (its length prefix included) if appended now.
+    pub fn record_size<H: AsHeader>(
+        &self,
+        timestamp_ms: i64,
+        key: Option<&[u8]>,
+        value: Option<&[u8]>,
+        headers: &[H],
+    ) -> usize {
+        let body = self.body_len(timestamp_ms, key, value, headers);
+        varlong_len(body as i64) + body
+    }
+
+    /// [`size`](Self::size) after appending this record: what a producer compares with
+    /// `batch.size` and `max.request.size` before it appends.
+    pub fn size_with<H: AsHeader>(
+        &self,
+        timestamp_ms: i64,
+        key: Option<&[u8]>,
+        value: Option<&[u8]>,
+        headers: &[H],
+    ) -> usize {
+        self.size() + self.record_size(timestamp_ms, key, value, headers)
+    }
+
+    #[inline(always)]
+    fn timestamp_delta(&self, timestamp_ms: i64) -> i64 {
+        if self.count == 0 {
+            0
+        } else {
+            timestamp_ms.wrapping_sub(self.base_timestamp)
+        }
+    }
+
+    /// The record's size without its length prefix.
+    #[inline(always)]
+    fn body_len<H: AsHeader>(
+        &self,
+        timestamp_ms: i64,
+        key: Option<&[u8]>,
+        value: Option<&[u8]>,
+        headers: &[H],
+    ) -> usize {
+        let mut n = 1 // attributes
+            + varlong_len(self.timestamp_delta(timestamp_ms))
+            + varlong_len(self.count as i64)
+            + nullable_len_len(key.map(<[u8]>::len))
+            + key.map_or(0, <[u8]>::len)
+            + nullable_len_len(value.map(<[u8]>::len))
+            + value.map_or(0, <[u8]>::len)
+            + varlong_len(headers.len() as i64);
+        for h in headers {
+            let k = h.header_key().len();
+            let v = h.header_value().map(<[u8]>::len);
+            n += varlong_len(k as i64) + k + nullable_len_len(v) + v.unwrap_or(0);
+        }
+        n
+    }
+
+    /// Appends a record and returns its offset delta (0 for the first record).
+    ///
+    /// The first record's timestamp becomes the batch's base timestamp; later ones are stored
+    /// as deltas (which may be negative). Fails, leaving the batch unchanged, when a length
+    /// does not fit Kafka's int32 fields or the batch would exceed 2 GiB.
+    pub fn append<H: AsHeader>(
+        &mut self,
+        timestamp_ms: i64,
+        key: Option<&[u8]>,
+        value: Option<&[u8]>,
+        headers: &[H],
+    ) -> Result<i32, EncodeError> {
+        let body = self.body_len(timestamp_ms, key, value, headers);
+        let total = varlong_len(body as i64) + body;
+        if body > i32::MAX as usize || self.buf.len() + total > i32::MAX as usize {
+            return Err(EncodeError::TooLong {
+                what: "record batch",
+                len: self.buf.len().saturating_add(total),
+            });
+        }
+        if self.count == i32::MAX {
+            return Err(EncodeError::Invalid {
+                what: "record batch",
+                detail: "more than 2^31-1 records".into(),
+            });
+        }
+        let delta = self.timestamp_delta(timestamp_ms);
+        let offset_delta = self.count;
+        let buf = &mut self.buf;
+        buf.reserve(total);
+        put_varlong(buf, body as i64);
+        buf.push(0); // record attributes (unused)
+        put_varlong(buf, delta);
+        put_varlong(buf, offset_delta as i64);
+        put_nullable(buf, key);
+        put_nullable(buf, value);
+        put_varlong(buf, headers.len() as i64);
+        for h in headers {
+            put_nullable(buf, Some(h.header_key()));
+            put_nullable(buf, h.header_value());
+        }
+        if self.count == 0 {
+            self.base_timestamp = timestamp_ms;
+            self.max_timestamp = timestamp_ms;
+        } else if timestamp_ms > self.max_timestamp {
+            self.max_timestamp = timestamp_ms;
+        }
+        self.count += 1;
+        Ok(offset_delta)
+    }
+
+    /// Finishes the batch: compresses the records section, writes the header and the CRC-32C.
+    ///
+    /// A batch must hold at least one record (Kafka has no empty batches on the produce path).
+    pub fn seal(self) -> Result<SealedBatch, EncodeError> {
+        if self.count == 0 {
+            return Err(EncodeError::Invalid {
+                what: "record batch",
+                detail: "a batch must hold at least one record".into(),
+            });
+        }
+        let mut buf = if self.compression == Compression::None {
+            self.buf
+        } else {
+            let records = &self.buf[RECORD_BATCH_OVERHEAD..];
+            let mut out = Vec::with_capacity(RECORD_BATCH_OVERHEAD + records.len() / 2 + 64);
+            out.resize(RECORD_BATCH_OVERHEAD, 0);
+            self.compression.compress(records, &mut out)?;
+            out
+        };
+        if buf.len() > i32::MAX as usize {
+            return Err(EncodeError::TooLong {
+                what: "record batch",
+                len: buf.len(),
+            });
+        }
+        let fields = SealFields {
+            base_offset: self.base_offset,
+            batch_length: (buf.len() - super::LOG_OVERHEAD) as i32,
+            partition_leader_epoch: self.partition_leader_epoch,
+            attributes: self.attributes,
+            last_offset_delta: self.count - 1,
+            base_timestamp: self.base_timestamp,
+            max_timestamp: self.max_timestamp,
+            producer_id: self.producer_id,
+            producer_epoch: self.producer_epoch,
+            base_sequence: self.base_sequence,
+            record_count: self.count,
+        };
+        fields.write(&mut buf[..RECORD_BATCH_OVERHEAD]);
+        Ok(SealedBatch::from_written(buf))
+    }
+}
+
+/// Header fields written at seal time (the CRC comes after).
+pub(crate) struct SealFields {
+    pub base_offset: i64,
+    pub batch_length: i32,
+    pub partition_leader_epoch: i32,
+    pub attributes: Attributes,
+    pub last_offset_delta: i32,
+    pub base_timestamp: i64,
+    pub max_timestamp: i64,
+    pub producer_id: i64,
+    pub producer_epoch: i16,
+    pub base_sequence: i32,
+    pub record_count: i32,
+}
+
+impl SealFields {
+    /// Writes every header field except the CRC into the 61-byte `h`.
+    pub(crate) fn write(&self, h: &mut [u8]) {
+        use super::header::off;
+        h[off::BASE_OFFSET..off::BASE_OFFSET + 8].copy_from_slice(&self.base_offset.to_be_bytes());
+        h[off::BATCH_LENGTH..off::BATCH_LENGTH + 4]
+            .copy_from_slice(&self.batch_length.to_be_bytes());
+        h[off::PARTITION_LEADER_EPOCH..off::PARTITION_LEADER_EPOCH + 4]
+            .copy_from_slice(&self.partition_leader_epoch.to_be_bytes());
+        h[off::MAGIC] = super::MAGIC_V2 as u8;
+        h[off::ATTRIBUTES..off::ATTRIBUTES + 2].copy_from_slice(&self.attributes.0.to_be_bytes());
+        h[off::LAST_OFFSET_DELTA..off::LAST_OFFSET_DELTA + 4]
+            .copy_from_slice(&self.last_offset_delta.to_be_bytes());
+        h[off::BASE_TIMESTAMP..off::BASE_TIMESTAMP + 8]
+            .copy_from_slice(&self.base_timestamp.to_be_bytes());
+        h[off::MAX_TIMESTAMP..off::MAX_TIMESTAMP + 8]
+            .copy_from_slice(&self.max_timestamp.to_be_bytes());
+        h[off::PRODUCER_ID..off::PRODUCER_ID + 8].copy_from_slice(&self.producer_id.to_be_bytes());
+        h[off::PRODUCER_EPOCH..off::PRODUCER_EPOCH + 2]
+            .copy_from_slice(&self.producer_epoch.to_be_bytes());
+        h[off::BASE_SEQUENCE..off::BASE_SEQUENCE + 4]
+            .copy_from_slice(&self.base_sequence.to_be_bytes());
+        h[off::RECORD_COUNT..off::RECORD_COUNT + 4]
+            .copy_from_slice(&self.record_count.to_be_bytes());
+    }
+}

@@ -1,0 +1,331 @@
+//! The lazy record iterator of a v2 batch.
+
+use bytes::Bytes;
+
+use crate::error::DecodeError;
+
+use super::header::{BatchHeader, TimestampType};
+
+/// The smallest possible record: length, attributes, timestamp delta, offset delta, key
+/// length, value length and header count, one byte each.
+pub(crate) const MIN_RECORD_SIZE: usize = 7;
+
+/// One record of a batch. Keys, values and header values are zero-copy [`Bytes`] slices.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Record {
+    /// The absolute offset (batch base offset + offset delta).
+    pub offset: i64,
+    /// The offset delta within the batch.
+    pub offset_delta: i32,
+    /// The absolute timestamp: base timestamp + delta, or the batch's max timestamp for
+    /// `LogAppendTime` batches.
+    pub timestamp: i64,
+    /// The timestamp delta as stored.
+    pub timestamp_delta: i64,
+    /// The record attributes byte (unused by Kafka so far).
+    pub attributes: i8,
+    /// The key, `None` when null.
+    pub key: Option<Bytes>,
+    /// The value, `None` when null (a tombstone).
+    pub value: Option<Bytes>,
+    /// The headers, read lazily.
+    pub headers: RecordHeaders,
+}
+
+/// A decoded record header.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct RecordHeader {
+    /// The key bytes (UTF-8 in Kafka; see [`key_str`](Self::key_str)).
+    pub key: Bytes,
+    /// The value, `None` when null.
+    pub value: Option<Bytes>,
+}
+
+impl RecordHeader {
+    /// The key as a string, or [`DecodeError::InvalidUtf8`].
+    pub fn key_str(&self) -> Result<&str, DecodeError> {
+        std::str::from_utf8(&self.key).map_err(|_| DecodeError::InvalidUtf8)
+    }
+}
+
+/// The headers of one record, validated when the record was read and walked on demand.
+///
+/// ```
+/// use klamm_protocol::record::{BatchBuilder, Compression, Header, RecordBatch};
+/// let mut b = BatchBuilder::new(Compression::None);
+/// b.append(0, None, None, &[Header::new("a", Some(b"1")), Header::new("b", None)])?;
+/// let batch = RecordBatch::decode(b.seal()?.into_bytes())?;
+/// let r = batch.records()?.next().unwrap()?;
+/// assert_eq!(r.headers.len(), 2);
+/// assert_eq!(r.headers.get("a").unwrap().value.as_deref(), Some(&b"1"[..]));
+/// let keys: Vec<_> = r.headers.iter().map(|h| h.key).collect();
+/// assert_eq!(keys, ["a", "b"]);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RecordHeaders {
+    raw: Bytes,
+    count: usize,
+}
+
+impl RecordHeaders {
+    /// The number of headers.
+    pub fn len(&self) -> usize {
+        self.count
+    }
+
+    /// Whether there are no headers.
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    /// The headers in order.
+    pub fn iter(&self) -> impl Iterator<Item = RecordHeader> + '_ {
+        let mut pos = 0;
+        let raw = &self.raw;
+        (0..self.count).map_while(move |_| {
+            // Validated when the record was read, so this cannot fail; stop if it did.
+            let key = read_slice(raw, &mut pos, false).ok()??;
+            let value = read_slice(raw, &mut pos, true).ok()?;
+            Some(RecordHeader {
+                key: raw.slice(key.0..key.1),
+                value: value.map(|(a, b)| raw.slice(a..b)),
+            })
+        })
+    }
+
+    /// The first header with this key.
+    pub fn get(&self, key: &str) -> Option<RecordHeader> {
+        self.iter().find(|h| h.key == key.as_bytes())
+    }
+}
+
+/// The records of one batch, read one at a time.
+///
+/// Yields `Err` once and then stops when a record is malformed, when the section ends before
+/// the announced record count, or when bytes remain after it.
+#[derive(Debug, Clone)]
+pub struct Records {
+    buf: Bytes,
+    pos: usize,
+    left: i32,
+    base_offset: i64,
+    base_timestamp: i64,
+    log_append_time: Option<i64>,
+    failed: bool,
+}
+
+impl Records {
+    pub(crate) fn new(buf: Bytes, h: &BatchHeader) -> Result<Self, DecodeError> {
+        if h.record_count as u64 * MIN_RECORD_SIZE as u64 > buf.len() as u64 {
+            return Err(DecodeError::InvalidLength {
+                what: "record count",
+                len: h.record_count as i64,
+                remaining: buf.len(),
+            });
+        }
+        Ok(Records {
+            buf,
+            pos: 0,
+            left: h.record_count,
+            base_offset: h.base_offset,
+            base_timestamp: h.base_timestamp,
+            log_append_time: match h.attributes.timestamp_type() {
+                TimestampType::LogAppendTime => Some(h.max_timestamp),
+                TimestampType::CreateTime => None,
+            },
+            failed: false,
+        })
+    }
+
+    /// The number of records not yet read.
+    pub fn remaining(&self) -> usize {
+        self.left.max(0) as usize
+    }
+
+    fn parse(&mut self) -> Result<Record, DecodeError> {
+        let all = &self.buf[..];
+        let mut p = self.pos;
+        let len = read_varint(all, &mut p)?;
+        let rest = all.len() - p;
+        if len < 0 || len as usize > rest {
+            return Err(DecodeError::InvalidLength {
+                what: "record",
+                len: len as i64,
+                remaining: rest,
+            });
+        }
+        let end = p + len as usize;
+        let body = &all[..end];
+        let Some(&attributes) = body.get(p) else {
+            return Err(truncated("record attributes", 0));
+        };
+        p += 1;
+        let timestamp_delta = read_varlong(body, &mut p)?;
+        let offset_delta = read_varint(body, &mut p)?;
+        let key = read_slice(body, &mut p, true)?;
+        let value = read_slice(body, &mut p, true)?;
+        let count = read_varint(body, &mut p)?;
+        if count < 0 {
+            return Err(DecodeError::InvalidLength {
+                what: "record header count",
+                len: count as i64,
+                remaining: end - p,
+            });
+        }
+        let headers_at = p;
+        for _ in 0..count {
+            if read_slice(body, &mut p, false)?.is_none() {
+                return Err(DecodeError::UnexpectedNull {
+                    field: "record header key",
+                });
+            }
+            read_slice(body, &mut p, true)?;
+        }
+        if p != end {
+            return Err(DecodeError::Invalid {
+                what: "record",
+                detail: format!(
+                    "declared {len} bytes but its fields take {}",
+                    len as usize - (end - p)
+                ),
+            });
+        }
+        self.pos = end;
+        let headers = if count == 0 {
+            RecordHeaders::default()
+        } else {
+            RecordHeaders {
+                raw: self.buf.slice(headers_at..end),
+                count: count as usize,
+            }
+        };
+        Ok(Record {
+            offset: self.base_offset.wrapping_add(offset_delta as i64),
+            offset_delta,
+            timestamp: self
+                .log_append_time
+                .unwrap_or_else(|| self.base_timestamp.wrapping_add(timestamp_delta)),
+            timestamp_delta,
+            attributes: attributes as i8,
+            key: key.map(|(a, b)| self.buf.slice(a..b)),
+            value: value.map(|(a, b)| self.buf.slice(a..b)),
+            headers,
+        })
+    }
+}
+
+impl Iterator for Records {
+    type Item = Result<Record, DecodeError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.failed {
+            return None;
+        }
+        if self.left <= 0 {
+            if self.pos < self.buf.len() {
+                self.failed = true;
+                return Some(Err(DecodeError::TrailingBytes(self.buf.len() - self.pos)));
+            }
+            return None;
+        }
+        match self.parse() {
+            Ok(r) => {
+                self.left -= 1;
+                Some(Ok(r))
+            }
+            Err(e) => {
+                self.failed = true;
+                Some(Err(e))
+            }
+        }
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        if self.failed {
+            (0, Some(0))
+        } else {
+            (0, Some(self.remaining() + 1))
+        }
+    }
+}
+
+fn truncated(what: &'static str, remaining: usize) -> DecodeError {
+    DecodeError::Truncated {
+        what,
+        needed: remaining + 1,
+        remaining,
+    }
+}
+
+/// Reads an unsigned LEB128 value of at most `max` bytes.
+#[inline(always)]
+fn read_uvarint(buf: &[u8], pos: &mut usize, max: usize) -> Result<u64, DecodeError> {
+    let start = *pos;
+    match buf.get(start) {
+        Some(&b) if b < 0x80 => {
+            *pos = start + 1;
+            return Ok(b as u64);
+        }
+        None => return Err(truncated("varint", 0)),
+        _ => {}
+    }
+    let mut v = 0u64;
+    for i in 0..max {
+        let Some(&b) = buf.get(start + i) else {
+            return Err(truncated("varint", i));
+        };
+        v |= ((b & 0x7f) as u64) << (7 * i);
+        if b < 0x80 {
+            if i == 9 && b > 1 {
+                break; // more than 64 bits
+            }
+            *pos = start + i + 1;
+            return Ok(v);
+        }
+    }
+    Err(DecodeError::VarintTooLong { max_bytes: max })
+}
+
+/// Reads a zigzag varint (32 bits).
+#[inline(always)]
+pub(crate) fn read_varint(buf: &[u8], pos: &mut usize) -> Result<i32, DecodeError> {
+    let u = read_uvarint(buf, pos, 5)?;
+    if u > u32::MAX as u64 {
+        return Err(DecodeError::VarintTooLong { max_bytes: 5 });
+    }
+    let u = u as u32;
+    Ok(((u >> 1) as i32) ^ -((u & 1) as i32))
+}
+
+/// Reads a zigzag varlong (64 bits).
+#[inline(always)]
+pub(crate) fn read_varlong(buf: &[u8], pos: &mut usize) -> Result<i64, DecodeError> {
+    let u = read_uvarint(buf, pos, 10)?;
+    Ok(((u >> 1) as i64) ^ -((u & 1) as i64))
+}
+
+/// Reads a varint length and returns the range of the slice that follows (`None` for -1 when
+/// `nullable`).
+#[inline(always)]
+fn read_slice(
+    buf: &[u8],
+    pos: &mut usize,
+    nullable: bool,
+) -> Result<Option<(usize, usize)>, DecodeError> {
+    let len = read_varint(buf, pos)?;
+    if len == -1 && nullable {
+        return Ok(None);
+    }
+    let rest = buf.len() - *pos;
+    if len < 0 || len as usize > rest {
+        return Err(DecodeError::InvalidLength {
+            what: "record field",
+            len: len as i64,
+            remaining: rest,
+        });
+    }
+    let start = *pos;
+    *pos = start + len as usize;
+    Ok(Some((start, *pos)))
+}
