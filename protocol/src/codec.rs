@@ -34,6 +34,18 @@ pub trait Message: Sized {
         Ok(msg)
     }
 
+    /// Decodes a body at `version` the way Kafka's own parsers do: bytes left after a complete
+    /// message are ignored and handed back. Real peers send such bytes (librdkafka 2.16 pads
+    /// its all-topics Metadata v12 request; its mock cluster pads Metadata v13 responses), and
+    /// neither the Java broker nor the Java client rejects them.
+    fn decode_lenient(body: &Bytes, version: i16) -> Result<(Self, Bytes), DecodeError> {
+        check_decode_version::<Self>(version)?;
+        let cx = DecodeContext::new(body, version);
+        let (rest, msg) = finish(Self::read(&body[..], &cx))?;
+        let trailing = body.slice(body.len() - rest.len()..);
+        Ok((msg, trailing))
+    }
+
     /// Encodes the body at `version` into a new buffer.
     fn to_bytes(&self, version: i16) -> Result<Bytes, EncodeError> {
         let mut buf = Vec::new();

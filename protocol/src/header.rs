@@ -9,8 +9,8 @@ use bytes::{BufMut, Bytes};
 use crate::api::ApiKey;
 use crate::error::{DecodeError, EncodeError, finish};
 use crate::primitives::{
-    DecodeContext, PResult, UnknownTaggedFields, int16, int32, nullable_string,
-    put_nullable_str, put_tag_section, tagged_fields,
+    DecodeContext, PResult, UnknownTaggedFields, int16, int32, nullable_string, put_nullable_str,
+    put_tag_section, tagged_fields,
 };
 
 /// The header of every request.

@@ -17,7 +17,8 @@ pub fn snake(name: &str) -> String {
     let mut out = String::new();
     for (i, &c) in chars.iter().enumerate() {
         if c.is_uppercase() {
-            let prev_lower = i > 0 && (chars[i - 1].is_lowercase() || chars[i - 1].is_ascii_digit());
+            let prev_lower =
+                i > 0 && (chars[i - 1].is_lowercase() || chars[i - 1].is_ascii_digit());
             let next_lower = chars.get(i + 1).is_some_and(|n| n.is_lowercase());
             let prev_upper = i > 0 && chars[i - 1].is_uppercase();
             if i > 0 && (prev_lower || (prev_upper && next_lower)) {
@@ -29,13 +30,19 @@ pub fn snake(name: &str) -> String {
         }
     }
     match out.as_str() {
-        "type" | "match" | "ref" | "move" | "self" | "struct" | "fn" | "mod" | "use" => format!("r#{out}"),
+        "type" | "match" | "ref" | "move" | "self" | "struct" | "fn" | "mod" | "use" => {
+            format!("r#{out}")
+        }
         _ => out,
     }
 }
 
 fn doc_text(s: &str) -> String {
-    s.replace('\n', " ").replace('[', "\\[").replace(']', "\\]").replace('<', "&lt;").replace('>', "&gt;")
+    s.replace('\n', " ")
+        .replace('[', "\\[")
+        .replace(']', "\\]")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
 }
 
 fn base_type(ty: &Ty) -> String {
@@ -60,7 +67,11 @@ fn is_option(f: &Field) -> bool {
 }
 
 fn rust_type(f: &Field) -> String {
-    if is_option(f) { format!("Option<{}>", base_type(&f.ty)) } else { base_type(&f.ty) }
+    if is_option(f) {
+        format!("Option<{}>", base_type(&f.ty))
+    } else {
+        base_type(&f.ty)
+    }
 }
 
 fn base_default(ty: &Ty, d: Option<&str>) -> String {
@@ -90,7 +101,11 @@ fn default_expr(f: &Field) -> String {
         return "None".into();
     }
     let b = base_default(&f.ty, d);
-    if is_option(f) { format!("Some({b})") } else { b }
+    if is_option(f) {
+        format!("Some({b})")
+    } else {
+        b
+    }
 }
 
 /// The code that writes the non-null value `e` (a reference) of type `ty`.
@@ -142,7 +157,9 @@ fn write_value(f: &Field, cx: &Ctx) -> String {
         );
         match nul.as_str() {
             "true" => write_nullable(&f.ty, &format!("self.{name}.as_ref()")),
-            "false" => format!("match &self.{name} {{ Some(x) => {{ {nn} }} None => {null_err}, }}"),
+            "false" => {
+                format!("match &self.{name} {{ Some(x) => {{ {nn} }} None => {null_err}, }}")
+            }
             _ => format!(
                 "if {nul} {{ {} }} else {{ match &self.{name} {{ Some(x) => {{ {nn} }} None => {null_err}, }} }}",
                 write_nullable(&f.ty, &format!("self.{name}.as_ref()"))
@@ -175,7 +192,10 @@ fn read_nullable(ty: &Ty, input: &str) -> String {
     match ty {
         Ty::String => format!("read_nullable_string({input}, flex)"),
         Ty::Bytes | Ty::Records => format!("read_nullable_bytes({input}, cx, flex)"),
-        Ty::Array(el) => format!("nullable_array({input}, flex, |i| {})", read_nonnull(el, "i")),
+        Ty::Array(el) => format!(
+            "nullable_array({input}, flex, |i| {})",
+            read_nonnull(el, "i")
+        ),
         other => panic!("nullable {other:?} is not supported"),
     }
 }
@@ -185,15 +205,24 @@ fn read_value(f: &Field, cx: &Ctx, input: &str, rest_var: &str) -> String {
     let name = snake(&f.name);
     if is_option(f) {
         let nul = f.nullable.cond("v", cx.valid);
-        let nullable = format!("{{ let (r, x) = {}?; {rest_var} = r; this.{name} = x; }}", read_nullable(&f.ty, input));
-        let nonnull = format!("{{ let (r, x) = {}?; {rest_var} = r; this.{name} = Some(x); }}", read_nonnull(&f.ty, input));
+        let nullable = format!(
+            "{{ let (r, x) = {}?; {rest_var} = r; this.{name} = x; }}",
+            read_nullable(&f.ty, input)
+        );
+        let nonnull = format!(
+            "{{ let (r, x) = {}?; {rest_var} = r; this.{name} = Some(x); }}",
+            read_nonnull(&f.ty, input)
+        );
         match nul.as_str() {
             "true" => nullable,
             "false" => nonnull,
             _ => format!("if {nul} {nullable} else {nonnull}"),
         }
     } else {
-        format!("{{ let (r, x) = {}?; {rest_var} = r; this.{name} = x; }}", read_nonnull(&f.ty, input))
+        format!(
+            "{{ let (r, x) = {}?; {rest_var} = r; this.{name} = x; }}",
+            read_nonnull(&f.ty, input)
+        )
     }
 }
 
@@ -208,9 +237,14 @@ fn strategy_nonnull(ty: &Ty) -> String {
         Ty::Float64 => "(-1.0e9f64..1.0e9f64).boxed()".into(),
         Ty::Uuid => "any::<[u8; 16]>().prop_map(Uuid).boxed()".into(),
         Ty::String => "\"[a-zA-Z0-9._-]{0,12}\".boxed()".into(),
-        Ty::Bytes | Ty::Records => "proptest::collection::vec(any::<u8>(), 0..24).prop_map(Bytes::from).boxed()".into(),
+        Ty::Bytes | Ty::Records => {
+            "proptest::collection::vec(any::<u8>(), 0..24).prop_map(Bytes::from).boxed()".into()
+        }
         Ty::Struct(n) => format!("{n}::strategy(v)"),
-        Ty::Array(el) => format!("proptest::collection::vec({}, 0..3).boxed()", strategy_nonnull(el)),
+        Ty::Array(el) => format!(
+            "proptest::collection::vec({}, 0..3).boxed()",
+            strategy_nonnull(el)
+        ),
     }
 }
 
@@ -228,7 +262,10 @@ fn strategy(f: &Field, cx: &Ctx) -> String {
     match present.as_str() {
         "true" => value,
         "false" => format!("Just({}).boxed()", default_expr(f)),
-        _ => format!("if {present} {{ {value} }} else {{ Just({}).boxed() }}", default_expr(f)),
+        _ => format!(
+            "if {present} {{ {value} }} else {{ Just({}).boxed() }}",
+            default_expr(f)
+        ),
     }
 }
 
@@ -237,18 +274,42 @@ fn regular_versions(f: &Field) -> Versions {
     if f.tag.is_none() || f.tagged.is_empty() {
         return f.versions;
     }
-    assert!(f.tagged.hi >= f.versions.hi, "{}: tagged versions must be a suffix", f.name);
-    Versions { lo: f.versions.lo, hi: f.tagged.lo - 1 }.intersect(f.versions)
+    assert!(
+        f.tagged.hi >= f.versions.hi,
+        "{}: tagged versions must be a suffix",
+        f.name
+    );
+    Versions {
+        lo: f.versions.lo,
+        hi: f.tagged.lo - 1,
+    }
+    .intersect(f.versions)
 }
 
 pub fn emit_struct(out: &mut String, st: &StructDef, cx: &Ctx, top: Option<&MessageDef>) {
     let flexible = cx.first_flexible != i16::MAX;
-    let about = if st.about.is_empty() { format!("The `{}` structure.", st.name) } else { doc_text(&st.about) };
+    let about = if st.about.is_empty() {
+        format!("The `{}` structure.", st.name)
+    } else {
+        doc_text(&st.about)
+    };
     match top {
-        Some(m) => writeln!(out, "/// The {} body (API key {}), versions {}.", m.name, m.api_key, cx.valid.describe()).unwrap(),
+        Some(m) => writeln!(
+            out,
+            "/// The {} body (API key {}), versions {}.",
+            m.name,
+            m.api_key,
+            cx.valid.describe()
+        )
+        .unwrap(),
         None => writeln!(out, "/// {about}").unwrap(),
     }
-    writeln!(out, "#[derive(Debug, Clone, PartialEq)]\npub struct {} {{", st.name).unwrap();
+    writeln!(
+        out,
+        "#[derive(Debug, Clone, PartialEq)]\npub struct {} {{",
+        st.name
+    )
+    .unwrap();
     for f in &st.fields {
         let mut about = doc_text(&f.about);
         if about.is_empty() {
@@ -261,15 +322,26 @@ pub fn emit_struct(out: &mut String, st: &StructDef, cx: &Ctx, top: Option<&Mess
         if let Some(t) = f.tag {
             write!(notes, "; tagged {} (tag {t})", f.tagged.describe()).unwrap();
         }
-        writeln!(out, "    /// {about}\n    ///\n    /// {notes}.\n    pub {}: {},", snake(&f.name), rust_type(f)).unwrap();
+        writeln!(
+            out,
+            "    /// {about}\n    ///\n    /// {notes}.\n    pub {}: {},",
+            snake(&f.name),
+            rust_type(f)
+        )
+        .unwrap();
     }
     if flexible {
-        writeln!(out, "    /// Tagged fields this codec does not know, kept for byte-identical re-encoding.\n    pub unknown_tagged_fields: UnknownTaggedFields,").unwrap();
+        writeln!(out, "    /// Tagged fields kept as raw bytes for byte-identical re-encoding: unknown tags, and known\n    /// tags that arrived holding their default value (Kafka omits those; other peers send them).\n    pub unknown_tagged_fields: UnknownTaggedFields,").unwrap();
     }
     writeln!(out, "}}\n").unwrap();
 
     // Default with the schema's defaults.
-    writeln!(out, "impl Default for {} {{\n    fn default() -> Self {{\n        {} {{", st.name, st.name).unwrap();
+    writeln!(
+        out,
+        "impl Default for {} {{\n    fn default() -> Self {{\n        {} {{",
+        st.name, st.name
+    )
+    .unwrap();
     for f in &st.fields {
         writeln!(out, "            {}: {},", snake(&f.name), default_expr(f)).unwrap();
     }
@@ -279,14 +351,30 @@ pub fn emit_struct(out: &mut String, st: &StructDef, cx: &Ctx, top: Option<&Mess
     writeln!(out, "        }}\n    }}\n}}\n").unwrap();
 
     // Encoding and decoding.
-    let flex_expr = if flexible { format!("v >= {}", cx.first_flexible) } else { "false".into() };
+    let flex_expr = if flexible {
+        format!("v >= {}", cx.first_flexible)
+    } else {
+        "false".into()
+    };
     writeln!(out, "impl Struct for {} {{", st.name).unwrap();
-    writeln!(out, "    fn write_to<B: BufMut>(&self, buf: &mut B, v: i16) -> Result<(), EncodeError> {{").unwrap();
-    writeln!(out, "        let flex = {flex_expr};\n        let _ = (flex, v);").unwrap();
+    writeln!(
+        out,
+        "    fn write_to<B: BufMut>(&self, buf: &mut B, v: i16) -> Result<(), EncodeError> {{"
+    )
+    .unwrap();
+    writeln!(
+        out,
+        "        let flex = {flex_expr};\n        let _ = (flex, v);"
+    )
+    .unwrap();
     for f in &st.fields {
         let name = snake(&f.name);
         let regular = regular_versions(f).cond("v", cx.valid);
-        let in_tagged = if f.tag.is_some() { f.tagged.intersect(f.versions).cond("v", cx.valid) } else { "false".into() };
+        let in_tagged = if f.tag.is_some() {
+            f.tagged.intersect(f.versions).cond("v", cx.valid)
+        } else {
+            "false".into()
+        };
         let missing = if f.ignorable {
             String::new()
         } else {
@@ -300,7 +388,12 @@ pub fn emit_struct(out: &mut String, st: &StructDef, cx: &Ctx, top: Option<&Mess
             "true" => writeln!(out, "        {}", write_value(f, cx)).unwrap(),
             "false" if missing.is_empty() => {}
             "false" => writeln!(out, "        if false {{}}{missing}").unwrap(),
-            _ => writeln!(out, "        if {regular} {{ {} }}{missing}", write_value(f, cx)).unwrap(),
+            _ => writeln!(
+                out,
+                "        if {regular} {{ {} }}{missing}",
+                write_value(f, cx)
+            )
+            .unwrap(),
         }
     }
     if flexible {
@@ -319,19 +412,36 @@ pub fn emit_struct(out: &mut String, st: &StructDef, cx: &Ctx, top: Option<&Mess
             )
             .unwrap();
         }
-        writeln!(out, "            put_tag_section(buf, tagged, &self.unknown_tagged_fields)?;\n        }}").unwrap();
+        writeln!(
+            out,
+            "            put_tag_section(buf, tagged, &self.unknown_tagged_fields)?;\n        }}"
+        )
+        .unwrap();
     }
     writeln!(out, "        Ok(())\n    }}\n").unwrap();
 
-    writeln!(out, "    fn read_from<'a>(input: &'a [u8], cx: &DecodeContext<'_>) -> PResult<'a, Self> {{").unwrap();
-    writeln!(out, "        let v = cx.version;\n        let flex = {flex_expr};\n        let _ = (flex, v);").unwrap();
+    writeln!(
+        out,
+        "    fn read_from<'a>(input: &'a [u8], cx: &DecodeContext<'_>) -> PResult<'a, Self> {{"
+    )
+    .unwrap();
+    writeln!(
+        out,
+        "        let v = cx.version;\n        let flex = {flex_expr};\n        let _ = (flex, v);"
+    )
+    .unwrap();
     writeln!(out, "        #[allow(unused_mut)]\n        let mut this = Self::default();\n        #[allow(unused_mut)]\n        let mut rest = input;").unwrap();
     for f in &st.fields {
         let regular = regular_versions(f).cond("v", cx.valid);
         match regular.as_str() {
             "false" => {}
             "true" => writeln!(out, "        {}", read_value(f, cx, "rest", "rest")).unwrap(),
-            _ => writeln!(out, "        if {regular} {{ {} }}", read_value(f, cx, "rest", "rest")).unwrap(),
+            _ => writeln!(
+                out,
+                "        if {regular} {{ {} }}",
+                read_value(f, cx, "rest", "rest")
+            )
+            .unwrap(),
         }
     }
     if flexible {
@@ -341,9 +451,11 @@ pub fn emit_struct(out: &mut String, st: &StructDef, cx: &Ctx, top: Option<&Mess
             let cond = f.tagged.intersect(f.versions).cond("v", cx.valid);
             writeln!(
                 out,
-                "                    {} if {cond} => {{ let flex = true; let _ = flex; #[allow(unused_assignments, unused_variables)] let mut _r: &[u8] = data; {} Ok(true) }}",
+                "                    {} if {cond} => {{ let flex = true; let _ = flex; #[allow(unused_assignments, unused_variables)] let mut _r: &[u8] = data; {} Ok(this.{} != {}) }}",
                 f.tag.unwrap(),
-                read_value(f, cx, "data", "_r")
+                read_value(f, cx, "data", "_r"),
+                snake(&f.name),
+                default_expr(f)
             )
             .unwrap();
         }
@@ -389,8 +501,18 @@ pub fn emit_struct(out: &mut String, st: &StructDef, cx: &Ctx, top: Option<&Mess
         .iter()
         .map(|(n, _)| {
             let bare = n.trim_start_matches("r#");
-            if bare == n { n.clone() } else { format!("{n}: {bare}") }
+            if bare == n {
+                n.clone()
+            } else {
+                format!("{n}: {bare}")
+            }
         })
         .collect();
-    writeln!(out, "        {strat}.prop_map(|{pat}| {} {{ {} }}).boxed()\n    }}\n}}\n", st.name, fields.join(", ")).unwrap();
+    writeln!(
+        out,
+        "        {strat}.prop_map(|{pat}| {} {{ {} }}).boxed()\n    }}\n}}\n",
+        st.name,
+        fields.join(", ")
+    )
+    .unwrap();
 }

@@ -44,13 +44,17 @@ fn overlay(m: &mut MessageDef) {
         m.structs[0].fields.push(Field {
             name: "ErrorCode".into(),
             ty: Ty::Int16,
-            versions: Versions { lo: 13, hi: i16::MAX },
+            versions: Versions {
+                lo: 13,
+                hi: i16::MAX,
+            },
             nullable: Versions::NONE,
             tagged: Versions::NONE,
             tag: None,
             ignorable: true,
             default: None,
-            about: "The top-level error code, or 0 if there was no top-level error (KIP-1102).".into(),
+            about: "The top-level error code, or 0 if there was no top-level error (KIP-1102)."
+                .into(),
         });
     }
 }
@@ -63,12 +67,38 @@ fn load(dir: &Path, name: &str) -> Result<MessageDef, String> {
     Ok(m)
 }
 
-fn emit_side(out: &mut String, m: &MessageDef, side: &str, variant: &str, range: (i16, i16), response: &str) {
-    let valid = Versions { lo: range.0, hi: range.1 };
-    let first_flexible = if m.flexible.is_empty() { i16::MAX } else { m.flexible.lo };
-    let cx = Ctx { valid, first_flexible };
-    writeln!(out, "pub mod {side} {{\n    //! The {} and its nested structures.\n", m.name).unwrap();
-    writeln!(out, "    #[allow(unused_imports)]\n    use crate::messages::prelude::*;\n").unwrap();
+fn emit_side(
+    out: &mut String,
+    m: &MessageDef,
+    side: &str,
+    variant: &str,
+    range: (i16, i16),
+    response: &str,
+) {
+    let valid = Versions {
+        lo: range.0,
+        hi: range.1,
+    };
+    let first_flexible = if m.flexible.is_empty() {
+        i16::MAX
+    } else {
+        m.flexible.lo
+    };
+    let cx = Ctx {
+        valid,
+        first_flexible,
+    };
+    writeln!(
+        out,
+        "pub mod {side} {{\n    //! The {} and its nested structures.\n",
+        m.name
+    )
+    .unwrap();
+    writeln!(
+        out,
+        "    #[allow(unused_imports)]\n    use crate::messages::prelude::*;\n"
+    )
+    .unwrap();
     let mut body = String::new();
     for (i, st) in m.structs.iter().enumerate() {
         emit_struct(&mut body, st, &cx, if i == 0 { Some(m) } else { None });
@@ -83,7 +113,12 @@ fn emit_side(out: &mut String, m: &MessageDef, side: &str, variant: &str, range:
     )
     .unwrap();
     if side == "request" {
-        writeln!(body, "impl Request for {} {{\n    type Response = super::{response};\n}}\n", m.name).unwrap();
+        writeln!(
+            body,
+            "impl Request for {} {{\n    type Response = super::{response};\n}}\n",
+            m.name
+        )
+        .unwrap();
     }
     for line in body.lines() {
         if line.is_empty() {
@@ -102,7 +137,10 @@ fn run(schema_dir: &Path, out_dir: &Path) -> Result<(), String> {
         let req = load(schema_dir, &format!("{schema}Request"))?;
         let rsp = load(schema_dir, &format!("{schema}Response"))?;
         if req.valid.lo > lo || req.valid.hi < hi {
-            return Err(format!("{schema}: schema has versions {}, Klamm wants {lo}-{hi}", req.valid.describe()));
+            return Err(format!(
+                "{schema}: schema has versions {}, Klamm wants {lo}-{hi}",
+                req.valid.describe()
+            ));
         }
         let module = snake(schema);
         let mut out = String::new();
@@ -113,7 +151,12 @@ fn run(schema_dir: &Path, out_dir: &Path) -> Result<(), String> {
             req.flexible.describe()
         )
         .unwrap();
-        writeln!(out, "pub use request::{};\npub use response::{};\n", req.name, rsp.name).unwrap();
+        writeln!(
+            out,
+            "pub use request::{};\npub use response::{};\n",
+            req.name, rsp.name
+        )
+        .unwrap();
         emit_side(&mut out, &req, "request", variant, (lo, hi), &rsp.name);
         emit_side(&mut out, &rsp, "response", variant, (lo, hi), &rsp.name);
         writeln!(
@@ -142,7 +185,14 @@ fn run(schema_dir: &Path, out_dir: &Path) -> Result<(), String> {
         writeln!(m, "/// Any {} body, for code that dispatches on the API key (a broker, a proxy, a test).\n#[derive(Debug, Clone, PartialEq)]\n#[non_exhaustive]\npub enum {kind}Body {{", kind.to_lowercase()).unwrap();
         for t in &modules {
             let ty = if idx == 3 { &t.3 } else { &t.4 };
-            writeln!(m, "    /// A {} {}.\n    {}({ty}),", t.0, kind.to_lowercase(), t.1).unwrap();
+            writeln!(
+                m,
+                "    /// A {} {}.\n    {}({ty}),",
+                t.0,
+                kind.to_lowercase(),
+                t.1
+            )
+            .unwrap();
         }
         writeln!(m, "}}\n").unwrap();
         writeln!(m, "impl {kind}Body {{\n    /// The API this body belongs to.\n    pub fn api_key(&self) -> ApiKey {{\n        match self {{").unwrap();
@@ -153,12 +203,22 @@ fn run(schema_dir: &Path, out_dir: &Path) -> Result<(), String> {
         writeln!(m, "    /// Decodes a complete body of `api_key` at `version`.\n    pub fn decode(api_key: ApiKey, version: i16, body: &Bytes) -> Result<Self, DecodeError> {{\n        Ok(match api_key {{").unwrap();
         for t in &modules {
             let ty = if idx == 3 { &t.3 } else { &t.4 };
-            writeln!(m, "            ApiKey::{} => {kind}Body::{}({ty}::decode(body, version)?),", t.1, t.1).unwrap();
+            writeln!(
+                m,
+                "            ApiKey::{} => {kind}Body::{}({ty}::decode(body, version)?),",
+                t.1, t.1
+            )
+            .unwrap();
         }
         writeln!(m, "        }})\n    }}\n").unwrap();
         writeln!(m, "    /// Encodes the body at `version`.\n    pub fn encode(&self, buf: &mut impl BufMut, version: i16) -> Result<(), EncodeError> {{\n        match self {{").unwrap();
         for t in &modules {
-            writeln!(m, "            {kind}Body::{}(b) => b.encode(buf, version),", t.1).unwrap();
+            writeln!(
+                m,
+                "            {kind}Body::{}(b) => b.encode(buf, version),",
+                t.1
+            )
+            .unwrap();
         }
         writeln!(m, "        }}\n    }}\n}}\n").unwrap();
         for t in &modules {
@@ -168,7 +228,10 @@ fn run(schema_dir: &Path, out_dir: &Path) -> Result<(), String> {
     }
     let path = out_dir.join("mod.rs");
     std::fs::write(&path, m).map_err(|e| format!("{}: {e}", path.display()))?;
-    let mut files: Vec<std::path::PathBuf> = modules.iter().map(|t| out_dir.join(format!("{}.rs", t.2))).collect();
+    let mut files: Vec<std::path::PathBuf> = modules
+        .iter()
+        .map(|t| out_dir.join(format!("{}.rs", t.2)))
+        .collect();
     files.push(path);
     let status = std::process::Command::new("rustfmt")
         .args(["--edition", "2024"])

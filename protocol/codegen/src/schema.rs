@@ -17,12 +17,22 @@ impl Versions {
         if s == "none" || s.is_empty() {
             return Ok(Versions::NONE);
         }
-        let num = |t: &str| t.trim().parse::<i16>().map_err(|e| format!("bad version {t:?}: {e}"));
+        let num = |t: &str| {
+            t.trim()
+                .parse::<i16>()
+                .map_err(|e| format!("bad version {t:?}: {e}"))
+        };
         if let Some(lo) = s.strip_suffix('+') {
-            return Ok(Versions { lo: num(lo)?, hi: i16::MAX });
+            return Ok(Versions {
+                lo: num(lo)?,
+                hi: i16::MAX,
+            });
         }
         if let Some((lo, hi)) = s.split_once('-') {
-            return Ok(Versions { lo: num(lo)?, hi: num(hi)? });
+            return Ok(Versions {
+                lo: num(lo)?,
+                hi: num(hi)?,
+            });
         }
         let v = num(s)?;
         Ok(Versions { lo: v, hi: v })
@@ -33,7 +43,10 @@ impl Versions {
     }
 
     pub fn intersect(&self, o: Versions) -> Versions {
-        Versions { lo: self.lo.max(o.lo), hi: self.hi.min(o.hi) }
+        Versions {
+            lo: self.lo.max(o.lo),
+            hi: self.hi.min(o.hi),
+        }
     }
 
     /// A Rust boolean expression testing `var` against this range, simplified for `within`
@@ -168,8 +181,14 @@ fn parse_field(v: &Value, structs: &mut Vec<StructDef>) -> Result<Field, String>
     let ty_s = s(v, "type").ok_or(format!("field {name} without type"))?;
     let ty = Ty::parse(ty_s.trim());
     let versions = Versions::parse(s(v, "versions").ok_or(format!("{name}: no versions"))?)?;
-    let nullable = s(v, "nullableVersions").map(Versions::parse).transpose()?.unwrap_or(Versions::NONE);
-    let tagged = s(v, "taggedVersions").map(Versions::parse).transpose()?.unwrap_or(Versions::NONE);
+    let nullable = s(v, "nullableVersions")
+        .map(Versions::parse)
+        .transpose()?
+        .unwrap_or(Versions::NONE);
+    let tagged = s(v, "taggedVersions")
+        .map(Versions::parse)
+        .transpose()?
+        .unwrap_or(Versions::NONE);
     let tag = v.get("tag").and_then(Value::as_u64).map(|t| t as u32);
     let ignorable = v.get("ignorable").and_then(Value::as_bool).unwrap_or(false);
     let default = s(v, "default").map(|d| d.trim().to_string());
@@ -187,9 +206,23 @@ fn parse_field(v: &Value, structs: &mut Vec<StructDef>) -> Result<Field, String>
         for f in fields {
             parsed.push(parse_field(f, structs)?);
         }
-        structs.push(StructDef { name: sname, about: about.clone(), fields: parsed });
+        structs.push(StructDef {
+            name: sname,
+            about: about.clone(),
+            fields: parsed,
+        });
     }
-    Ok(Field { name, ty, versions, nullable, tagged, tag, ignorable, default, about })
+    Ok(Field {
+        name,
+        ty,
+        versions,
+        nullable,
+        tagged,
+        tag,
+        ignorable,
+        default,
+        about,
+    })
 }
 
 pub fn parse_message(src: &str) -> Result<MessageDef, String> {
@@ -200,20 +233,38 @@ pub fn parse_message(src: &str) -> Result<MessageDef, String> {
     let flexible = Versions::parse(s(&v, "flexibleVersions").ok_or("no flexibleVersions")?)?;
     let mut nested = Vec::new();
     let mut fields = Vec::new();
-    for f in v.get("fields").and_then(Value::as_array).ok_or("no fields")? {
+    for f in v
+        .get("fields")
+        .and_then(Value::as_array)
+        .ok_or("no fields")?
+    {
         fields.push(parse_field(f, &mut nested)?);
     }
     if let Some(common) = v.get("commonStructs").and_then(Value::as_array) {
         for c in common {
-            let cname = s(c, "name").ok_or("common struct without name")?.to_string();
+            let cname = s(c, "name")
+                .ok_or("common struct without name")?
+                .to_string();
             let mut cf = Vec::new();
-            for f in c.get("fields").and_then(Value::as_array).ok_or("common struct without fields")? {
+            for f in c
+                .get("fields")
+                .and_then(Value::as_array)
+                .ok_or("common struct without fields")?
+            {
                 cf.push(parse_field(f, &mut nested)?);
             }
-            nested.push(StructDef { name: cname, about: String::new(), fields: cf });
+            nested.push(StructDef {
+                name: cname,
+                about: String::new(),
+                fields: cf,
+            });
         }
     }
-    let mut structs = vec![StructDef { name: name.clone(), about: String::new(), fields }];
+    let mut structs = vec![StructDef {
+        name: name.clone(),
+        about: String::new(),
+        fields,
+    }];
     // Nested structs were pushed innermost first; keep outer-to-inner order for readability.
     let mut seen = std::collections::HashSet::new();
     for st in nested.into_iter().rev() {
@@ -221,5 +272,11 @@ pub fn parse_message(src: &str) -> Result<MessageDef, String> {
             structs.push(st);
         }
     }
-    Ok(MessageDef { name, api_key, valid, flexible, structs })
+    Ok(MessageDef {
+        name,
+        api_key,
+        valid,
+        flexible,
+        structs,
+    })
 }

@@ -25,7 +25,8 @@ pub mod request {
         ///
         /// Versions 3+.
         pub client_software_version: String,
-        /// Tagged fields this codec does not know, kept for byte-identical re-encoding.
+        /// Tagged fields kept as raw bytes for byte-identical re-encoding: unknown tags, and known
+        /// tags that arrived holding their default value (Kafka omits those; other peers send them).
         pub unknown_tagged_fields: UnknownTaggedFields,
     }
 
@@ -185,7 +186,8 @@ pub mod response {
         ///
         /// Versions 3+; tagged 3+ (tag 3).
         pub zk_migration_ready: bool,
-        /// Tagged fields this codec does not know, kept for byte-identical re-encoding.
+        /// Tagged fields kept as raw bytes for byte-identical re-encoding: unknown tags, and known
+        /// tags that arrived holding their default value (Kafka omits those; other peers send them).
         pub unknown_tagged_fields: UnknownTaggedFields,
     }
 
@@ -310,7 +312,7 @@ pub mod response {
                                 _r = r;
                                 this.supported_features = x;
                             }
-                            Ok(true)
+                            Ok(this.supported_features != Vec::<SupportedFeatureKey>::new())
                         }
                         1 if v >= 3 => {
                             let flex = true;
@@ -322,7 +324,7 @@ pub mod response {
                                 _r = r;
                                 this.finalized_features_epoch = x;
                             }
-                            Ok(true)
+                            Ok(this.finalized_features_epoch != -1)
                         }
                         2 if v >= 3 => {
                             let flex = true;
@@ -335,7 +337,7 @@ pub mod response {
                                 _r = r;
                                 this.finalized_features = x;
                             }
-                            Ok(true)
+                            Ok(this.finalized_features != Vec::<FinalizedFeatureKey>::new())
                         }
                         3 if v >= 3 => {
                             let flex = true;
@@ -347,7 +349,7 @@ pub mod response {
                                 _r = r;
                                 this.zk_migration_ready = x;
                             }
-                            Ok(true)
+                            Ok(this.zk_migration_ready != false)
                         }
                         _ => Ok(false),
                     }
@@ -438,7 +440,8 @@ pub mod response {
         ///
         /// Versions 3+.
         pub min_version_level: i16,
-        /// Tagged fields this codec does not know, kept for byte-identical re-encoding.
+        /// Tagged fields kept as raw bytes for byte-identical re-encoding: unknown tags, and known
+        /// tags that arrived holding their default value (Kafka omits those; other peers send them).
         pub unknown_tagged_fields: UnknownTaggedFields,
     }
 
@@ -588,7 +591,8 @@ pub mod response {
         ///
         /// Versions 3+.
         pub max_version: i16,
-        /// Tagged fields this codec does not know, kept for byte-identical re-encoding.
+        /// Tagged fields kept as raw bytes for byte-identical re-encoding: unknown tags, and known
+        /// tags that arrived holding their default value (Kafka omits those; other peers send them).
         pub unknown_tagged_fields: UnknownTaggedFields,
     }
 
@@ -738,7 +742,8 @@ pub mod response {
         ///
         /// Versions 0+.
         pub max_version: i16,
-        /// Tagged fields this codec does not know, kept for byte-identical re-encoding.
+        /// Tagged fields kept as raw bytes for byte-identical re-encoding: unknown tags, and known
+        /// tags that arrived holding their default value (Kafka omits those; other peers send them).
         pub unknown_tagged_fields: UnknownTaggedFields,
     }
 

@@ -29,7 +29,8 @@ pub mod request {
         ///
         /// Versions 1+.
         pub validate_only: bool,
-        /// Tagged fields this codec does not know, kept for byte-identical re-encoding.
+        /// Tagged fields kept as raw bytes for byte-identical re-encoding: unknown tags, and known
+        /// tags that arrived holding their default value (Kafka omits those; other peers send them).
         pub unknown_tagged_fields: UnknownTaggedFields,
     }
 
@@ -164,7 +165,8 @@ pub mod request {
         ///
         /// Versions 0+.
         pub configs: Vec<CreatableTopicConfig>,
-        /// Tagged fields this codec does not know, kept for byte-identical re-encoding.
+        /// Tagged fields kept as raw bytes for byte-identical re-encoding: unknown tags, and known
+        /// tags that arrived holding their default value (Kafka omits those; other peers send them).
         pub unknown_tagged_fields: UnknownTaggedFields,
     }
 
@@ -300,7 +302,8 @@ pub mod request {
         ///
         /// Versions 0+; nullable 0+.
         pub value: Option<String>,
-        /// Tagged fields this codec does not know, kept for byte-identical re-encoding.
+        /// Tagged fields kept as raw bytes for byte-identical re-encoding: unknown tags, and known
+        /// tags that arrived holding their default value (Kafka omits those; other peers send them).
         pub unknown_tagged_fields: UnknownTaggedFields,
     }
 
@@ -400,7 +403,8 @@ pub mod request {
         ///
         /// Versions 0+.
         pub broker_ids: Vec<i32>,
-        /// Tagged fields this codec does not know, kept for byte-identical re-encoding.
+        /// Tagged fields kept as raw bytes for byte-identical re-encoding: unknown tags, and known
+        /// tags that arrived holding their default value (Kafka omits those; other peers send them).
         pub unknown_tagged_fields: UnknownTaggedFields,
     }
 
@@ -525,7 +529,8 @@ pub mod response {
         ///
         /// Versions 0+.
         pub topics: Vec<CreatableTopicResult>,
-        /// Tagged fields this codec does not know, kept for byte-identical re-encoding.
+        /// Tagged fields kept as raw bytes for byte-identical re-encoding: unknown tags, and known
+        /// tags that arrived holding their default value (Kafka omits those; other peers send them).
         pub unknown_tagged_fields: UnknownTaggedFields,
     }
 
@@ -656,7 +661,8 @@ pub mod response {
         ///
         /// Versions 5+; nullable 5+.
         pub configs: Option<Vec<CreatableTopicConfigs>>,
-        /// Tagged fields this codec does not know, kept for byte-identical re-encoding.
+        /// Tagged fields kept as raw bytes for byte-identical re-encoding: unknown tags, and known
+        /// tags that arrived holding their default value (Kafka omits those; other peers send them).
         pub unknown_tagged_fields: UnknownTaggedFields,
     }
 
@@ -812,7 +818,7 @@ pub mod response {
                                 _r = r;
                                 this.topic_config_error_code = x;
                             }
-                            Ok(true)
+                            Ok(this.topic_config_error_code != 0)
                         }
                         _ => Ok(false),
                     }
@@ -933,7 +939,8 @@ pub mod response {
         ///
         /// Versions 5+.
         pub is_sensitive: bool,
-        /// Tagged fields this codec does not know, kept for byte-identical re-encoding.
+        /// Tagged fields kept as raw bytes for byte-identical re-encoding: unknown tags, and known
+        /// tags that arrived holding their default value (Kafka omits those; other peers send them).
         pub unknown_tagged_fields: UnknownTaggedFields,
     }
 

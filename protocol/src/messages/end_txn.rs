@@ -33,7 +33,8 @@ pub mod request {
         ///
         /// Versions 0+.
         pub committed: bool,
-        /// Tagged fields this codec does not know, kept for byte-identical re-encoding.
+        /// Tagged fields kept as raw bytes for byte-identical re-encoding: unknown tags, and known
+        /// tags that arrived holding their default value (Kafka omits those; other peers send them).
         pub unknown_tagged_fields: UnknownTaggedFields,
     }
 
@@ -187,7 +188,8 @@ pub mod response {
         ///
         /// Versions 5+.
         pub producer_epoch: i16,
-        /// Tagged fields this codec does not know, kept for byte-identical re-encoding.
+        /// Tagged fields kept as raw bytes for byte-identical re-encoding: unknown tags, and known
+        /// tags that arrived holding their default value (Kafka omits those; other peers send them).
         pub unknown_tagged_fields: UnknownTaggedFields,
     }
 

@@ -65,7 +65,8 @@ pub mod request {
         ///
         /// Versions 11+.
         pub rack_id: String,
-        /// Tagged fields this codec does not know, kept for byte-identical re-encoding.
+        /// Tagged fields kept as raw bytes for byte-identical re-encoding: unknown tags, and known
+        /// tags that arrived holding their default value (Kafka omits those; other peers send them).
         pub unknown_tagged_fields: UnknownTaggedFields,
     }
 
@@ -276,7 +277,7 @@ pub mod request {
                                 _r = r;
                                 this.cluster_id = Some(x);
                             }
-                            Ok(true)
+                            Ok(this.cluster_id != None)
                         }
                         1 if v >= 15 => {
                             let flex = true;
@@ -288,7 +289,7 @@ pub mod request {
                                 _r = r;
                                 this.replica_state = x;
                             }
-                            Ok(true)
+                            Ok(this.replica_state != ReplicaState::default())
                         }
                         _ => Ok(false),
                     }
@@ -418,7 +419,8 @@ pub mod request {
         ///
         /// Versions 7+.
         pub partitions: Vec<i32>,
-        /// Tagged fields this codec does not know, kept for byte-identical re-encoding.
+        /// Tagged fields kept as raw bytes for byte-identical re-encoding: unknown tags, and known
+        /// tags that arrived holding their default value (Kafka omits those; other peers send them).
         pub unknown_tagged_fields: UnknownTaggedFields,
     }
 
@@ -559,7 +561,8 @@ pub mod request {
         ///
         /// Versions 0+.
         pub partitions: Vec<FetchPartition>,
-        /// Tagged fields this codec does not know, kept for byte-identical re-encoding.
+        /// Tagged fields kept as raw bytes for byte-identical re-encoding: unknown tags, and known
+        /// tags that arrived holding their default value (Kafka omits those; other peers send them).
         pub unknown_tagged_fields: UnknownTaggedFields,
     }
 
@@ -703,7 +706,8 @@ pub mod request {
         ///
         /// Versions 17+; tagged 17+ (tag 0).
         pub replica_directory_id: Uuid,
-        /// Tagged fields this codec does not know, kept for byte-identical re-encoding.
+        /// Tagged fields kept as raw bytes for byte-identical re-encoding: unknown tags, and known
+        /// tags that arrived holding their default value (Kafka omits those; other peers send them).
         pub unknown_tagged_fields: UnknownTaggedFields,
     }
 
@@ -819,7 +823,7 @@ pub mod request {
                                 _r = r;
                                 this.replica_directory_id = x;
                             }
-                            Ok(true)
+                            Ok(this.replica_directory_id != Uuid::ZERO)
                         }
                         _ => Ok(false),
                     }
@@ -902,7 +906,8 @@ pub mod request {
         ///
         /// Versions 15+.
         pub replica_epoch: i64,
-        /// Tagged fields this codec does not know, kept for byte-identical re-encoding.
+        /// Tagged fields kept as raw bytes for byte-identical re-encoding: unknown tags, and known
+        /// tags that arrived holding their default value (Kafka omits those; other peers send them).
         pub unknown_tagged_fields: UnknownTaggedFields,
     }
 
@@ -1062,7 +1067,8 @@ pub mod response {
         ///
         /// Versions 16+; tagged 16+ (tag 0).
         pub node_endpoints: Vec<NodeEndpoint>,
-        /// Tagged fields this codec does not know, kept for byte-identical re-encoding.
+        /// Tagged fields kept as raw bytes for byte-identical re-encoding: unknown tags, and known
+        /// tags that arrived holding their default value (Kafka omits those; other peers send them).
         pub unknown_tagged_fields: UnknownTaggedFields,
     }
 
@@ -1177,7 +1183,7 @@ pub mod response {
                                 _r = r;
                                 this.node_endpoints = x;
                             }
-                            Ok(true)
+                            Ok(this.node_endpoints != Vec::<NodeEndpoint>::new())
                         }
                         _ => Ok(false),
                     }
@@ -1262,7 +1268,8 @@ pub mod response {
         ///
         /// Versions 16+; nullable 16+.
         pub rack: Option<String>,
-        /// Tagged fields this codec does not know, kept for byte-identical re-encoding.
+        /// Tagged fields kept as raw bytes for byte-identical re-encoding: unknown tags, and known
+        /// tags that arrived holding their default value (Kafka omits those; other peers send them).
         pub unknown_tagged_fields: UnknownTaggedFields,
     }
 
@@ -1454,7 +1461,8 @@ pub mod response {
         ///
         /// Versions 0+.
         pub partitions: Vec<PartitionData>,
-        /// Tagged fields this codec does not know, kept for byte-identical re-encoding.
+        /// Tagged fields kept as raw bytes for byte-identical re-encoding: unknown tags, and known
+        /// tags that arrived holding their default value (Kafka omits those; other peers send them).
         pub unknown_tagged_fields: UnknownTaggedFields,
     }
 
@@ -1614,7 +1622,8 @@ pub mod response {
         ///
         /// Versions 0+; nullable 0+.
         pub records: Option<Bytes>,
-        /// Tagged fields this codec does not know, kept for byte-identical re-encoding.
+        /// Tagged fields kept as raw bytes for byte-identical re-encoding: unknown tags, and known
+        /// tags that arrived holding their default value (Kafka omits those; other peers send them).
         pub unknown_tagged_fields: UnknownTaggedFields,
     }
 
@@ -1821,7 +1830,7 @@ pub mod response {
                                 _r = r;
                                 this.diverging_epoch = x;
                             }
-                            Ok(true)
+                            Ok(this.diverging_epoch != EpochEndOffset::default())
                         }
                         1 if v >= 12 => {
                             let flex = true;
@@ -1833,7 +1842,7 @@ pub mod response {
                                 _r = r;
                                 this.current_leader = x;
                             }
-                            Ok(true)
+                            Ok(this.current_leader != LeaderIdAndEpoch::default())
                         }
                         2 if v >= 12 => {
                             let flex = true;
@@ -1845,7 +1854,7 @@ pub mod response {
                                 _r = r;
                                 this.snapshot_id = x;
                             }
-                            Ok(true)
+                            Ok(this.snapshot_id != SnapshotId::default())
                         }
                         _ => Ok(false),
                     }
@@ -1981,7 +1990,8 @@ pub mod response {
         ///
         /// Versions 4+.
         pub first_offset: i64,
-        /// Tagged fields this codec does not know, kept for byte-identical re-encoding.
+        /// Tagged fields kept as raw bytes for byte-identical re-encoding: unknown tags, and known
+        /// tags that arrived holding their default value (Kafka omits those; other peers send them).
         pub unknown_tagged_fields: UnknownTaggedFields,
     }
 
@@ -2103,7 +2113,8 @@ pub mod response {
         ///
         /// Versions 0+.
         pub epoch: i32,
-        /// Tagged fields this codec does not know, kept for byte-identical re-encoding.
+        /// Tagged fields kept as raw bytes for byte-identical re-encoding: unknown tags, and known
+        /// tags that arrived holding their default value (Kafka omits those; other peers send them).
         pub unknown_tagged_fields: UnknownTaggedFields,
     }
 
@@ -2197,7 +2208,8 @@ pub mod response {
         ///
         /// Versions 12+.
         pub leader_epoch: i32,
-        /// Tagged fields this codec does not know, kept for byte-identical re-encoding.
+        /// Tagged fields kept as raw bytes for byte-identical re-encoding: unknown tags, and known
+        /// tags that arrived holding their default value (Kafka omits those; other peers send them).
         pub unknown_tagged_fields: UnknownTaggedFields,
     }
 
@@ -2319,7 +2331,8 @@ pub mod response {
         ///
         /// Versions 12+.
         pub end_offset: i64,
-        /// Tagged fields this codec does not know, kept for byte-identical re-encoding.
+        /// Tagged fields kept as raw bytes for byte-identical re-encoding: unknown tags, and known
+        /// tags that arrived holding their default value (Kafka omits those; other peers send them).
         pub unknown_tagged_fields: UnknownTaggedFields,
     }
 

@@ -33,7 +33,8 @@ pub mod request {
         ///
         /// Versions 10+.
         pub timeout_ms: i32,
-        /// Tagged fields this codec does not know, kept for byte-identical re-encoding.
+        /// Tagged fields kept as raw bytes for byte-identical re-encoding: unknown tags, and known
+        /// tags that arrived holding their default value (Kafka omits those; other peers send them).
         pub unknown_tagged_fields: UnknownTaggedFields,
     }
 
@@ -173,7 +174,8 @@ pub mod request {
         ///
         /// Versions 0+.
         pub partitions: Vec<ListOffsetsPartition>,
-        /// Tagged fields this codec does not know, kept for byte-identical re-encoding.
+        /// Tagged fields kept as raw bytes for byte-identical re-encoding: unknown tags, and known
+        /// tags that arrived holding their default value (Kafka omits those; other peers send them).
         pub unknown_tagged_fields: UnknownTaggedFields,
     }
 
@@ -280,7 +282,8 @@ pub mod request {
         ///
         /// Versions 0.
         pub max_num_offsets: i32,
-        /// Tagged fields this codec does not know, kept for byte-identical re-encoding.
+        /// Tagged fields kept as raw bytes for byte-identical re-encoding: unknown tags, and known
+        /// tags that arrived holding their default value (Kafka omits those; other peers send them).
         pub unknown_tagged_fields: UnknownTaggedFields,
     }
 
@@ -447,7 +450,8 @@ pub mod response {
         ///
         /// Versions 0+.
         pub topics: Vec<ListOffsetsTopicResponse>,
-        /// Tagged fields this codec does not know, kept for byte-identical re-encoding.
+        /// Tagged fields kept as raw bytes for byte-identical re-encoding: unknown tags, and known
+        /// tags that arrived holding their default value (Kafka omits those; other peers send them).
         pub unknown_tagged_fields: UnknownTaggedFields,
     }
 
@@ -554,7 +558,8 @@ pub mod response {
         ///
         /// Versions 0+.
         pub partitions: Vec<ListOffsetsPartitionResponse>,
-        /// Tagged fields this codec does not know, kept for byte-identical re-encoding.
+        /// Tagged fields kept as raw bytes for byte-identical re-encoding: unknown tags, and known
+        /// tags that arrived holding their default value (Kafka omits those; other peers send them).
         pub unknown_tagged_fields: UnknownTaggedFields,
     }
 
@@ -671,7 +676,8 @@ pub mod response {
         ///
         /// Versions 4+.
         pub leader_epoch: i32,
-        /// Tagged fields this codec does not know, kept for byte-identical re-encoding.
+        /// Tagged fields kept as raw bytes for byte-identical re-encoding: unknown tags, and known
+        /// tags that arrived holding their default value (Kafka omits those; other peers send them).
         pub unknown_tagged_fields: UnknownTaggedFields,
     }
 

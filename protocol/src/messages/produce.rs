@@ -33,7 +33,8 @@ pub mod request {
         ///
         /// Versions 0+.
         pub topic_data: Vec<TopicProduceData>,
-        /// Tagged fields this codec does not know, kept for byte-identical re-encoding.
+        /// Tagged fields kept as raw bytes for byte-identical re-encoding: unknown tags, and known
+        /// tags that arrived holding their default value (Kafka omits those; other peers send them).
         pub unknown_tagged_fields: UnknownTaggedFields,
     }
 
@@ -191,7 +192,8 @@ pub mod request {
         ///
         /// Versions 0+.
         pub partition_data: Vec<PartitionProduceData>,
-        /// Tagged fields this codec does not know, kept for byte-identical re-encoding.
+        /// Tagged fields kept as raw bytes for byte-identical re-encoding: unknown tags, and known
+        /// tags that arrived holding their default value (Kafka omits those; other peers send them).
         pub unknown_tagged_fields: UnknownTaggedFields,
     }
 
@@ -290,7 +292,8 @@ pub mod request {
         ///
         /// Versions 0+; nullable 0+.
         pub records: Option<Bytes>,
-        /// Tagged fields this codec does not know, kept for byte-identical re-encoding.
+        /// Tagged fields kept as raw bytes for byte-identical re-encoding: unknown tags, and known
+        /// tags that arrived holding their default value (Kafka omits those; other peers send them).
         pub unknown_tagged_fields: UnknownTaggedFields,
     }
 
@@ -429,7 +432,8 @@ pub mod response {
         ///
         /// Versions 10+; tagged 10+ (tag 0).
         pub node_endpoints: Vec<NodeEndpoint>,
-        /// Tagged fields this codec does not know, kept for byte-identical re-encoding.
+        /// Tagged fields kept as raw bytes for byte-identical re-encoding: unknown tags, and known
+        /// tags that arrived holding their default value (Kafka omits those; other peers send them).
         pub unknown_tagged_fields: UnknownTaggedFields,
     }
 
@@ -517,7 +521,7 @@ pub mod response {
                                 _r = r;
                                 this.node_endpoints = x;
                             }
-                            Ok(true)
+                            Ok(this.node_endpoints != Vec::<NodeEndpoint>::new())
                         }
                         _ => Ok(false),
                     }
@@ -585,7 +589,8 @@ pub mod response {
         ///
         /// Versions 10+; nullable 10+.
         pub rack: Option<String>,
-        /// Tagged fields this codec does not know, kept for byte-identical re-encoding.
+        /// Tagged fields kept as raw bytes for byte-identical re-encoding: unknown tags, and known
+        /// tags that arrived holding their default value (Kafka omits those; other peers send them).
         pub unknown_tagged_fields: UnknownTaggedFields,
     }
 
@@ -773,7 +778,8 @@ pub mod response {
         ///
         /// Versions 0+.
         pub partition_responses: Vec<PartitionProduceResponse>,
-        /// Tagged fields this codec does not know, kept for byte-identical re-encoding.
+        /// Tagged fields kept as raw bytes for byte-identical re-encoding: unknown tags, and known
+        /// tags that arrived holding their default value (Kafka omits those; other peers send them).
         pub unknown_tagged_fields: UnknownTaggedFields,
     }
 
@@ -896,7 +902,8 @@ pub mod response {
         ///
         /// Versions 10+; tagged 10+ (tag 0).
         pub current_leader: LeaderIdAndEpoch,
-        /// Tagged fields this codec does not know, kept for byte-identical re-encoding.
+        /// Tagged fields kept as raw bytes for byte-identical re-encoding: unknown tags, and known
+        /// tags that arrived holding their default value (Kafka omits those; other peers send them).
         pub unknown_tagged_fields: UnknownTaggedFields,
     }
 
@@ -1047,7 +1054,7 @@ pub mod response {
                                 _r = r;
                                 this.current_leader = x;
                             }
-                            Ok(true)
+                            Ok(this.current_leader != LeaderIdAndEpoch::default())
                         }
                         _ => Ok(false),
                     }
@@ -1141,7 +1148,8 @@ pub mod response {
         ///
         /// Versions 10+.
         pub leader_epoch: i32,
-        /// Tagged fields this codec does not know, kept for byte-identical re-encoding.
+        /// Tagged fields kept as raw bytes for byte-identical re-encoding: unknown tags, and known
+        /// tags that arrived holding their default value (Kafka omits those; other peers send them).
         pub unknown_tagged_fields: UnknownTaggedFields,
     }
 
@@ -1263,7 +1271,8 @@ pub mod response {
         ///
         /// Versions 8+; nullable 8+.
         pub batch_index_error_message: Option<String>,
-        /// Tagged fields this codec does not know, kept for byte-identical re-encoding.
+        /// Tagged fields kept as raw bytes for byte-identical re-encoding: unknown tags, and known
+        /// tags that arrived holding their default value (Kafka omits those; other peers send them).
         pub unknown_tagged_fields: UnknownTaggedFields,
     }
 

@@ -324,17 +324,33 @@ pub fn array<'a, T>(
 
 /// A non-null string, compact when `flexible`.
 pub fn read_string(input: &[u8], flexible: bool) -> PResult<'_, String> {
-    if flexible { compact_string(input) } else { string(input) }
+    if flexible {
+        compact_string(input)
+    } else {
+        string(input)
+    }
 }
 
 /// A nullable string, compact when `flexible`.
 pub fn read_nullable_string(input: &[u8], flexible: bool) -> PResult<'_, Option<String>> {
-    if flexible { compact_nullable_string(input) } else { nullable_string(input) }
+    if flexible {
+        compact_nullable_string(input)
+    } else {
+        nullable_string(input)
+    }
 }
 
 /// Non-null bytes, compact when `flexible`.
-pub fn read_bytes<'a>(input: &'a [u8], cx: &DecodeContext<'_>, flexible: bool) -> PResult<'a, Bytes> {
-    if flexible { compact_bytes(input, cx) } else { bytes(input, cx) }
+pub fn read_bytes<'a>(
+    input: &'a [u8],
+    cx: &DecodeContext<'_>,
+    flexible: bool,
+) -> PResult<'a, Bytes> {
+    if flexible {
+        compact_bytes(input, cx)
+    } else {
+        bytes(input, cx)
+    }
 }
 
 /// Nullable bytes, compact when `flexible`.
@@ -343,7 +359,11 @@ pub fn read_nullable_bytes<'a>(
     cx: &DecodeContext<'_>,
     flexible: bool,
 ) -> PResult<'a, Option<Bytes>> {
-    if flexible { compact_nullable_bytes(input, cx) } else { nullable_bytes(input, cx) }
+    if flexible {
+        compact_nullable_bytes(input, cx)
+    } else {
+        nullable_bytes(input, cx)
+    }
 }
 
 /// Checks that `rest` is empty after a complete message.

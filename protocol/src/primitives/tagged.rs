@@ -93,6 +93,12 @@ pub fn put_tag_section<B: BufMut>(
     known: Vec<(u32, Vec<u8>)>,
     unknown: &[RawTaggedField],
 ) -> Result<(), EncodeError> {
+    // A raw field with the tag of a known field that is being written is stale (the known
+    // field was set after decoding): the known value wins.
+    let unknown: Vec<&RawTaggedField> = unknown
+        .iter()
+        .filter(|u| !known.iter().any(|(t, _)| *t == u.tag))
+        .collect();
     let total = known.len() + unknown.len();
     put_unsigned_varint(
         buf,
@@ -102,7 +108,7 @@ pub fn put_tag_section<B: BufMut>(
         })?,
     );
     let mut k = known.into_iter().peekable();
-    let mut u = unknown.iter().peekable();
+    let mut u = unknown.into_iter().peekable();
     loop {
         let take_known = match (k.peek(), u.peek()) {
             (Some((kt, _)), Some(uf)) => *kt <= uf.tag,
