@@ -303,7 +303,9 @@ pub fn nullable_array<'a, T>(
     let Some(n) = n else {
         return Ok((rest, None));
     };
-    let mut out = Vec::with_capacity(n);
+    // The count is already bounded by the input length; cap the up-front reservation too, so a
+    // frame of one-byte elements cannot make us reserve many times its size before parsing.
+    let mut out = Vec::with_capacity(n.min(1024));
     for _ in 0..n {
         let (r, v) = elem(rest)?;
         rest = r;
