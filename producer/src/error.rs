@@ -3,6 +3,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use klamm_protocol::error_code::ErrorCode;
+
 use crate::config::ConfigError;
 use crate::partitioner::PartitionError;
 
@@ -106,19 +108,17 @@ pub enum ProducerError {
         last_error: Option<Arc<ProducerError>>,
     },
     /// The broker refused the batch with a Kafka error code that is not retried.
-    #[error("broker refused the batch for {topic}-{partition}: error code {code}{}",
-        message.as_ref().map(|m| format!(" ({m})")).unwrap_or_default())]
+    #[error("broker refused the batch for {topic}-{partition}: {} (code {}){}",
+        code.name(), code.as_i16(), message.as_ref().map(|m| format!(": {m}")).unwrap_or_default())]
     Broker {
         /// The topic.
         topic: Arc<str>,
         /// The partition.
         partition: i32,
         /// Kafka's error code.
-        code: i16,
+        code: ErrorCode,
         /// The broker's error message, if it sent one.
         message: Option<Arc<str>>,
-        /// Whether Kafka classifies the code as retriable.
-        retriable: bool,
     },
     /// The producer closed before the record was sent.
     #[error("producer closed before the record was sent ({reason:?})")]
@@ -142,8 +142,8 @@ impl ProducerError {
             ProducerError::BufferExhausted { .. }
             | ProducerError::WouldBlock { .. }
             | ProducerError::DeliveryTimeout { .. } => ErrorKind::Retriable,
-            ProducerError::Broker { retriable, .. } => {
-                if *retriable {
+            ProducerError::Broker { code, .. } => {
+                if code.is_retriable() {
                     ErrorKind::Retriable
                 } else {
                     ErrorKind::Abortable
@@ -181,9 +181,8 @@ mod tests {
         let inner = ProducerError::Broker {
             topic: "t".into(),
             partition: 3,
-            code: 6,
+            code: ErrorCode::NotLeaderOrFollower,
             message: Some("not leader".into()),
-            retriable: true,
         };
         assert_eq!(inner.kind(), ErrorKind::Retriable);
         let e = ProducerError::DeliveryTimeout {
@@ -195,7 +194,10 @@ mod tests {
         };
         let text = e.to_string();
         assert!(text.contains("t-3") && text.contains("7 attempt"), "{text}");
-        assert!(text.contains("not leader"), "{text}");
+        assert!(
+            text.contains("NOT_LEADER_OR_FOLLOWER (code 6): not leader"),
+            "{text}"
+        );
 
         let e = ProducerError::Closed {
             reason: CloseReason::CloseTimeout,

@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use bytes::Bytes;
+use klamm_protocol::record::AsHeader;
 
 /// A record header: a string key and an optional byte value.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -11,6 +12,15 @@ pub struct Header {
     pub key: String,
     /// The header's value (`None` is Kafka's null).
     pub value: Option<Bytes>,
+}
+
+impl AsHeader for Header {
+    fn header_key(&self) -> &[u8] {
+        self.key.as_bytes()
+    }
+    fn header_value(&self) -> Option<&[u8]> {
+        self.value.as_deref()
+    }
 }
 
 /// A record to send. `Bytes` everywhere, so the value is not copied between `send` and the
@@ -111,9 +121,6 @@ impl ProducerRecord {
             + headers
     }
 }
-
-/// Size of a RecordBatch v2 header (KIP-98): base offset to records count.
-pub const BATCH_OVERHEAD: usize = 61;
 
 /// Where a record was written.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]

@@ -94,7 +94,7 @@ impl ProducerConfigBuilder {
         max_request_size: usize
     );
     setter!(
-        /// `compression.type` (and level).
+        /// `compression.type`.
         compression: Compression
     );
     setter!(

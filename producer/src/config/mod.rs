@@ -38,43 +38,7 @@ impl Acks {
     }
 }
 
-/// The codec record batches are compressed with (`compression.type`, and the levels of KIP-390).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
-pub enum Compression {
-    /// No compression (Java's default).
-    #[default]
-    None,
-    /// gzip, with an optional level 1-9 (`compression.gzip.level`).
-    Gzip {
-        /// Level 1-9; `None` is the codec's default.
-        level: Option<i32>,
-    },
-    /// Snappy (xerial framing as Java writes it).
-    Snappy,
-    /// LZ4 frame format, with an optional level 1-17 (`compression.lz4.level`).
-    Lz4 {
-        /// Level 1-17; `None` is the codec's default.
-        level: Option<i32>,
-    },
-    /// Zstandard, with an optional level -131072..=22 (`compression.zstd.level`).
-    Zstd {
-        /// Level; `None` is the codec's default (3).
-        level: Option<i32>,
-    },
-}
-
-impl Compression {
-    /// The codec's name as Java's `compression.type` spells it.
-    pub fn name(self) -> &'static str {
-        match self {
-            Compression::None => "none",
-            Compression::Gzip { .. } => "gzip",
-            Compression::Snappy => "snappy",
-            Compression::Lz4 { .. } => "lz4",
-            Compression::Zstd { .. } => "zstd",
-        }
-    }
-}
+pub use klamm_protocol::record::Compression;
 
 /// How records are assigned to partitions when they name none (`partitioner.class`).
 #[derive(Clone, Default)]
@@ -126,7 +90,9 @@ pub struct ProducerConfig {
     /// `max.request.size` in bytes: the largest record (and request) the producer sends.
     /// Default 1 MiB.
     pub max_request_size: usize,
-    /// `compression.type` and levels. Default [`Compression::None`].
+    /// `compression.type`. Default [`Compression::None`]. Codecs compress at
+    /// klamm-protocol's fixed levels (gzip 6 and zstd 3, Java's defaults); the
+    /// `compression.*.level` settings of KIP-390 are not supported.
     pub compression: Compression,
     /// `delivery.timeout.ms`: upper bound from `send` returning to the future resolving.
     /// Default 120 s.
@@ -229,18 +195,11 @@ pub enum ConfigError {
         /// `linger + request_timeout` in milliseconds.
         minimum_ms: u128,
     },
-    /// A compression level outside the codec's range.
-    #[error("compression level {level} is outside {codec}'s range {min}..={max}")]
-    InvalidCompressionLevel {
-        /// The codec's name.
-        codec: &'static str,
-        /// The level given.
-        level: i32,
-        /// Lowest valid level.
-        min: i32,
-        /// Highest valid level.
-        max: i32,
-    },
+    /// The codec is not compiled into this build (klamm-protocol's cargo feature is off).
+    #[error(
+        "compression {0} is not enabled in this build: turn on klamm-protocol's feature of that name"
+    )]
+    CompressionDisabled(Compression),
     /// A zero duration where the producer needs time to do its job.
     #[error("{setting} must be greater than zero")]
     ZeroDuration {

@@ -179,20 +179,10 @@ fn check_address(address: &str) -> Result<(), ConfigError> {
 }
 
 fn check_compression(c: Compression) -> Result<(), ConfigError> {
-    let (level, min, max) = match c {
-        Compression::Gzip { level } => (level, 1, 9),
-        Compression::Lz4 { level } => (level, 1, 17),
-        Compression::Zstd { level } => (level, -131_072, 22),
-        Compression::None | Compression::Snappy => (None, 0, 0),
-    };
-    match level {
-        Some(level) if !(min..=max).contains(&level) => Err(ConfigError::InvalidCompressionLevel {
-            codec: c.name(),
-            level,
-            min,
-            max,
-        }),
-        _ => Ok(()),
+    if c.is_enabled() {
+        Ok(())
+    } else {
+        Err(ConfigError::CompressionDisabled(c))
     }
 }
 
