@@ -1,5 +1,18 @@
 #![doc = include_str!("../README.md")]
 #![forbid(unsafe_code)]
 
+mod apis;
+mod cluster;
 pub mod codes;
+mod control;
+mod error;
+mod sasl;
+mod server;
 pub mod state;
+
+pub use cluster::{Cluster, ClusterBuilder, CoordinatorKind, DEFAULT_MAX_FRAME};
+pub use control::{
+    Arrival, Fault, FaultAction, FaultId, InjectedCounts, MAX_ARRIVALS, ThrottleEvent,
+};
+pub use error::TestkitError;
+pub use sasl::{Mechanism, SaslConfig};

@@ -1,0 +1,81 @@
+//! ApiVersions: the APIs and version ranges the brokers serve.
+
+use bytes::{Bytes, BytesMut};
+use klamm_protocol::frame::encode_response_frame;
+use klamm_protocol::messages::api_versions::response::ApiVersion;
+use klamm_protocol::messages::{ApiVersionsRequest, ApiVersionsResponse};
+use klamm_protocol::SUPPORTED_APIS;
+
+use super::{Api, Ctx, served};
+use crate::codes;
+
+pub(crate) struct ApiVersions;
+
+fn api_keys() -> Vec<ApiVersion> {
+    SUPPORTED_APIS
+        .iter()
+        .filter_map(|info| {
+            let (min, max) = served(info.key)?;
+            Some(ApiVersion {
+                api_key: info.key.as_i16(),
+                min_version: min,
+                max_version: max,
+                ..ApiVersion::default()
+            })
+        })
+        .collect()
+}
+
+/// The v0 answer to an ApiVersions request of a version this broker does not know (KIP-511).
+pub(crate) fn unsupported_version_frame(correlation_id: i32) -> Bytes {
+    let resp = ApiVersionsResponse {
+        error_code: codes::UNSUPPORTED_VERSION,
+        api_keys: api_keys(),
+        ..ApiVersionsResponse::default()
+    };
+    let mut buf = BytesMut::new();
+    // Encoding a response of our own making at v0 cannot fail; an empty frame closes the
+    // connection if it ever did.
+    let _ = encode_response_frame(&mut buf, correlation_id, &resp, 0);
+    buf.freeze()
+}
+
+impl Api for ApiVersions {
+    type Req = ApiVersionsRequest;
+    type Resp = ApiVersionsResponse;
+
+    async fn handle(_ctx: &mut Ctx<'_>, _req: Self::Req) -> Option<Self::Resp> {
+        Some(ApiVersionsResponse {
+            error_code: codes::NONE,
+            api_keys: api_keys(),
+            ..ApiVersionsResponse::default()
+        })
+    }
+
+    fn error(_ctx: &Ctx<'_>, _req: &Self::Req, code: i16) -> Self::Resp {
+        ApiVersionsResponse {
+            error_code: code,
+            api_keys: api_keys(),
+            ..ApiVersionsResponse::default()
+        }
+    }
+
+    fn set_throttle(resp: &mut Self::Resp, ms: i32) {
+        resp.throttle_time_ms = ms;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use klamm_protocol::ApiKey;
+
+    #[test]
+    fn advertises_served_ranges_only() {
+        let keys = api_keys();
+        let produce = keys.iter().find(|k| k.api_key == ApiKey::Produce.as_i16()).unwrap();
+        assert_eq!((produce.min_version, produce.max_version), (3, 11));
+        assert!(!keys.iter().any(|k| k.api_key == ApiKey::DescribeProducers.as_i16()));
+        assert!(keys.iter().all(|k| k.min_version <= k.max_version));
+    }
+}

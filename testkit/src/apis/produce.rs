@@ -1,0 +1,138 @@
+//! Produce: appends each partition's batch through the idempotence and transaction checks,
+//! answers acks 0/1/all (every replica is in memory, so 1 and all are the same), and applies
+//! the client's produce byte-rate quota.
+
+use klamm_protocol::messages::produce::response::{
+    LeaderIdAndEpoch, NodeEndpoint, PartitionProduceResponse, TopicProduceResponse,
+};
+use klamm_protocol::messages::{ProduceRequest, ProduceResponse};
+
+use super::{Api, Ctx, now_ms};
+use crate::codes;
+
+pub(crate) struct Produce;
+
+fn partition_error(index: i32, code: i16, message: Option<String>) -> PartitionProduceResponse {
+    PartitionProduceResponse {
+        index,
+        error_code: code,
+        base_offset: -1,
+        log_append_time_ms: -1,
+        log_start_offset: -1,
+        error_message: message,
+        ..PartitionProduceResponse::default()
+    }
+}
+
+impl Api for Produce {
+    type Req = ProduceRequest;
+    type Resp = ProduceResponse;
+
+    async fn handle(ctx: &mut Ctx<'_>, req: Self::Req) -> Option<Self::Resp> {
+        if !matches!(req.acks, -1..=1) {
+            return (req.acks != 0).then(|| Self::error(ctx, &req, codes::INVALID_REQUIRED_ACKS));
+        }
+        let mut leaders_moved = Vec::new();
+        let mut responses = Vec::with_capacity(req.topic_data.len());
+        let throttle;
+        {
+            let mut state = ctx.inner.state();
+            for t in &req.topic_data {
+                let mut partition_responses = Vec::with_capacity(t.partition_data.len());
+                for p in &t.partition_data {
+                    let records = p.records.as_deref().unwrap_or(&[]);
+                    let r = state.produce(ctx.node, &t.name, p.index, records);
+                    let mut resp = if r.error == codes::NONE {
+                        PartitionProduceResponse {
+                            index: p.index,
+                            error_code: codes::NONE,
+                            base_offset: r.base_offset,
+                            log_append_time_ms: -1,
+                            log_start_offset: r.log_start_offset,
+                            ..PartitionProduceResponse::default()
+                        }
+                    } else {
+                        tracing::debug!(topic = %t.name, partition = p.index, code = r.error, msg = ?r.message, "produce refused");
+                        partition_error(p.index, r.error, r.message)
+                    };
+                    if r.error == codes::NOT_LEADER_OR_FOLLOWER
+                        && let Some(part) = state.partition(&t.name, p.index)
+                    {
+                        // KIP-951: tell the client where the leader went.
+                        resp.current_leader = LeaderIdAndEpoch {
+                            leader_id: part.leader,
+                            leader_epoch: part.leader_epoch,
+                            ..LeaderIdAndEpoch::default()
+                        };
+                        leaders_moved.push(part.leader);
+                    }
+                    partition_responses.push(resp);
+                }
+                responses.push(TopicProduceResponse {
+                    name: t.name.clone(),
+                    partition_responses,
+                    ..TopicProduceResponse::default()
+                });
+            }
+            throttle = state
+                .quotas
+                .record_produce(ctx.client_id, ctx.request_size, now_ms());
+        }
+        ctx.inner.appended.notify_waiters();
+        ctx.quota_throttle_ms = throttle;
+        if req.acks == 0 {
+            return None;
+        }
+        leaders_moved.sort_unstable();
+        leaders_moved.dedup();
+        let node_endpoints = if ctx.version >= 10 {
+            leaders_moved
+                .into_iter()
+                .filter_map(|n| {
+                    let addr = ctx.inner.broker_addr(n)?;
+                    Some(NodeEndpoint {
+                        node_id: n,
+                        host: addr.ip().to_string(),
+                        port: i32::from(addr.port()),
+                        rack: None,
+                        ..NodeEndpoint::default()
+                    })
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
+        Some(ProduceResponse {
+            responses,
+            node_endpoints,
+            ..ProduceResponse::default()
+        })
+    }
+
+    fn error(_ctx: &Ctx<'_>, req: &Self::Req, code: i16) -> Self::Resp {
+        ProduceResponse {
+            responses: req
+                .topic_data
+                .iter()
+                .map(|t| TopicProduceResponse {
+                    name: t.name.clone(),
+                    partition_responses: t
+                        .partition_data
+                        .iter()
+                        .map(|p| partition_error(p.index, code, None))
+                        .collect(),
+                    ..TopicProduceResponse::default()
+                })
+                .collect(),
+            ..ProduceResponse::default()
+        }
+    }
+
+    fn set_throttle(resp: &mut Self::Resp, ms: i32) {
+        resp.throttle_time_ms = ms;
+    }
+
+    fn expects_response(req: &Self::Req) -> bool {
+        req.acks != 0
+    }
+}

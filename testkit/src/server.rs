@@ -1,0 +1,237 @@
+//! Listeners and connections: frames in, requests through the APIs, responses out.
+//!
+//! Each connection has a reader task that reads frames as they arrive (logging each arrival
+//! with its time, so tests see exactly when a client sent) and a processor that answers them
+//! in order, one at a time, as a Kafka broker does. Bad input closes only that connection.
+
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use bytes::{Bytes, BytesMut};
+use klamm_protocol::frame::FrameDecoder;
+use klamm_protocol::header::RequestHeader;
+use klamm_protocol::messages::RequestBody;
+use klamm_protocol::ApiKey;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::TcpListener;
+use tokio::sync::mpsc;
+use tokio::task::JoinSet;
+
+use crate::apis::{self, Ctx, Outcome};
+use crate::cluster::Inner;
+use crate::control::{Arrival, ThrottleEvent};
+
+/// Requests read ahead of the one being processed, per connection.
+const READ_AHEAD: usize = 32;
+
+/// Per-connection state the APIs may change.
+#[derive(Debug, Default)]
+pub(crate) struct ConnState {
+    /// Whether SASL authentication succeeded (always true without SASL).
+    pub authenticated: bool,
+    /// SASL exchange in progress.
+    pub sasl: crate::sasl::SaslSession,
+}
+
+/// Accepts connections for one broker until aborted; aborting drops every connection.
+pub(crate) async fn listen(inner: Arc<Inner>, node: i32, listener: TcpListener) {
+    let mut conns = JoinSet::new();
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, peer)) => {
+                    let _ = stream.set_nodelay(true);
+                    let id = inner.next_connection();
+                    tracing::debug!(node, conn = id, %peer, "connection accepted");
+                    conns.spawn(serve(inner.clone(), node, id, stream));
+                }
+                Err(e) => {
+                    tracing::warn!(node, error = %e, "accept failed");
+                    tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+                }
+            },
+            Some(_) = conns.join_next(), if !conns.is_empty() => {}
+        }
+    }
+}
+
+struct Incoming {
+    header: RequestHeader,
+    body: Bytes,
+    size: usize,
+}
+
+/// Serves one connection until the client closes it, a fault drops it or input is bad.
+pub(crate) async fn serve<S>(inner: Arc<Inner>, node: i32, conn: u64, stream: S)
+where
+    S: AsyncRead + AsyncWrite + Send + 'static,
+{
+    let (rd, mut wr) = tokio::io::split(stream);
+    let deadline = Arc::new(Mutex::new(None::<Instant>));
+    let (tx, mut rx) = mpsc::channel(READ_AHEAD);
+    let reader = tokio::spawn(read_frames(inner.clone(), node, conn, rd, tx, deadline.clone()));
+    let mut state = ConnState {
+        authenticated: inner.sasl.is_none(),
+        ..ConnState::default()
+    };
+    while let Some(req) = rx.recv().await {
+        // KIP-219: a throttled connection is muted until its deadline.
+        let until = *deadline.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(until) = until {
+            tokio::time::sleep_until(until.into()).await;
+        }
+        let Some((frame, throttle)) = process(&inner, node, conn, &mut state, req).await else {
+            break;
+        };
+        if let Some((ms, delay_first)) = throttle {
+            let until = Instant::now() + apis::ms(ms);
+            if delay_first {
+                tokio::time::sleep(apis::ms(ms)).await;
+            } else {
+                let mut d = deadline.lock().unwrap_or_else(|e| e.into_inner());
+                *d = Some(d.map_or(until, |old| old.max(until)));
+            }
+        }
+        if let Some(frame) = frame
+            && wr.write_all(&frame).await.is_err()
+        {
+            break;
+        }
+    }
+    reader.abort();
+    let _ = wr.shutdown().await;
+    tracing::debug!(node, conn, "connection closed");
+}
+
+/// Handles one request: `None` closes the connection; otherwise the frame to send (if any)
+/// and the throttle to apply (ms, whether to delay the response itself).
+async fn process(
+    inner: &Inner,
+    node: i32,
+    conn: u64,
+    state: &mut ConnState,
+    req: Incoming,
+) -> Option<(Option<Bytes>, Option<(i32, bool)>)> {
+    let h = req.header;
+    let Some(api) = ApiKey::from_i16(h.request_api_key) else {
+        return refuse(inner, node, conn, "unknown API key");
+    };
+    let Some((min, max)) = apis::served(api) else {
+        return refuse(inner, node, conn, "API not served");
+    };
+    let version = h.request_api_version;
+    if version < min || version > max {
+        if api == ApiKey::ApiVersions {
+            // KIP-511: answer in v0 with UNSUPPORTED_VERSION and what is supported.
+            return Some((Some(apis::unsupported_version_frame(h.correlation_id)), None));
+        }
+        return refuse(inner, node, conn, "unsupported version");
+    }
+    if !state.authenticated
+        && !matches!(
+            api,
+            ApiKey::ApiVersions | ApiKey::SaslHandshake | ApiKey::SaslAuthenticate
+        )
+    {
+        return refuse(inner, node, conn, "request before SASL authentication");
+    }
+    let body = match RequestBody::decode(api, version, &req.body) {
+        Ok(b) => b,
+        Err(e) => {
+            tracing::debug!(node, conn, api = api.name(), error = %e, "undecodable request");
+            return refuse(inner, node, conn, "undecodable request body");
+        }
+    };
+    let client_id = h.client_id.unwrap_or_default();
+    let mut ctx = Ctx {
+        inner,
+        node,
+        version,
+        client_id: &client_id,
+        request_size: req.size,
+        now: Instant::now(),
+        quota_throttle_ms: 0,
+        conn: state,
+    };
+    match apis::dispatch(&mut ctx, h.correlation_id, body).await {
+        Outcome::Close => None,
+        Outcome::Silent => Some((None, None)),
+        Outcome::Respond {
+            frame,
+            throttle_ms,
+            from_quota,
+        } => {
+            let throttle = (throttle_ms > 0).then(|| {
+                inner.observations().log_throttle(ThrottleEvent {
+                    broker: node,
+                    connection: conn,
+                    api_key: api.as_i16(),
+                    at: Instant::now(),
+                    throttle_ms,
+                    from_quota,
+                });
+                (throttle_ms, !apis::kip219(api, version))
+            });
+            Some((Some(frame), throttle))
+        }
+    }
+}
+
+fn refuse<T>(inner: &Inner, node: i32, conn: u64, why: &str) -> Option<T> {
+    tracing::debug!(node, conn, why, "closing connection");
+    inner.observations().malformed_requests += 1;
+    None
+}
+
+/// Reads frames, logs their arrival and passes them on, until EOF or bad input.
+async fn read_frames<R>(
+    inner: Arc<Inner>,
+    node: i32,
+    conn: u64,
+    mut rd: R,
+    tx: mpsc::Sender<Incoming>,
+    deadline: Arc<Mutex<Option<Instant>>>,
+) where
+    R: AsyncRead + Unpin,
+{
+    let decoder = FrameDecoder::new(inner.max_frame);
+    let mut buf = BytesMut::with_capacity(64 * 1024);
+    loop {
+        let frame = match decoder.decode(&mut buf) {
+            Ok(Some(f)) => f,
+            Ok(None) => match rd.read_buf(&mut buf).await {
+                Ok(0) | Err(_) => return,
+                Ok(_) => continue,
+            },
+            Err(e) => {
+                tracing::debug!(node, conn, error = %e, "bad frame");
+                inner.observations().malformed_requests += 1;
+                return;
+            }
+        };
+        let at = Instant::now();
+        let size = frame.len() + 4;
+        let (header, body) = match RequestHeader::split_frame(&frame) {
+            Ok(x) => x,
+            Err(e) => {
+                tracing::debug!(node, conn, error = %e, "bad request header");
+                inner.observations().malformed_requests += 1;
+                return;
+            }
+        };
+        let throttled_until = (*deadline.lock().unwrap_or_else(|e| e.into_inner())).filter(|d| *d > at);
+        inner.observations().log_arrival(Arrival {
+            broker: node,
+            connection: conn,
+            at,
+            api_key: header.request_api_key,
+            api_version: header.request_api_version,
+            correlation_id: header.correlation_id,
+            client_id: header.client_id.clone(),
+            throttled_until,
+        });
+        if tx.send(Incoming { header, body, size }).await.is_err() {
+            return;
+        }
+    }
+}
