@@ -1,0 +1,214 @@
+//! The brokers a scenario can run against, what each can do, and how to reach it.
+
+use std::fmt;
+
+use rdkafka::mocking::MockCluster;
+use rdkafka::producer::DefaultProducerContext;
+
+use crate::error::HarnessError;
+
+/// Which broker implementation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum BrokerKind {
+    /// librdkafka's mock cluster, started in-process per scenario.
+    Mock,
+    /// klamm-testkit, started in-process per scenario (once its `Cluster` lands).
+    Testkit,
+    /// tansu, started by `cargo xtask integration` (`KLAMM_TANSU_BOOTSTRAP`).
+    Tansu,
+    /// Apache Kafka in Docker, started by the xtask (`KLAMM_DOCKER_BOOTSTRAP`).
+    Docker,
+    /// Any running Kafka cluster (`KLAMM_EXTERNAL_BOOTSTRAP`).
+    External,
+}
+
+impl BrokerKind {
+    /// Every kind, in report order.
+    pub const ALL: [BrokerKind; 5] = [
+        BrokerKind::Mock,
+        BrokerKind::Testkit,
+        BrokerKind::Tansu,
+        BrokerKind::Docker,
+        BrokerKind::External,
+    ];
+
+    /// Name used in `KLAMM_BROKERS` and in reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            BrokerKind::Mock => "mock",
+            BrokerKind::Testkit => "testkit",
+            BrokerKind::Tansu => "tansu",
+            BrokerKind::Docker => "docker",
+            BrokerKind::External => "external",
+        }
+    }
+
+    /// Parses a `KLAMM_BROKERS` entry.
+    pub fn parse(s: &str) -> Result<Self, HarnessError> {
+        BrokerKind::ALL
+            .into_iter()
+            .find(|k| k.name() == s.trim())
+            .ok_or_else(|| HarnessError::UnknownBroker(s.trim().to_string()))
+    }
+
+    /// The environment variable holding the bootstrap address of an out-of-process broker.
+    pub fn bootstrap_env(self) -> Option<&'static str> {
+        match self {
+            BrokerKind::Tansu => Some("KLAMM_TANSU_BOOTSTRAP"),
+            BrokerKind::Docker => Some("KLAMM_DOCKER_BOOTSTRAP"),
+            BrokerKind::External => Some("KLAMM_EXTERNAL_BOOTSTRAP"),
+            BrokerKind::Mock | BrokerKind::Testkit => None,
+        }
+    }
+
+    /// What this kind of broker can do (facts about each implementation).
+    pub fn capabilities(self) -> Capabilities {
+        match self {
+            BrokerKind::Mock => Capabilities {
+                idempotence: true,
+                transaction_markers: false,
+                throttling: false,
+                controllable: true,
+                create_topics_api: false,
+            },
+            BrokerKind::Testkit => Capabilities {
+                idempotence: true,
+                transaction_markers: true,
+                throttling: true,
+                controllable: true,
+                create_topics_api: true,
+            },
+            BrokerKind::Tansu => Capabilities {
+                idempotence: true,
+                transaction_markers: false,
+                throttling: false,
+                controllable: false,
+                create_topics_api: true,
+            },
+            BrokerKind::Docker | BrokerKind::External => Capabilities {
+                idempotence: true,
+                transaction_markers: true,
+                throttling: false,
+                controllable: false,
+                create_topics_api: true,
+            },
+        }
+    }
+}
+
+impl fmt::Display for BrokerKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// What a broker supports; a scenario declares what it [`Needs`](crate::Needs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Capabilities {
+    /// Idempotent produce with sequence checks.
+    pub idempotence: bool,
+    /// Transactions with COMMIT/ABORT markers, so `read_committed` readers skip aborted data.
+    pub transaction_markers: bool,
+    /// Produce quotas answered with `throttle_time_ms`.
+    pub throttling: bool,
+    /// The test controls the broker in-process (move leaders, inject errors).
+    pub controllable: bool,
+    /// The CreateTopics API (otherwise topics are created through the control handle).
+    pub create_topics_api: bool,
+}
+
+/// A broker a scenario runs against.
+pub struct BrokerUnderTest {
+    kind: BrokerKind,
+    bootstrap: String,
+    mock: Option<MockCluster<'static, DefaultProducerContext>>,
+}
+
+impl fmt::Debug for BrokerUnderTest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BrokerUnderTest")
+            .field("kind", &self.kind)
+            .field("bootstrap", &self.bootstrap)
+            .finish()
+    }
+}
+
+/// Why a broker cannot be had for a scenario (reported as a skip, with this reason).
+#[derive(Debug)]
+pub struct Unavailable(pub String);
+
+impl BrokerUnderTest {
+    /// Brings up (in-process kinds) or locates (out-of-process kinds) a broker of `kind`.
+    ///
+    /// `Ok(Err(Unavailable))` means the broker does not exist yet (testkit before it lands);
+    /// `Err` means it should exist and could not be had (a real failure).
+    pub fn connect(kind: BrokerKind) -> Result<Result<Self, Unavailable>, HarnessError> {
+        match kind {
+            BrokerKind::Mock => {
+                let mock = MockCluster::new(3).map_err(HarnessError::Kafka)?;
+                Ok(Ok(BrokerUnderTest {
+                    kind,
+                    bootstrap: mock.bootstrap_servers(),
+                    mock: Some(mock),
+                }))
+            }
+            BrokerKind::Testkit => Ok(Err(Unavailable(
+                "klamm-testkit's Cluster is not wired into the harness yet (issue 3)".into(),
+            ))),
+            BrokerKind::Tansu | BrokerKind::Docker | BrokerKind::External => {
+                let var = kind.bootstrap_env().unwrap_or_default();
+                match std::env::var(var) {
+                    Ok(addr) if !addr.trim().is_empty() => Ok(Ok(BrokerUnderTest {
+                        kind,
+                        bootstrap: addr.trim().to_string(),
+                        mock: None,
+                    })),
+                    _ => Err(HarnessError::NoBootstrap { kind, var }),
+                }
+            }
+        }
+    }
+
+    /// Which broker this is.
+    pub fn kind(&self) -> BrokerKind {
+        self.kind
+    }
+
+    /// `bootstrap.servers` for a client.
+    pub fn bootstrap(&self) -> &str {
+        &self.bootstrap
+    }
+
+    /// What this broker can do.
+    pub fn capabilities(&self) -> Capabilities {
+        self.kind.capabilities()
+    }
+
+    /// The in-process mock cluster's control handle, when this is the mock.
+    pub fn mock(&self) -> Option<&MockCluster<'static, DefaultProducerContext>> {
+        self.mock.as_ref()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip() {
+        for k in BrokerKind::ALL {
+            assert_eq!(BrokerKind::parse(k.name()).unwrap(), k);
+        }
+        assert!(BrokerKind::parse("kafka").is_err());
+    }
+
+    #[test]
+    fn capabilities_match_the_brokers_documentation() {
+        // tansu: no EndTxn, no throttling, no auto-create (DEVELOPERS.md).
+        let t = BrokerKind::Tansu.capabilities();
+        assert!(!t.transaction_markers && !t.throttling && t.idempotence);
+        // The librdkafka mock writes no transaction markers and never throttles.
+        let m = BrokerKind::Mock.capabilities();
+        assert!(!m.transaction_markers && !m.throttling && m.controllable);
+    }
+}

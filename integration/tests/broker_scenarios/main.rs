@@ -1,0 +1,12 @@
+//! The broker-parametrised scenario suite. Each `#[tokio::test]` runs one scenario on every
+//! broker in `KLAMM_BROKERS` (see `klamm_integration::scenario`); `cargo xtask integration`
+//! selects the broker and prints the scenario x broker table.
+//!
+//! Add a scenario as a module here (one concern per file), declare what it [`Needs`], and
+//! the harness runs it wherever it can.
+//!
+//! [`Needs`]: klamm_integration::Needs
+
+mod leader_move;
+mod roundtrip;
+mod transactions;
