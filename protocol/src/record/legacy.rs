@@ -298,3 +298,117 @@ impl Iterator for MessageSet {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Encodes one legacy entry.
+    fn entry(
+        offset: i64,
+        magic: i8,
+        attrs: i8,
+        ts: i64,
+        key: Option<&[u8]>,
+        value: Option<&[u8]>,
+    ) -> Vec<u8> {
+        let mut m = vec![magic as u8, attrs as u8];
+        if magic == 1 {
+            m.extend_from_slice(&ts.to_be_bytes());
+        }
+        for f in [key, value] {
+            match f {
+                Some(b) => {
+                    m.extend_from_slice(&(b.len() as i32).to_be_bytes());
+                    m.extend_from_slice(b);
+                }
+                None => m.extend_from_slice(&(-1i32).to_be_bytes()),
+            }
+        }
+        let mut e = offset.to_be_bytes().to_vec();
+        e.extend_from_slice(&((m.len() + 4) as i32).to_be_bytes());
+        e.extend_from_slice(&super::super::crc32::crc32(&m).to_be_bytes());
+        e.extend_from_slice(&m);
+        e
+    }
+
+    fn read(set: Vec<u8>) -> Vec<LegacyRecord> {
+        MessageSet::new(Bytes::from(set), DecodeOptions::default())
+            .collect::<Result<_, _>>()
+            .unwrap()
+    }
+
+    #[test]
+    fn plain_v0_and_v1_messages() {
+        let mut set = entry(5, 0, 0, 0, Some(b"k"), Some(b"v0"));
+        set.extend(entry(6, 1, 0, 1234, None, Some(b"v1")));
+        set.extend(entry(7, 1, 0x08, 99, None, None));
+        let r = read(set);
+        assert_eq!(r.len(), 3);
+        assert_eq!(
+            (r[0].offset, r[0].timestamp, r[0].key.as_deref()),
+            (5, None, Some(&b"k"[..]))
+        );
+        assert_eq!((r[1].offset, r[1].timestamp), (6, Some(1234)));
+        assert_eq!(r[1].timestamp_type, Some(TimestampType::CreateTime));
+        assert_eq!(r[2].timestamp_type, Some(TimestampType::LogAppendTime));
+        assert_eq!(r[2].value, None);
+    }
+
+    #[cfg(feature = "gzip")]
+    #[test]
+    fn compressed_wrappers_expand_with_absolute_offsets() {
+        // Magic 1: inner offsets are relative, the wrapper holds the last absolute offset.
+        let mut inner = Vec::new();
+        for i in 0..3 {
+            inner.extend(entry(
+                i,
+                1,
+                0,
+                100 + i,
+                None,
+                Some(format!("m{i}").as_bytes()),
+            ));
+        }
+        let mut compressed = Vec::new();
+        Compression::Gzip.compress(&inner, &mut compressed).unwrap();
+        let set = entry(42, 1, 1, 500, None, Some(&compressed));
+        let r = read(set);
+        let offsets: Vec<i64> = r.iter().map(|r| r.offset).collect();
+        assert_eq!(offsets, [40, 41, 42]);
+        assert_eq!(r[2].value.as_deref(), Some(&b"m2"[..]));
+        assert_eq!(r[0].timestamp, Some(100));
+        assert_eq!(r[0].compression, Compression::Gzip);
+
+        // Magic 0: inner offsets are absolute.
+        let mut inner = Vec::new();
+        for i in 10..12 {
+            inner.extend(entry(i, 0, 0, 0, None, Some(b"x")));
+        }
+        let mut compressed = Vec::new();
+        Compression::Gzip.compress(&inner, &mut compressed).unwrap();
+        let r = read(entry(11, 0, 1, 0, None, Some(&compressed)));
+        assert_eq!(r.iter().map(|r| r.offset).collect::<Vec<_>>(), [10, 11]);
+    }
+
+    #[test]
+    fn crc_mismatch_and_truncation() {
+        let mut set = entry(1, 1, 0, 0, None, Some(b"hello"));
+        let good = set.clone();
+        let last = set.len() - 1;
+        set[last] ^= 1;
+        let mut it = MessageSet::new(Bytes::from(set), DecodeOptions::default());
+        assert!(matches!(
+            it.next(),
+            Some(Err(DecodeError::CrcMismatch { .. }))
+        ));
+        assert!(it.next().is_none());
+
+        let mut two = good.clone();
+        two.extend_from_slice(&good[..good.len() - 3]);
+        let mut it = MessageSet::new(Bytes::from(two), DecodeOptions::default());
+        assert!(it.next().unwrap().is_ok());
+        assert!(it.next().is_none());
+        assert_eq!(it.truncated_tail(), Some(good.len() - 3));
+    }
+}
