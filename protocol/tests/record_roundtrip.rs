@@ -273,10 +273,8 @@ fn walk(input: Bytes, opts: DecodeOptions) {
             }
         }
     }
-    if let Ok(b) = RecordBatch::decode_with(input.clone(), &opts) {
-        if let Ok(records) = b.records() {
-            records.for_each(drop);
-        }
+    if let Ok(records) = RecordBatch::decode_with(input.clone(), &opts).and_then(|b| b.records()) {
+        records.for_each(drop);
     }
     let _ = SealedBatch::from_bytes(input.clone(), false);
     MessageSet::new(input, opts).for_each(drop);
