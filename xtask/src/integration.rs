@@ -80,10 +80,11 @@ pub enum BrokerChoice {
 /// Options of `cargo xtask integration`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct IntegrationArgs {
-    /// Which broker(s) to run the scenarios against (repeatable).
-    #[arg(long, value_enum, default_value = "all")]
+    /// Which broker(s) to run the scenarios against (repeatable; default: all, or none
+    /// but the external one when --bootstrap is given).
+    #[arg(long, value_enum)]
     pub broker: Vec<BrokerChoice>,
-    /// Also run against an already running cluster at HOST:PORT.
+    /// Run against an already running Kafka cluster at HOST:PORT.
     #[arg(long, value_name = "HOST:PORT")]
     pub bootstrap: Option<String>,
 }
@@ -92,7 +93,12 @@ pub struct IntegrationArgs {
 pub fn run(args: &IntegrationArgs) -> Result<bool> {
     let start = ui::clock();
     let mut brokers = Vec::new();
-    for choice in &args.broker {
+    let choices = if args.broker.is_empty() && args.bootstrap.is_none() {
+        vec![BrokerChoice::All]
+    } else {
+        args.broker.clone()
+    };
+    for choice in &choices {
         let add: &[Broker] = match choice {
             BrokerChoice::Testkit => &[Broker::Testkit],
             BrokerChoice::Tansu => &[Broker::Tansu],
