@@ -98,7 +98,8 @@ fn wrong_password_is_refused_by_the_server() {
 
 #[test]
 fn bad_server_first_messages_are_typed_errors() {
-    let bad: &[(&str, fn(&SaslError) -> bool)] = &[
+    type Check = fn(&SaslError) -> bool;
+    let bad: &[(&str, Check)] = &[
         (
             "e=unknown-user",
             |e| matches!(e, SaslError::Server(s) if s == "unknown-user"),
