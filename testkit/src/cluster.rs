@@ -89,7 +89,10 @@ impl Inner {
 
     /// Node ids and addresses of every broker.
     pub fn broker_addrs(&self) -> Vec<(i32, SocketAddr)> {
-        lock(&self.brokers).iter().map(|b| (b.node, b.addr)).collect()
+        lock(&self.brokers)
+            .iter()
+            .map(|b| (b.node, b.addr))
+            .collect()
     }
 
     /// Whether a broker is running.
@@ -229,10 +232,10 @@ impl ClusterBuilder {
 }
 
 fn set_task(inner: &Inner, node: i32, task: Option<JoinHandle<()>>) {
-    if let Some(slot) = lock(&inner.brokers).iter_mut().find(|b| b.node == node) {
-        if let Some(old) = std::mem::replace(&mut slot.task, task) {
-            old.abort();
-        }
+    if let Some(slot) = lock(&inner.brokers).iter_mut().find(|b| b.node == node)
+        && let Some(old) = std::mem::replace(&mut slot.task, task)
+    {
+        old.abort();
     }
 }
 
@@ -253,7 +256,9 @@ async fn tick(inner: std::sync::Weak<Inner>) {
         let Some(inner) = inner.upgrade() else {
             return;
         };
-        inner.state().complete_due(Instant::now(), crate::apis::now_ms());
+        inner
+            .state()
+            .complete_due(Instant::now(), crate::apis::now_ms());
         inner.appended.notify_waiters();
     }
 }
@@ -312,7 +317,10 @@ impl Cluster {
 
     /// The leader of a partition.
     pub fn leader(&self, topic: &str, partition: i32) -> Option<i32> {
-        self.inner.state().partition(topic, partition).map(|p| p.leader)
+        self.inner
+            .state()
+            .partition(topic, partition)
+            .map(|p| p.leader)
     }
 
     /// Moves a partition's leadership (bumping its leader epoch); the old leader answers
@@ -336,11 +344,18 @@ impl Cluster {
     }
 
     /// Moves the coordinator of a key; the old one answers NOT_COORDINATOR from now on.
-    pub fn move_coordinator(&self, kind: CoordinatorKind, key: &str, node: i32) -> Result<(), TestkitError> {
+    pub fn move_coordinator(
+        &self,
+        kind: CoordinatorKind,
+        key: &str,
+        node: i32,
+    ) -> Result<(), TestkitError> {
         if self.inner.broker_addr(node).is_none() {
             return Err(TestkitError::UnknownBroker(node));
         }
-        self.inner.state().move_coordinator(kind.key_type(), key, node);
+        self.inner
+            .state()
+            .move_coordinator(kind.key_type(), key, node);
         Ok(())
     }
 

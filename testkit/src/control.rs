@@ -311,7 +311,10 @@ mod tests {
         };
         o.log_arrival(a(now, None));
         o.log_arrival(a(now, Some(now + Duration::from_secs(1))));
-        o.log_arrival(a(now + Duration::from_secs(2), Some(now + Duration::from_secs(1))));
+        o.log_arrival(a(
+            now + Duration::from_secs(2),
+            Some(now + Duration::from_secs(1)),
+        ));
         assert_eq!(o.early_requests, 1);
         assert_eq!(o.arrivals().len(), 3);
     }

@@ -29,9 +29,13 @@ impl Mechanism {
     }
 
     fn from_name(name: &str) -> Option<Self> {
-        [Mechanism::Plain, Mechanism::ScramSha256, Mechanism::ScramSha512]
-            .into_iter()
-            .find(|m| m.name() == name)
+        [
+            Mechanism::Plain,
+            Mechanism::ScramSha256,
+            Mechanism::ScramSha512,
+        ]
+        .into_iter()
+        .find(|m| m.name() == name)
     }
 }
 
@@ -65,7 +69,10 @@ impl SaslConfig {
 
     /// Names of the enabled mechanisms.
     pub fn mechanism_names(&self) -> Vec<String> {
-        self.mechanisms.iter().map(|m| m.name().to_string()).collect()
+        self.mechanisms
+            .iter()
+            .map(|m| m.name().to_string())
+            .collect()
     }
 
     fn password(&self, user: &str) -> Option<&str> {
@@ -123,15 +130,20 @@ impl SaslSession {
     }
 
     /// Handles one SaslAuthenticate token: `Ok((reply, done))`.
-    pub fn step(&mut self, config: &SaslConfig, token: &[u8]) -> Result<(Vec<u8>, bool), SaslError> {
+    pub fn step(
+        &mut self,
+        config: &SaslConfig,
+        token: &[u8],
+    ) -> Result<(Vec<u8>, bool), SaslError> {
         match std::mem::take(self) {
             SaslSession::Chosen(Mechanism::Plain) => {
                 *self = SaslSession::Done;
                 let mut parts = token.split(|b| *b == 0);
-                let (_authz, user, pass) = match (parts.next(), parts.next(), parts.next(), parts.next()) {
-                    (Some(a), Some(u), Some(p), None) => (a, u, p),
-                    _ => return Err(SaslError::Failed("malformed PLAIN token")),
-                };
+                let (_authz, user, pass) =
+                    match (parts.next(), parts.next(), parts.next(), parts.next()) {
+                        (Some(a), Some(u), Some(p), None) => (a, u, p),
+                        _ => return Err(SaslError::Failed("malformed PLAIN token")),
+                    };
                 let user = std::str::from_utf8(user).map_err(|_| SaslError::Failed("bad user"))?;
                 match config.password(user) {
                     Some(p) if p.as_bytes() == pass => Ok((Vec::new(), true)),
@@ -148,7 +160,9 @@ impl SaslSession {
                 server_first,
             } => {
                 *self = SaslSession::Done;
-                let pass = config.password(&user).ok_or(SaslError::Failed("unknown user"))?;
+                let pass = config
+                    .password(&user)
+                    .ok_or(SaslError::Failed("unknown user"))?;
                 let msg = std::str::from_utf8(token).map_err(|_| SaslError::Failed("bad token"))?;
                 let (without_proof, proof) = msg
                     .rsplit_once(",p=")
@@ -162,7 +176,9 @@ impl SaslSession {
                 if attr("r=").as_deref() != Some(nonce.as_str()) {
                     return Err(SaslError::Failed("nonce mismatch"));
                 }
-                let proof = B64.decode(proof).map_err(|_| SaslError::Failed("bad proof"))?;
+                let proof = B64
+                    .decode(proof)
+                    .map_err(|_| SaslError::Failed("bad proof"))?;
                 let auth_message = format!("{client_first_bare},{server_first},{without_proof}");
                 let (ok, server_sig) = match mechanism {
                     Mechanism::ScramSha256 => verify_sha256(pass, &salt, &auth_message, &proof),
@@ -177,7 +193,12 @@ impl SaslSession {
         }
     }
 
-    fn scram_first(&mut self, config: &SaslConfig, m: Mechanism, token: &[u8]) -> Result<(Vec<u8>, bool), SaslError> {
+    fn scram_first(
+        &mut self,
+        config: &SaslConfig,
+        m: Mechanism,
+        token: &[u8],
+    ) -> Result<(Vec<u8>, bool), SaslError> {
         *self = SaslSession::Done;
         let msg = std::str::from_utf8(token).map_err(|_| SaslError::Failed("bad token"))?;
         // gs2-header "n,," or "y,," (optionally with an authzid), then the bare message.
@@ -223,7 +244,12 @@ macro_rules! scram_fns {
         }
 
         /// Checks a SCRAM client proof; returns (valid, server signature).
-        fn $verify(password: &str, salt: &[u8], auth_message: &str, proof: &[u8]) -> (bool, Vec<u8>) {
+        fn $verify(
+            password: &str,
+            salt: &[u8],
+            auth_message: &str,
+            proof: &[u8],
+        ) -> (bool, Vec<u8>) {
             let mut salted = vec![0u8; <$d as Digest>::output_size()];
             pbkdf2::pbkdf2_hmac::<$d>(password.as_bytes(), salt, ITERATIONS, &mut salted);
             let client_key = $hmac(&salted, b"Client Key");

@@ -5,8 +5,12 @@ use sha2::{Digest, Sha256, Sha512};
 use super::*;
 
 fn config() -> SaslConfig {
-    SaslConfig::new(&[Mechanism::Plain, Mechanism::ScramSha256, Mechanism::ScramSha512])
-        .user("alice", "secret")
+    SaslConfig::new(&[
+        Mechanism::Plain,
+        Mechanism::ScramSha256,
+        Mechanism::ScramSha512,
+    ])
+    .user("alice", "secret")
 }
 
 #[test]
@@ -22,7 +26,10 @@ fn plain_accepts_the_right_password_only() {
     let mut s = SaslSession::default();
     s.handshake(&c, "PLAIN").unwrap();
     assert!(s.step(&c, b"garbage").is_err());
-    assert!(s.handshake(&SaslConfig::new(&[Mechanism::Plain]), "SCRAM-SHA-256").is_err());
+    assert!(
+        s.handshake(&SaslConfig::new(&[Mechanism::Plain]), "SCRAM-SHA-256")
+            .is_err()
+    );
     assert!(s.handshake(&c, "GSSAPI").is_err());
 }
 
@@ -68,9 +75,15 @@ fn scram(mech: Mechanism, password: &str) -> Result<bool, SaslError> {
             (proof, hmac_sha512(&sk, auth.as_bytes()))
         }
     };
-    let (server_final, done) = s.step(&c, format!("{without_proof},p={}", B64.encode(proof)).as_bytes())?;
+    let (server_final, done) = s.step(
+        &c,
+        format!("{without_proof},p={}", B64.encode(proof)).as_bytes(),
+    )?;
     assert!(done);
-    assert_eq!(String::from_utf8(server_final).unwrap(), format!("v={}", B64.encode(server_sig)));
+    assert_eq!(
+        String::from_utf8(server_final).unwrap(),
+        format!("v={}", B64.encode(server_sig))
+    );
     Ok(true)
 }
 

@@ -8,10 +8,10 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use bytes::{Bytes, BytesMut};
+use klamm_protocol::ApiKey;
 use klamm_protocol::frame::FrameDecoder;
 use klamm_protocol::header::RequestHeader;
 use klamm_protocol::messages::RequestBody;
-use klamm_protocol::ApiKey;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
@@ -55,6 +55,14 @@ pub(crate) async fn listen(inner: Arc<Inner>, node: i32, listener: TcpListener) 
     }
 }
 
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
 struct Incoming {
     header: RequestHeader,
     body: Bytes,
@@ -69,7 +77,16 @@ where
     let (rd, mut wr) = tokio::io::split(stream);
     let deadline = Arc::new(Mutex::new(None::<Instant>));
     let (tx, mut rx) = mpsc::channel(READ_AHEAD);
-    let reader = tokio::spawn(read_frames(inner.clone(), node, conn, rd, tx, deadline.clone()));
+    // Aborted however this future ends (even when the broker is stopped and this task is
+    // aborted), so the socket closes at once.
+    let _reader = AbortOnDrop(tokio::spawn(read_frames(
+        inner.clone(),
+        node,
+        conn,
+        rd,
+        tx,
+        deadline.clone(),
+    )));
     let mut state = ConnState {
         authenticated: inner.sasl.is_none(),
         ..ConnState::default()
@@ -98,7 +115,6 @@ where
             break;
         }
     }
-    reader.abort();
     let _ = wr.shutdown().await;
     tracing::debug!(node, conn, "connection closed");
 }
@@ -123,7 +139,10 @@ async fn process(
     if version < min || version > max {
         if api == ApiKey::ApiVersions {
             // KIP-511: answer in v0 with UNSUPPORTED_VERSION and what is supported.
-            return Some((Some(apis::unsupported_version_frame(h.correlation_id)), None));
+            return Some((
+                Some(apis::unsupported_version_frame(h.correlation_id)),
+                None,
+            ));
         }
         return refuse(inner, node, conn, "unsupported version");
     }
@@ -219,7 +238,8 @@ async fn read_frames<R>(
                 return;
             }
         };
-        let throttled_until = (*deadline.lock().unwrap_or_else(|e| e.into_inner())).filter(|d| *d > at);
+        let throttled_until =
+            (*deadline.lock().unwrap_or_else(|e| e.into_inner())).filter(|d| *d > at);
         inner.observations().log_arrival(Arrival {
             broker: node,
             connection: conn,

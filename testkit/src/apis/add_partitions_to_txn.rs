@@ -3,10 +3,10 @@
 
 use std::time::Instant;
 
+use klamm_protocol::messages::add_partitions_to_txn::request::AddPartitionsToTxnTopic;
 use klamm_protocol::messages::add_partitions_to_txn::response::{
     AddPartitionsToTxnPartitionResult, AddPartitionsToTxnResult, AddPartitionsToTxnTopicResult,
 };
-use klamm_protocol::messages::add_partitions_to_txn::request::AddPartitionsToTxnTopic;
 use klamm_protocol::messages::{AddPartitionsToTxnRequest, AddPartitionsToTxnResponse};
 
 use super::{Api, Ctx, fenced_for_version, now_ms};
@@ -108,7 +108,14 @@ impl Api for AddPartitionsToTxn {
             .iter()
             .map(|t| AddPartitionsToTxnResult {
                 transactional_id: t.transactional_id.clone(),
-                topic_results: one(ctx, &t.transactional_id, t.producer_id, t.producer_epoch, t.verify_only, &t.topics),
+                topic_results: one(
+                    ctx,
+                    &t.transactional_id,
+                    t.producer_id,
+                    t.producer_epoch,
+                    t.verify_only,
+                    &t.topics,
+                ),
                 ..AddPartitionsToTxnResult::default()
             })
             .collect();

@@ -1,10 +1,10 @@
 //! ApiVersions: the APIs and version ranges the brokers serve.
 
 use bytes::{Bytes, BytesMut};
+use klamm_protocol::SUPPORTED_APIS;
 use klamm_protocol::frame::encode_response_frame;
 use klamm_protocol::messages::api_versions::response::ApiVersion;
 use klamm_protocol::messages::{ApiVersionsRequest, ApiVersionsResponse};
-use klamm_protocol::SUPPORTED_APIS;
 
 use super::{Api, Ctx, served};
 use crate::codes;
@@ -73,9 +73,16 @@ mod tests {
     #[test]
     fn advertises_served_ranges_only() {
         let keys = api_keys();
-        let produce = keys.iter().find(|k| k.api_key == ApiKey::Produce.as_i16()).unwrap();
+        let produce = keys
+            .iter()
+            .find(|k| k.api_key == ApiKey::Produce.as_i16())
+            .unwrap();
         assert_eq!((produce.min_version, produce.max_version), (3, 11));
-        assert!(!keys.iter().any(|k| k.api_key == ApiKey::DescribeProducers.as_i16()));
+        assert!(
+            !keys
+                .iter()
+                .any(|k| k.api_key == ApiKey::DescribeProducers.as_i16())
+        );
         assert!(keys.iter().all(|k| k.min_version <= k.max_version));
     }
 }

@@ -34,13 +34,21 @@ impl Api for CreateTopics {
                     t.replication_factor
                 };
                 let error = if rf < 1 || rf > brokers {
-                    Err((codes::INVALID_REPLICATION_FACTOR, format!("replication factor {rf} with {brokers} brokers")))
+                    Err((
+                        codes::INVALID_REPLICATION_FACTOR,
+                        format!("replication factor {rf} with {brokers} brokers"),
+                    ))
                 } else if state.topics.contains_key(&t.name) {
-                    Err((codes::TOPIC_ALREADY_EXISTS, format!("topic '{}' already exists", t.name)))
+                    Err((
+                        codes::TOPIC_ALREADY_EXISTS,
+                        format!("topic '{}' already exists", t.name),
+                    ))
                 } else if req.validate_only {
                     Ok(())
                 } else {
-                    state.create_topic(&t.name, partitions).map_err(|c| (c, format!("cannot create '{}'", t.name)))
+                    state
+                        .create_topic(&t.name, partitions)
+                        .map_err(|c| (c, format!("cannot create '{}'", t.name)))
                 };
                 let (error_code, error_message) = match error {
                     Ok(()) => (codes::NONE, None),
@@ -52,7 +60,11 @@ impl Api for CreateTopics {
                     topic_id,
                     error_code,
                     error_message,
-                    num_partitions: if error_code == codes::NONE { partitions } else { -1 },
+                    num_partitions: if error_code == codes::NONE {
+                        partitions
+                    } else {
+                        -1
+                    },
                     replication_factor: if error_code == codes::NONE { rf } else { -1 },
                     configs: None,
                     ..CreatableTopicResult::default()

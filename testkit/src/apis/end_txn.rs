@@ -31,7 +31,11 @@ impl Api for EndTxn {
         };
         drop(state);
         ctx.inner.appended.notify_waiters();
-        Some(Self::error(ctx, &req, fenced_for_version(code, ctx.version, 2)))
+        Some(Self::error(
+            ctx,
+            &req,
+            fenced_for_version(code, ctx.version, 2),
+        ))
     }
 
     fn error(_ctx: &Ctx<'_>, _req: &Self::Req, code: i16) -> Self::Resp {

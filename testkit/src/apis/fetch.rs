@@ -35,7 +35,12 @@ fn partition_error(index: i32, code: i16) -> PartitionData {
 }
 
 /// Builds the response from the current state; returns it with its record bytes.
-fn read(state: &ClusterState, node: i32, version: i16, req: &FetchRequest) -> (FetchResponse, usize) {
+fn read(
+    state: &ClusterState,
+    node: i32,
+    version: i16,
+    req: &FetchRequest,
+) -> (FetchResponse, usize) {
     let committed = req.isolation_level == 1;
     let mut total = 0usize;
     let max_total = usize::try_from(req.max_bytes).unwrap_or(0).max(1);
@@ -182,7 +187,11 @@ impl Api for Fetch {
                 .map(|t| FetchableTopicResponse {
                     topic: t.topic.clone(),
                     topic_id: t.topic_id,
-                    partitions: t.partitions.iter().map(|p| partition_error(p.partition, code)).collect(),
+                    partitions: t
+                        .partitions
+                        .iter()
+                        .map(|p| partition_error(p.partition, code))
+                        .collect(),
                     ..FetchableTopicResponse::default()
                 })
                 .collect(),

@@ -16,7 +16,12 @@ fn lookup(ctx: &Ctx<'_>, key_type: i8, key: &str) -> (i16, i32, String, i32) {
     }
     let node = ctx.inner.state().coordinator(key_type, key);
     match ctx.inner.broker_addr(node) {
-        Some(addr) if ctx.inner.broker_up(node) => (codes::NONE, node, addr.ip().to_string(), i32::from(addr.port())),
+        Some(addr) if ctx.inner.broker_up(node) => (
+            codes::NONE,
+            node,
+            addr.ip().to_string(),
+            i32::from(addr.port()),
+        ),
         _ => (codes::COORDINATOR_NOT_AVAILABLE, -1, String::new(), -1),
     }
 }

@@ -23,7 +23,8 @@ impl Api for InitProducerId {
             drop(state);
             return Some(Self::error(ctx, &req, codes::NOT_COORDINATOR));
         }
-        let expected = (ctx.version >= 3 && req.producer_id >= 0).then_some((req.producer_id, req.producer_epoch));
+        let expected = (ctx.version >= 3 && req.producer_id >= 0)
+            .then_some((req.producer_id, req.producer_epoch));
         let result = state.init_producer_id(
             req.transactional_id.as_deref(),
             req.transaction_timeout_ms,

@@ -38,12 +38,19 @@ impl Api for ListOffsets {
                     .iter()
                     .map(|lp| {
                         let Some(p) = state.partition(&t.name, lp.partition_index) else {
-                            return partition_error(lp.partition_index, codes::UNKNOWN_TOPIC_OR_PARTITION);
+                            return partition_error(
+                                lp.partition_index,
+                                codes::UNKNOWN_TOPIC_OR_PARTITION,
+                            );
                         };
                         if p.leader != ctx.node {
-                            return partition_error(lp.partition_index, codes::NOT_LEADER_OR_FOLLOWER);
+                            return partition_error(
+                                lp.partition_index,
+                                codes::NOT_LEADER_OR_FOLLOWER,
+                            );
                         }
-                        if lp.current_leader_epoch >= 0 && lp.current_leader_epoch != p.leader_epoch {
+                        if lp.current_leader_epoch >= 0 && lp.current_leader_epoch != p.leader_epoch
+                        {
                             let code = if lp.current_leader_epoch < p.leader_epoch {
                                 codes::FENCED_LEADER_EPOCH
                             } else {
@@ -83,7 +90,11 @@ impl Api for ListOffsets {
                 .iter()
                 .map(|t| ListOffsetsTopicResponse {
                     name: t.name.clone(),
-                    partitions: t.partitions.iter().map(|p| partition_error(p.partition_index, code)).collect(),
+                    partitions: t
+                        .partitions
+                        .iter()
+                        .map(|p| partition_error(p.partition_index, code))
+                        .collect(),
                     ..ListOffsetsTopicResponse::default()
                 })
                 .collect(),

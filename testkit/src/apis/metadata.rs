@@ -75,7 +75,8 @@ impl Api for Metadata {
             None => true,
             Some(t) => t.is_empty() && ctx.version == 0,
         };
-        let allow_create = (ctx.version < 4 || req.allow_auto_topic_creation) && state.config.auto_create_topics;
+        let allow_create =
+            (ctx.version < 4 || req.allow_auto_topic_creation) && state.config.auto_create_topics;
         let topics = if all {
             let names: Vec<String> = state.topics.keys().cloned().collect();
             names.iter().map(|n| topic_entry(&state, n)).collect()

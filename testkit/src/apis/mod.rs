@@ -108,7 +108,8 @@ pub(crate) trait Api {
     /// The response body.
     type Resp: Message + Send;
     /// Handles the request; `None` sends no response (Produce with acks=0).
-    fn handle(ctx: &mut Ctx<'_>, req: Self::Req) -> impl Future<Output = Option<Self::Resp>> + Send;
+    fn handle(ctx: &mut Ctx<'_>, req: Self::Req)
+    -> impl Future<Output = Option<Self::Resp>> + Send;
     /// The response that answers `req` with `code` everywhere.
     fn error(ctx: &Ctx<'_>, req: &Self::Req, code: i16) -> Self::Resp;
     /// Sets the response's `throttle_time_ms`, where it has one.
@@ -189,7 +190,9 @@ pub(crate) async fn dispatch(ctx: &mut Ctx<'_>, correlation_id: i32, body: Reque
         RequestBody::ListOffsets(r) => run::<list_offsets::ListOffsets>(ctx, c, r).await,
         RequestBody::Metadata(r) => run::<metadata::Metadata>(ctx, c, r).await,
         RequestBody::OffsetFetch(r) => run::<offset_fetch::OffsetFetch>(ctx, c, r).await,
-        RequestBody::FindCoordinator(r) => run::<find_coordinator::FindCoordinator>(ctx, c, r).await,
+        RequestBody::FindCoordinator(r) => {
+            run::<find_coordinator::FindCoordinator>(ctx, c, r).await
+        }
         RequestBody::SaslHandshake(r) => run::<sasl::Handshake>(ctx, c, r).await,
         RequestBody::ApiVersions(r) => run::<api_versions::ApiVersions>(ctx, c, r).await,
         RequestBody::CreateTopics(r) => run::<create_topics::CreateTopics>(ctx, c, r).await,
@@ -197,9 +200,13 @@ pub(crate) async fn dispatch(ctx: &mut Ctx<'_>, correlation_id: i32, body: Reque
         RequestBody::AddPartitionsToTxn(r) => {
             run::<add_partitions_to_txn::AddPartitionsToTxn>(ctx, c, r).await
         }
-        RequestBody::AddOffsetsToTxn(r) => run::<add_offsets_to_txn::AddOffsetsToTxn>(ctx, c, r).await,
+        RequestBody::AddOffsetsToTxn(r) => {
+            run::<add_offsets_to_txn::AddOffsetsToTxn>(ctx, c, r).await
+        }
         RequestBody::EndTxn(r) => run::<end_txn::EndTxn>(ctx, c, r).await,
-        RequestBody::TxnOffsetCommit(r) => run::<txn_offset_commit::TxnOffsetCommit>(ctx, c, r).await,
+        RequestBody::TxnOffsetCommit(r) => {
+            run::<txn_offset_commit::TxnOffsetCommit>(ctx, c, r).await
+        }
         RequestBody::SaslAuthenticate(r) => run::<sasl::Authenticate>(ctx, c, r).await,
         _ => Outcome::Close,
     }

@@ -40,7 +40,13 @@ fn group_offsets(
                 .into_iter()
                 .map(|p| {
                     if require_stable && state.txns.has_pending_offset(group, &topic, p) {
-                        return (p, -1, -1, Some(String::new()), codes::UNSTABLE_OFFSET_COMMIT);
+                        return (
+                            p,
+                            -1,
+                            -1,
+                            Some(String::new()),
+                            codes::UNSTABLE_OFFSET_COMMIT,
+                        );
                     }
                     match state.groups.get(group, &topic, p) {
                         Some(o) => (p, o.offset, o.leader_epoch, o.metadata.clone(), codes::NONE),

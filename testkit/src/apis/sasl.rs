@@ -30,7 +30,6 @@ impl Api for Handshake {
         Some(SaslHandshakeResponse {
             error_code,
             mechanisms,
-            ..SaslHandshakeResponse::default()
         })
     }
 
@@ -43,7 +42,6 @@ impl Api for Handshake {
                 .as_ref()
                 .map(|c| c.mechanism_names())
                 .unwrap_or_default(),
-            ..SaslHandshakeResponse::default()
         }
     }
 
