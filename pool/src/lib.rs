@@ -1,2 +1,18 @@
 #![doc = include_str!("../README.md")]
 #![forbid(unsafe_code)]
+
+mod config;
+mod error;
+mod guard;
+mod metrics;
+mod pool;
+mod producer;
+mod recover;
+mod shared;
+
+pub use config::{MAX_POOL_SIZE, PoolBuilder, PoolConfig};
+pub use error::{BoxError, CommitOutcome, PoolError, TransactionError};
+pub use guard::{PooledProducer, Txn};
+pub use metrics::PoolMetrics;
+pub use pool::TransactionalPool;
+pub use producer::{Health, PoolProducer, ProducerFactory, transactional_id};

@@ -1,0 +1,159 @@
+//! The pool's counters and gauges: plain atomics a user reads with
+//! [`TransactionalPool::metrics`](crate::TransactionalPool::metrics) and exports however they like.
+
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::time::Duration;
+
+/// Live counters, updated without locks.
+#[derive(Debug, Default)]
+pub(crate) struct Counters {
+    pub(crate) in_use: AtomicUsize,
+    pub(crate) waiters: AtomicUsize,
+    pub(crate) recovering: AtomicUsize,
+    pub(crate) checkouts: AtomicU64,
+    pub(crate) checkout_timeouts: AtomicU64,
+    pub(crate) wait_nanos_total: AtomicU64,
+    pub(crate) wait_nanos_max: AtomicU64,
+    pub(crate) commits: AtomicU64,
+    pub(crate) commit_failures: AtomicU64,
+    pub(crate) aborts: AtomicU64,
+    pub(crate) abort_failures: AtomicU64,
+    pub(crate) panics: AtomicU64,
+    pub(crate) creates: AtomicU64,
+    pub(crate) create_failures: AtomicU64,
+    pub(crate) replacements: AtomicU64,
+}
+
+impl Counters {
+    pub(crate) fn inc(counter: &AtomicU64) {
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn record_wait(&self, waited: Duration) {
+        let nanos = u64::try_from(waited.as_nanos()).unwrap_or(u64::MAX);
+        self.checkouts.fetch_add(1, Ordering::Relaxed);
+        self.wait_nanos_total.fetch_add(nanos, Ordering::Relaxed);
+        self.wait_nanos_max.fetch_max(nanos, Ordering::Relaxed);
+    }
+}
+
+/// Decrements a gauge when dropped (so a cancelled future still leaves the gauge right).
+pub(crate) struct GaugeGuard<'a>(&'a AtomicUsize);
+
+impl<'a> GaugeGuard<'a> {
+    pub(crate) fn enter(gauge: &'a AtomicUsize) -> Self {
+        gauge.fetch_add(1, Ordering::Relaxed);
+        GaugeGuard(gauge)
+    }
+}
+
+impl Drop for GaugeGuard<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// A snapshot of the pool's metrics.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct PoolMetrics {
+    /// Configured number of producers.
+    pub size: usize,
+    /// Producers created, initialised and waiting to be borrowed.
+    pub idle: usize,
+    /// Producers lent out right now.
+    pub in_use: usize,
+    /// Slots being recovered in the background (abort after a dropped guard, or replacement).
+    pub recovering: usize,
+    /// Callers waiting for a free producer right now.
+    pub waiters: usize,
+    /// Successful checkouts so far.
+    pub checkouts: u64,
+    /// Checkouts that gave up after `checkout_timeout`.
+    pub checkout_timeouts: u64,
+    /// Total time successful checkouts waited.
+    pub wait_time_total: Duration,
+    /// Longest time one successful checkout waited.
+    pub wait_time_max: Duration,
+    /// Transactions committed.
+    pub commits: u64,
+    /// Commits that failed (aborted or outcome unknown).
+    pub commit_failures: u64,
+    /// Transactions aborted (closure errors, panics, dropped guards, failed commits).
+    pub aborts: u64,
+    /// Aborts that failed (the producer was replaced instead).
+    pub abort_failures: u64,
+    /// Transaction closures that panicked.
+    pub panics: u64,
+    /// Producers created and initialised (initial, lazy and replacements).
+    pub creates: u64,
+    /// Creation attempts that failed.
+    pub create_failures: u64,
+    /// Producers closed and replaced under the same id (a new epoch).
+    pub replacements: u64,
+}
+
+impl PoolMetrics {
+    /// Mean wait of the successful checkouts, zero when there were none.
+    pub fn wait_time_avg(&self) -> Duration {
+        if self.checkouts == 0 {
+            Duration::ZERO
+        } else {
+            let avg = self.wait_time_total.as_nanos() / u128::from(self.checkouts);
+            Duration::from_nanos(u64::try_from(avg).unwrap_or(u64::MAX))
+        }
+    }
+}
+
+impl Counters {
+    pub(crate) fn snapshot(&self, size: usize, idle: usize) -> PoolMetrics {
+        let r = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        PoolMetrics {
+            size,
+            idle,
+            in_use: self.in_use.load(Ordering::Relaxed),
+            recovering: self.recovering.load(Ordering::Relaxed),
+            waiters: self.waiters.load(Ordering::Relaxed),
+            checkouts: r(&self.checkouts),
+            checkout_timeouts: r(&self.checkout_timeouts),
+            wait_time_total: Duration::from_nanos(r(&self.wait_nanos_total)),
+            wait_time_max: Duration::from_nanos(r(&self.wait_nanos_max)),
+            commits: r(&self.commits),
+            commit_failures: r(&self.commit_failures),
+            aborts: r(&self.aborts),
+            abort_failures: r(&self.abort_failures),
+            panics: r(&self.panics),
+            creates: r(&self.creates),
+            create_failures: r(&self.create_failures),
+            replacements: r(&self.replacements),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn waits_average_and_max() {
+        let c = Counters::default();
+        assert_eq!(c.snapshot(2, 0).wait_time_avg(), Duration::ZERO);
+        c.record_wait(Duration::from_millis(10));
+        c.record_wait(Duration::from_millis(30));
+        let m = c.snapshot(2, 1);
+        assert_eq!(m.checkouts, 2);
+        assert_eq!(m.wait_time_avg(), Duration::from_millis(20));
+        assert_eq!(m.wait_time_max, Duration::from_millis(30));
+        assert_eq!((m.size, m.idle), (2, 1));
+    }
+
+    #[test]
+    fn gauge_guard_restores_on_drop() {
+        let c = Counters::default();
+        {
+            let _g = GaugeGuard::enter(&c.waiters);
+            assert_eq!(c.snapshot(1, 0).waiters, 1);
+        }
+        assert_eq!(c.snapshot(1, 0).waiters, 0);
+    }
+}

@@ -1,0 +1,256 @@
+//! [`TransactionalPool`]: checkout, `transaction`, `close` and metrics.
+
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::FutureExt;
+use tracing::{info, warn};
+
+use crate::config::{PoolBuilder, PoolConfig};
+use crate::error::{PoolError, TransactionError, panic_message};
+use crate::guard::{PooledProducer, Txn};
+use crate::metrics::{Counters, GaugeGuard, PoolMetrics};
+use crate::producer::{Health, PoolProducer, ProducerFactory};
+use crate::recover;
+use crate::shared::{Entry, Shared};
+
+/// A bounded pool of long-lived transactional producers with stable transactional ids
+/// (`"{prefix}-0" .. "{prefix}-{size-1}"`), lent out one transaction at a time.
+///
+/// Cheap to clone: clones share the same producers.
+pub struct TransactionalPool<F: ProducerFactory> {
+    shared: Arc<Shared<F>>,
+}
+
+impl<F: ProducerFactory> Clone for TransactionalPool<F> {
+    fn clone(&self) -> Self {
+        TransactionalPool {
+            shared: Arc::clone(&self.shared),
+        }
+    }
+}
+
+impl<F: ProducerFactory> std::fmt::Debug for TransactionalPool<F> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TransactionalPool")
+            .field("id_prefix", &self.shared.config.id_prefix)
+            .field("metrics", &self.metrics())
+            .finish()
+    }
+}
+
+
+/// Gives a reserved uncreated slot back unless disarmed (creation failed, or the checkout
+/// future was dropped while creating).
+struct ReturnUncreated<'a, F: ProducerFactory> {
+    shared: &'a Shared<F>,
+    slot: Option<usize>,
+}
+
+impl<F: ProducerFactory> Drop for ReturnUncreated<'_, F> {
+    fn drop(&mut self) {
+        if let Some(slot) = self.slot.take() {
+            self.shared.give_back_uncreated(slot);
+        }
+    }
+}
+
+impl<F: ProducerFactory> TransactionalPool<F> {
+    /// Starts building a pool; see [`PoolBuilder`].
+    pub fn builder() -> PoolBuilder<F> {
+        PoolBuilder::new()
+    }
+
+    pub(crate) async fn start(factory: F, config: PoolConfig) -> Result<Self, PoolError> {
+        let runtime = tokio::runtime::Handle::try_current().map_err(|_| {
+            PoolError::Config("build() must run inside a tokio runtime".to_owned())
+        })?;
+        let size = config.size;
+        let lazy = config.lazy;
+        let shared = Arc::new(Shared::new(factory, config, runtime));
+        if lazy {
+            for slot in 0..size {
+                shared.give_back_uncreated(slot);
+            }
+        } else {
+            let created =
+                futures::future::join_all((0..size).map(|slot| recover::create(&shared, slot)))
+                    .await;
+            if let Some(pos) = created.iter().position(Result::is_err) {
+                let close = shared.config.producer_close_timeout;
+                let mut first_err = None;
+                let mut closing = Vec::new();
+                for (i, r) in created.into_iter().enumerate() {
+                    match r {
+                        Ok(p) => closing.push(async move { p.close(close).await }),
+                        Err(e) if i == pos => first_err = Some(e),
+                        Err(_) => {}
+                    }
+                }
+                futures::future::join_all(closing).await;
+                shared.close_and_drain();
+                return Err(first_err.unwrap_or(PoolError::Closed));
+            }
+            // Publish in reverse so slot 0 is at the front of the queue.
+            for (slot, producer) in created.into_iter().enumerate().rev() {
+                if let Ok(producer) = producer {
+                    let _ = shared.give_back(slot, producer);
+                }
+            }
+        }
+        info!(prefix = %shared.config.id_prefix, size, lazy, "transactional pool started");
+        Ok(TransactionalPool { shared })
+    }
+
+    /// The pool's settings.
+    pub fn config(&self) -> &PoolConfig {
+        &self.shared.config
+    }
+
+    /// The transactional ids of the pool's slots, in slot order.
+    pub fn transactional_ids(&self) -> impl Iterator<Item = &str> {
+        self.shared.ids.iter().map(|id| &**id)
+    }
+
+    /// A snapshot of the pool's metrics.
+    pub fn metrics(&self) -> PoolMetrics {
+        self.shared
+            .counters
+            .snapshot(self.shared.config.size, self.shared.idle())
+    }
+
+    /// True once [`close`](Self::close) was called.
+    pub fn is_closed(&self) -> bool {
+        self.shared.is_closed()
+    }
+
+    /// Borrows a producer for manual control, waiting up to `checkout_timeout` for one to be
+    /// free (FIFO among waiters). In a lazy pool the first borrows of a slot create its producer.
+    pub async fn get(&self) -> Result<PooledProducer<F>, PoolError> {
+        let shared = &self.shared;
+        let timeout = shared.config.checkout_timeout;
+        let start = tokio::time::Instant::now();
+        let permit = {
+            let _waiting = GaugeGuard::enter(&shared.counters.waiters);
+            tokio::time::timeout(timeout, shared.available.acquire()).await
+        };
+        match permit {
+            Ok(Ok(permit)) => permit.forget(),
+            Ok(Err(_closed)) => return Err(PoolError::Closed),
+            Err(_elapsed) => {
+                Counters::inc(&shared.counters.checkout_timeouts);
+                return Err(PoolError::CheckoutTimeout {
+                    waited: start.elapsed(),
+                    size: shared.config.size,
+                });
+            }
+        }
+        shared.counters.record_wait(start.elapsed());
+        match shared.take() {
+            None => Err(PoolError::Closed),
+            Some(Entry::Ready { slot, producer }) => {
+                Ok(PooledProducer::new(Arc::clone(shared), slot, producer))
+            }
+            Some(Entry::Uncreated { slot }) => {
+                // Give the slot back if creation fails or this future is dropped midway.
+                let mut reservation = ReturnUncreated {
+                    shared,
+                    slot: Some(slot),
+                };
+                let producer = recover::create(shared, slot).await?;
+                reservation.slot = None;
+                shared.set_live(slot, Some(Arc::clone(&producer)));
+                Ok(PooledProducer::new(Arc::clone(shared), slot, producer))
+            }
+        }
+    }
+
+    /// Runs one transaction on a borrowed producer: checkout (up to `checkout_timeout`),
+    /// begin, `f`, then commit when `f` returns `Ok` and abort when it returns `Err` or panics.
+    /// The producer goes back to the pool in every case (aborted, or replaced under the same
+    /// id when it is broken), also when this future is dropped midway.
+    ///
+    /// ```ignore
+    /// let order_id = pool
+    ///     .transaction(|txn| async move {
+    ///         txn.send(order).await?;
+    ///         txn.send(audit).await?;
+    ///         Ok::<_, MyError>(id)
+    ///     })
+    ///     .await?;
+    /// ```
+    pub async fn transaction<T, E, Fut, Func>(&self, f: Func) -> Result<T, TransactionError<E>>
+    where
+        Func: FnOnce(Txn<F::Producer>) -> Fut,
+        Fut: Future<Output = Result<T, E>>,
+    {
+        let mut guard = self.get().await?;
+        guard.begin().await?;
+        let id = Arc::clone(&self.shared.ids[guard.slot()]);
+        let lease = Arc::new(());
+        let txn = Txn::new(guard.arc(), Arc::clone(&lease), Arc::clone(&id));
+        let outcome = match std::panic::catch_unwind(AssertUnwindSafe(move || f(txn))) {
+            Ok(fut) => AssertUnwindSafe(fut).catch_unwind().await,
+            Err(payload) => Err(payload),
+        };
+        match outcome {
+            Err(payload) => {
+                Counters::inc(&self.shared.counters.panics);
+                let message = panic_message(payload.as_ref());
+                warn!(transactional_id = %id, %message, "transaction closure panicked; aborting");
+                let _ = guard.abort().await;
+                Err(PoolError::Panicked {
+                    id: id.to_string(),
+                    message,
+                }
+                .into())
+            }
+            Ok(Err(e)) => {
+                // An abort failure marks the producer for replacement, which aborts the
+                // transaction on the broker; the caller's error is what matters here.
+                let _ = guard.abort().await;
+                Err(TransactionError::Aborted(e))
+            }
+            Ok(Ok(value)) => {
+                if Arc::strong_count(&lease) > 1 {
+                    warn!(transactional_id = %id, "a Txn handle outlived its transaction");
+                    let _ = guard.abort().await;
+                    guard.mark_broken();
+                    return Err(PoolError::HandleEscaped { id: id.to_string() }.into());
+                }
+                guard.commit().await?;
+                Ok(value)
+            }
+        }
+    }
+
+    /// Closes the pool: new and waiting checkouts fail with [`PoolError::Closed`]; idle
+    /// producers are closed at once; borrowed ones are waited for up to `timeout` (their
+    /// guards close them on return); after that, whatever is still borrowed has its open
+    /// transaction aborted and is closed under its borrower's feet (the borrower's next call
+    /// fails). Returns the number of producers that had to be taken that way (0 when every
+    /// borrower finished in time).
+    pub async fn close(&self, timeout: Duration) -> usize {
+        let deadline = tokio::time::Instant::now() + timeout;
+        let shared = &self.shared;
+        let idle = shared.close_and_drain();
+        let close_timeout = shared.config.producer_close_timeout;
+        info!(prefix = %shared.config.id_prefix, idle = idle.len(), "closing transactional pool");
+        futures::future::join_all(idle.iter().map(|(_, p)| p.close(close_timeout))).await;
+        if shared.settle(deadline).await {
+            return 0;
+        }
+        let stragglers = shared.outstanding_producers();
+        warn!(count = stragglers.len(), ?timeout, "producers still borrowed at close; aborting them");
+        futures::future::join_all(stragglers.iter().map(|(slot, p)| async move {
+            if matches!(p.health(), Health::InTransaction | Health::AbortableError) {
+                let _ = recover::abort(shared, *slot, p).await;
+            }
+            p.close(close_timeout).await;
+        }))
+        .await;
+        stragglers.len()
+    }
+}
