@@ -5,7 +5,7 @@
 //!
 //! | act | needs | runs |
 //! |---|---|---|
-//! | cluster | `klamm-testkit` bin (or `--bootstrap` / `--docker`) | `cargo run -p klamm-testkit -- --brokers 3`, reads `bootstrap: ...` |
+//! | cluster | `klamm-testkit` bin (or `--bootstrap` / `--docker`; until the testkit binary lands, the librdkafka mock via `klamm-broker mock`) | `cargo run -p klamm-testkit -- --brokers 3`, reads `bootstrap: ...` |
 //! | producer | `klamm-producer` example `perf` | `perf --bootstrap ADDR --topic klamm-demo --num-records 200000 --record-size 100` |
 //! | pool | `klamm-pool` example `orders_service` | `orders_service --bootstrap ADDR` (fires requests, prints its results table) |
 //!
@@ -14,7 +14,7 @@
 
 use std::io::{BufRead, BufReader};
 use std::net::{TcpStream, ToSocketAddrs};
-use std::process::{Child, Stdio};
+use std::process::{Child, ChildStdin, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
@@ -75,10 +75,8 @@ pub fn run(args: &DemoArgs) -> Result<bool> {
         } else {
             format!("not yet: comes with {}", a.comes_with)
         };
-        println!(
-            "  {:<9} {}/{} {:<16} {state}",
-            a.name, a.package, a.kind, a.target
-        );
+        let target = format!("{} {} {}", a.package, a.kind, a.target);
+        println!("  {:<9} {target:<38} {state}", a.name);
     }
 
     let mut reports = Vec::new();
@@ -172,12 +170,16 @@ struct Cluster {
     bootstrap: Option<String>,
     note: String,
     child: Option<Child>,
+    stdin: Option<ChildStdin>,
     _docker: Option<docker::Kafka>,
 }
 
 impl Drop for Cluster {
     fn drop(&mut self) {
+        // Closing the input asks a `klamm-broker` to stop; the testkit binary is killed.
+        drop(self.stdin.take());
         if let Some(c) = self.child.as_mut() {
+            std::thread::sleep(Duration::from_millis(300));
             let _ = c.kill();
             let _ = c.wait();
         }
@@ -191,6 +193,7 @@ fn cluster(args: &DemoArgs, members: &[workspace::Package]) -> Result<Cluster> {
             bootstrap: Some(addr.clone()),
             note: String::new(),
             child: None,
+            stdin: None,
             _docker: None,
         });
     }
@@ -202,29 +205,53 @@ fn cluster(args: &DemoArgs, members: &[workspace::Package]) -> Result<Cluster> {
             bootstrap: Some(kafka.bootstrap().to_string()),
             note: String::new(),
             child: None,
+            stdin: None,
             _docker: Some(kafka),
         });
     }
-    let has_bin =
+    let has_testkit_bin =
         workspace::find(members, "klamm-testkit").is_some_and(|p| !p.targets_of("bin").is_empty());
-    if !has_bin {
-        return Ok(Cluster {
-            bootstrap: None,
-            note: "not yet: the embedded klamm-testkit cluster binary comes with issue 3; \
-                   use --bootstrap HOST:PORT for an existing cluster"
-                .into(),
-            child: None,
-            _docker: None,
-        });
-    }
     let mut cmd = workspace::cargo();
-    cmd.args(["run", "-q", "-p", "klamm-testkit", "--", "--brokers", "3"])
-        .stdin(Stdio::null())
+    let note = if has_testkit_bin {
+        cmd.args(["run", "-q", "-p", "klamm-testkit", "--", "--brokers", "3"]);
+        String::new()
+    } else {
+        // Until the testkit binary lands, the librdkafka mock cluster stands in.
+        cmd.args([
+            "run",
+            "-q",
+            "-p",
+            "klamm-integration",
+            "--bin",
+            "klamm-broker",
+            "--",
+            "mock",
+            "--brokers",
+            "3",
+        ]);
+        "the embedded klamm-testkit binary is not yet there (issue 3): \
+         using the librdkafka mock cluster instead"
+            .to_string()
+    };
+    if !note.is_empty() {
+        println!("cluster: {note}");
+    }
+    spawn_cluster(cmd, note)
+}
+
+/// Starts a broker process that prints `bootstrap: ...` first and runs until its input
+/// closes or it is killed.
+fn spawn_cluster(mut cmd: std::process::Command, note: String) -> Result<Cluster> {
+    cmd.stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit());
     println!("cluster: {}", ui::describe(&cmd));
-    let mut child = cmd.spawn().context("starting the klamm-testkit binary")?;
-    let stdout = child.stdout.take().context("testkit has no stdout")?;
+    let mut child = cmd.spawn().context("starting the cluster")?;
+    let stdin = child.stdin.take();
+    let stdout = child
+        .stdout
+        .take()
+        .context("the cluster process has no stdout")?;
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {
         for line in BufReader::new(stdout).lines() {
@@ -234,17 +261,22 @@ fn cluster(args: &DemoArgs, members: &[workspace::Package]) -> Result<Cluster> {
             }
         }
     });
-    match rx.recv_timeout(Duration::from_secs(600)) {
-        Ok(addr) => Ok(Cluster {
-            bootstrap: Some(addr),
-            note: String::new(),
-            child: Some(child),
-            _docker: None,
-        }),
+    // Generous: the first run compiles the cluster's crate.
+    match rx.recv_timeout(Duration::from_secs(900)) {
+        Ok(addr) => {
+            println!("cluster: bootstrap {addr}");
+            Ok(Cluster {
+                bootstrap: Some(addr),
+                note,
+                child: Some(child),
+                stdin,
+                _docker: None,
+            })
+        }
         Err(_) => {
             let _ = child.kill();
             let _ = child.wait();
-            bail!("the klamm-testkit binary printed no `bootstrap: ...` line")
+            bail!("the cluster process printed no `bootstrap: ...` line (see its output above)")
         }
     }
 }
