@@ -4,6 +4,7 @@
 pub mod config;
 pub mod delivery;
 pub mod error;
+pub mod idempotence;
 pub mod memory;
 pub mod partitioner;
 pub mod record;
