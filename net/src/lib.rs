@@ -1,5 +1,12 @@
 #![doc = include_str!("../README.md")]
 #![forbid(unsafe_code)]
 
+pub mod config;
+pub mod connection;
+pub mod error;
 pub mod sasl;
 pub mod throttle;
+
+pub use config::{ConnectionConfig, ConnectionConfigBuilder, TlsConfig};
+pub use connection::{ApiVersions, BrokerConnection, KafkaRequest, Response, ResponseBody};
+pub use error::{ConfigError, Error};

@@ -1,0 +1,189 @@
+//! Typed requests and responses on a connection.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use klamm_protocol::header::ResponseHeader;
+use klamm_protocol::messages::*;
+use klamm_protocol::{Message, Request};
+use tokio::sync::oneshot;
+
+use super::io::Reply;
+use crate::error::Error;
+use crate::throttle::{ThrottleTime, broker_delays_response};
+
+/// A response body this crate can hand back: every response message of klamm-protocol.
+pub trait ResponseBody: Message + Default + Send + 'static {
+    /// The body's `throttle_time_ms`, if the message has one.
+    fn throttle_time_ms(&self) -> Option<i32>;
+}
+
+/// A request this crate can send: every request message of klamm-protocol.
+pub trait KafkaRequest: Request<Response: ResponseBody> + Send + 'static {
+    /// Whether the broker answers. Only a Produce with `acks = 0` is not answered; its
+    /// response is then an empty (default) body, returned once the request is written.
+    fn expects_response(&self) -> bool {
+        true
+    }
+}
+
+macro_rules! bodies {
+    (throttled: $($resp:ty),* ; unthrottled: $($plain:ty),* ; requests: $($req:ty),*) => {
+        $(impl ResponseBody for $resp {
+            fn throttle_time_ms(&self) -> Option<i32> { Some(self.throttle_time_ms) }
+        })*
+        $(impl ResponseBody for $plain {
+            fn throttle_time_ms(&self) -> Option<i32> { None }
+        })*
+        $(impl KafkaRequest for $req {})*
+    };
+}
+
+bodies! {
+    throttled: ApiVersionsResponse, MetadataResponse, FetchResponse, ListOffsetsResponse,
+        OffsetFetchResponse, FindCoordinatorResponse, CreateTopicsResponse,
+        InitProducerIdResponse, AddPartitionsToTxnResponse, AddOffsetsToTxnResponse,
+        EndTxnResponse, TxnOffsetCommitResponse, DescribeProducersResponse, ProduceResponse;
+    unthrottled: SaslHandshakeResponse, SaslAuthenticateResponse;
+    requests: ApiVersionsRequest, MetadataRequest, FetchRequest, ListOffsetsRequest,
+        OffsetFetchRequest, FindCoordinatorRequest, CreateTopicsRequest, InitProducerIdRequest,
+        AddPartitionsToTxnRequest, AddOffsetsToTxnRequest, EndTxnRequest,
+        TxnOffsetCommitRequest, DescribeProducersRequest, SaslHandshakeRequest,
+        SaslAuthenticateRequest
+}
+
+impl KafkaRequest for ProduceRequest {
+    fn expects_response(&self) -> bool {
+        self.acks != 0
+    }
+}
+
+/// A decoded response and the version it was sent at.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Response<B> {
+    /// The API version of the exchange.
+    pub version: i16,
+    /// The response body.
+    pub body: B,
+}
+
+impl<B> std::ops::Deref for Response<B> {
+    type Target = B;
+    fn deref(&self) -> &B {
+        &self.body
+    }
+}
+
+impl<B: ResponseBody> ThrottleTime for Response<B> {
+    fn throttle_time_ms(&self) -> Option<i32> {
+        self.body.throttle_time_ms()
+    }
+    fn throttled_by_broker(&self) -> bool {
+        broker_delays_response(B::API_KEY, self.version)
+    }
+}
+
+/// Decodes a response frame (header and body) at `version`.
+pub(crate) fn decode_frame<B: ResponseBody>(
+    frame: &Bytes,
+    version: i16,
+    broker: &Arc<str>,
+) -> Result<B, Error> {
+    let hv = B::API_KEY.response_header_version(version);
+    let decode = || {
+        let (_, body) = ResponseHeader::split_frame(frame, hv)?;
+        B::decode(&body, version)
+    };
+    decode().map_err(|source| Error::Decode {
+        broker: broker.clone(),
+        source,
+    })
+}
+
+/// Reads the throttle of a response nobody waits for (see [`super::io::OrphanThrottle`]).
+pub(crate) fn orphan_throttle<B: ResponseBody>(frame: &Bytes, version: i16) -> Option<(i32, bool)> {
+    let body: B = decode_frame(frame, version, &Arc::from("")).ok()?;
+    let ms = body.throttle_time_ms()?;
+    Some((ms, broker_delays_response(B::API_KEY, version)))
+}
+
+/// The future of a request on a [`BrokerConnection`](crate::BrokerConnection).
+///
+/// Dropping it is safe at any time: the response is still read off the connection and
+/// discarded.
+pub struct ResponseFuture<B> {
+    state: State,
+    _body: std::marker::PhantomData<fn() -> B>,
+}
+
+enum State {
+    Failed(Option<Error>),
+    Waiting {
+        rx: oneshot::Receiver<Reply>,
+        version: i16,
+        broker: Arc<str>,
+    },
+}
+
+impl<B> ResponseFuture<B> {
+    pub(crate) fn failed(e: Error) -> Self {
+        ResponseFuture {
+            state: State::Failed(Some(e)),
+            _body: std::marker::PhantomData,
+        }
+    }
+
+    pub(crate) fn waiting(rx: oneshot::Receiver<Reply>, version: i16, broker: Arc<str>) -> Self {
+        ResponseFuture {
+            state: State::Waiting {
+                rx,
+                version,
+                broker,
+            },
+            _body: std::marker::PhantomData,
+        }
+    }
+}
+
+impl<B> std::fmt::Debug for ResponseFuture<B> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ResponseFuture").finish_non_exhaustive()
+    }
+}
+
+impl<B: ResponseBody> Future for ResponseFuture<B> {
+    type Output = Result<Response<B>, Error>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match &mut self.state {
+            State::Failed(e) => Poll::Ready(Err(e.take().unwrap_or(Error::Closed))),
+            State::Waiting {
+                rx,
+                version,
+                broker,
+            } => {
+                let reply = match Pin::new(rx).poll(cx) {
+                    Poll::Pending => return Poll::Pending,
+                    Poll::Ready(Ok(r)) => r,
+                    Poll::Ready(Err(_)) => Err(Error::Disconnected {
+                        broker: broker.clone(),
+                        reason: Arc::from("the connection task ended"),
+                    }),
+                };
+                let version = *version;
+                Poll::Ready(match reply {
+                    Ok(Some(frame)) => decode_frame::<B>(&frame, version, broker)
+                        .map(|body| Response { version, body }),
+                    Ok(None) => Ok(Response {
+                        version,
+                        body: B::default(),
+                    }),
+                    Err(e) => Err(e),
+                })
+            }
+        }
+    }
+}
