@@ -153,6 +153,45 @@ impl ApiKey {
     }
 }
 
+impl ApiKey {
+    /// The first version of this API whose responses a broker sends *before* throttling the
+    /// client, leaving the client to hold back its next requests until `throttle_time_ms` has
+    /// passed (KIP-219). For older versions the broker delays the response itself, so a client
+    /// must not wait again. The numbers are the ones the message schemas state ("Starting in
+    /// version N, on quota violation, brokers send out responses before throttling").
+    /// APIs without a throttle time before KIP-219 (SASL, DescribeProducers) report 0.
+    ///
+    /// ```
+    /// use klamm_protocol::ApiKey;
+    /// assert_eq!(ApiKey::Produce.first_client_throttled_version(), 6);
+    /// assert!(!ApiKey::Fetch.client_enforces_throttle(7));
+    /// assert!(ApiKey::Fetch.client_enforces_throttle(8));
+    /// ```
+    pub fn first_client_throttled_version(self) -> i16 {
+        match self {
+            ApiKey::Produce => 6,
+            ApiKey::Fetch => 8,
+            ApiKey::ListOffsets => 3,
+            ApiKey::Metadata => 6,
+            ApiKey::OffsetFetch => 4,
+            ApiKey::FindCoordinator => 2,
+            ApiKey::ApiVersions => 2,
+            ApiKey::CreateTopics => 3,
+            ApiKey::InitProducerId
+            | ApiKey::AddPartitionsToTxn
+            | ApiKey::AddOffsetsToTxn
+            | ApiKey::EndTxn
+            | ApiKey::TxnOffsetCommit => 1,
+            ApiKey::SaslHandshake | ApiKey::SaslAuthenticate | ApiKey::DescribeProducers => 0,
+        }
+    }
+
+    /// Whether, at `version`, the client (not the broker) enforces a throttle (KIP-219).
+    pub fn client_enforces_throttle(self, version: i16) -> bool {
+        version >= self.first_client_throttled_version()
+    }
+}
+
 impl std::fmt::Display for ApiKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.name())
