@@ -69,7 +69,10 @@ impl PoolConfig {
             );
         }
         if self.id_prefix.chars().any(char::is_control) {
-            return fail(format!("id_prefix {:?} contains control characters", self.id_prefix));
+            return fail(format!(
+                "id_prefix {:?} contains control characters",
+                self.id_prefix
+            ));
         }
         if self.size == 0 || self.size > MAX_POOL_SIZE {
             return fail(format!("size {} is outside 1..={MAX_POOL_SIZE}", self.size));
@@ -215,10 +218,34 @@ mod tests {
     fn bad_settings_are_refused_with_the_setting_named() {
         let cases: Vec<(PoolConfig, &str)> = vec![
             (PoolConfig { size: 0, ..ok() }, "size"),
-            (PoolConfig { size: MAX_POOL_SIZE + 1, ..ok() }, "size"),
-            (PoolConfig { id_prefix: "a\nb".into(), ..ok() }, "control"),
-            (PoolConfig { commit_attempts: 0, ..ok() }, "commit_attempts"),
-            (PoolConfig { create_timeout: Duration::ZERO, ..ok() }, "create_timeout"),
+            (
+                PoolConfig {
+                    size: MAX_POOL_SIZE + 1,
+                    ..ok()
+                },
+                "size",
+            ),
+            (
+                PoolConfig {
+                    id_prefix: "a\nb".into(),
+                    ..ok()
+                },
+                "control",
+            ),
+            (
+                PoolConfig {
+                    commit_attempts: 0,
+                    ..ok()
+                },
+                "commit_attempts",
+            ),
+            (
+                PoolConfig {
+                    create_timeout: Duration::ZERO,
+                    ..ok()
+                },
+                "create_timeout",
+            ),
             (
                 PoolConfig {
                     replace_backoff: Duration::from_secs(20),

@@ -59,7 +59,9 @@ pub enum PoolError {
         source: BoxError,
     },
     /// Creating or initialising a producer did not finish within `create_timeout`.
-    #[error("creating transactional producer {id} did not finish within {timeout:?} (create_timeout)")]
+    #[error(
+        "creating transactional producer {id} did not finish within {timeout:?} (create_timeout)"
+    )]
     CreateTimeout {
         /// The transactional id.
         id: String,
@@ -86,7 +88,9 @@ pub enum PoolError {
     },
     /// `abort_transaction` failed; the producer is replaced under the same id, which makes the
     /// broker abort the transaction.
-    #[error("abort on {id} failed (the producer is replaced, which aborts the transaction): {source}")]
+    #[error(
+        "abort on {id} failed (the producer is replaced, which aborts the transaction): {source}"
+    )]
     Abort {
         /// The transactional id.
         id: String,
@@ -167,7 +171,10 @@ mod tests {
             size: 8,
         };
         let s = e.to_string();
-        assert!(s.contains("250ms") && s.contains("size 8") && s.contains("raise"), "{s}");
+        assert!(
+            s.contains("250ms") && s.contains("size 8") && s.contains("raise"),
+            "{s}"
+        );
         let e: TransactionError<std::io::Error> =
             TransactionError::Aborted(std::io::Error::other("nope"));
         assert_eq!(e.to_string(), "transaction aborted: nope");

@@ -41,7 +41,6 @@ impl<F: ProducerFactory> std::fmt::Debug for TransactionalPool<F> {
     }
 }
 
-
 /// Gives a reserved uncreated slot back unless disarmed (creation failed, or the checkout
 /// future was dropped while creating).
 struct ReturnUncreated<'a, F: ProducerFactory> {
@@ -64,9 +63,8 @@ impl<F: ProducerFactory> TransactionalPool<F> {
     }
 
     pub(crate) async fn start(factory: F, config: PoolConfig) -> Result<Self, PoolError> {
-        let runtime = tokio::runtime::Handle::try_current().map_err(|_| {
-            PoolError::Config("build() must run inside a tokio runtime".to_owned())
-        })?;
+        let runtime = tokio::runtime::Handle::try_current()
+            .map_err(|_| PoolError::Config("build() must run inside a tokio runtime".to_owned()))?;
         let size = config.size;
         let lazy = config.lazy;
         let shared = Arc::new(Shared::new(factory, config, runtime));
@@ -243,7 +241,11 @@ impl<F: ProducerFactory> TransactionalPool<F> {
             return 0;
         }
         let stragglers = shared.outstanding_producers();
-        warn!(count = stragglers.len(), ?timeout, "producers still borrowed at close; aborting them");
+        warn!(
+            count = stragglers.len(),
+            ?timeout,
+            "producers still borrowed at close; aborting them"
+        );
         futures::future::join_all(stragglers.iter().map(|(slot, p)| async move {
             if matches!(p.health(), Health::InTransaction | Health::AbortableError) {
                 let _ = recover::abort(shared, *slot, p).await;

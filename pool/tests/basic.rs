@@ -24,7 +24,10 @@ async fn build_creates_size_producers_with_stable_ids() {
     let cluster = FakeCluster::new();
     let pool = pool(&cluster, 8).await;
     let ids: Vec<_> = pool.transactional_ids().collect();
-    assert_eq!(ids, (0..8).map(|i| format!("orders-{i}")).collect::<Vec<_>>());
+    assert_eq!(
+        ids,
+        (0..8).map(|i| format!("orders-{i}")).collect::<Vec<_>>()
+    );
     for id in &ids {
         assert_eq!(cluster.creates(id), 1, "{id} created once");
     }
@@ -78,7 +81,10 @@ async fn lazy_creation_failure_gives_the_slot_back() {
         .unwrap();
     cluster.fail_next_creates(1);
     let e = pool.get().await.unwrap_err();
-    assert!(matches!(e, PoolError::Create { ref id, .. } if id == "lazy-0"), "{e}");
+    assert!(
+        matches!(e, PoolError::Create { ref id, .. } if id == "lazy-0"),
+        "{e}"
+    );
     // The slot is available again and the next borrower creates it.
     let g = pool.get().await.expect("slot was given back");
     assert_eq!(g.health(), Health::Ready);
@@ -121,7 +127,10 @@ async fn ok_commits_err_aborts() {
         })
         .await
         .unwrap_err();
-    assert!(matches!(e, TransactionError::Aborted(FakeError::Injected(_))), "{e}");
+    assert!(
+        matches!(e, TransactionError::Aborted(FakeError::Injected(_))),
+        "{e}"
+    );
     assert_eq!(cluster.committed(), vec!["order-1", "audit-1"]);
     let m = pool.metrics();
     assert_eq!((m.commits, m.aborts, m.replacements), (1, 1, 0));
@@ -147,7 +156,10 @@ async fn checkout_times_out_with_a_clear_error() {
         .transaction(|txn| async move { txn.send("never").await })
         .await
         .unwrap_err();
-    assert!(matches!(e.pool_error(), Some(PoolError::CheckoutTimeout { .. })));
+    assert!(matches!(
+        e.pool_error(),
+        Some(PoolError::CheckoutTimeout { .. })
+    ));
     assert_eq!(pool.metrics().checkout_timeouts, 2);
     assert_eq!(pool.metrics().waiters, 0);
     drop(held);
@@ -160,7 +172,8 @@ async fn a_waiter_gets_the_returned_producer() {
     let pool = pool(&cluster, 1).await;
     let held = pool.get().await.unwrap();
     let p2 = pool.clone();
-    let waiter = tokio::spawn(async move { p2.get().await.map(|g| g.transactional_id().to_owned()) });
+    let waiter =
+        tokio::spawn(async move { p2.get().await.map(|g| g.transactional_id().to_owned()) });
     tokio::time::sleep(Duration::from_millis(50)).await;
     assert_eq!(pool.metrics().waiters, 1);
     drop(held);
@@ -186,7 +199,11 @@ async fn dropping_a_guard_with_an_open_transaction_aborts_before_reuse() {
     g.send("next").await.unwrap();
     g.commit().await.unwrap();
     drop(g);
-    assert_eq!(cluster.committed(), vec!["next"], "the abandoned record never commits");
+    assert_eq!(
+        cluster.committed(),
+        vec!["next"],
+        "the abandoned record never commits"
+    );
     assert_eq!(pool.metrics().aborts, 1);
 }
 
@@ -226,7 +243,10 @@ async fn a_panicking_closure_aborts_and_returns_the_producer() {
         .transaction(|_txn| -> std::future::Ready<Result<(), FakeError>> { panic!("sync bug") })
         .await
         .unwrap_err();
-    assert!(matches!(e.pool_error(), Some(PoolError::Panicked { .. })), "{e}");
+    assert!(
+        matches!(e.pool_error(), Some(PoolError::Panicked { .. })),
+        "{e}"
+    );
     // Same producer, aborted, not replaced, usable.
     pool.transaction(|txn| async move { txn.send("fine").await })
         .await
@@ -250,12 +270,18 @@ async fn an_escaped_handle_aborts_and_replaces() {
         })
         .await
         .unwrap_err();
-    assert!(matches!(e.pool_error(), Some(PoolError::HandleEscaped { .. })), "{e}");
+    assert!(
+        matches!(e.pool_error(), Some(PoolError::HandleEscaped { .. })),
+        "{e}"
+    );
     let escaped = rx.await.unwrap();
     // The replacement (same id, new epoch) fences the escaped handle.
     let g = pool.get().await.unwrap();
     assert_eq!(cluster.creates("orders-0"), 2);
-    assert!(matches!(escaped.send("late").await, Err(FakeError::Fenced(_))));
+    assert!(matches!(
+        escaped.send("late").await,
+        Err(FakeError::Fenced(_))
+    ));
     drop(g);
     assert!(cluster.committed().is_empty());
     assert_eq!(pool.metrics().replacements, 1);

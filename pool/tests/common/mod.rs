@@ -112,6 +112,8 @@ enum St {
 pub struct FakeProducer {
     pub id: String,
     pub epoch: u32,
+    /// Closures using this producer right now (a test's exclusivity check).
+    pub active: std::sync::atomic::AtomicUsize,
     cluster: Arc<FakeCluster>,
     state: Mutex<(St, Vec<String>)>,
 }
@@ -257,6 +259,7 @@ impl ProducerFactory for FakeFactory {
         Ok(FakeProducer {
             id: transactional_id.to_owned(),
             epoch,
+            active: std::sync::atomic::AtomicUsize::new(0),
             cluster: Arc::clone(&self.cluster),
             state: Mutex::new((St::Ready, Vec::new())),
         })
