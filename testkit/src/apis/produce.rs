@@ -40,8 +40,8 @@ impl Api for Produce {
             for t in &req.topic_data {
                 let mut partition_responses = Vec::with_capacity(t.partition_data.len());
                 for p in &t.partition_data {
-                    let records = p.records.as_deref().unwrap_or(&[]);
-                    let r = state.produce(ctx.node, &t.name, p.index, records);
+                    let records = p.records.clone().unwrap_or_default();
+                    let r = state.produce(ctx.node, &t.name, p.index, &records);
                     let mut resp = if r.error == codes::NONE {
                         PartitionProduceResponse {
                             index: p.index,

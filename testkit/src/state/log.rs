@@ -5,6 +5,8 @@ use std::collections::BTreeMap;
 
 use bytes::Bytes;
 
+use klamm_protocol::record::SealedBatch;
+
 use super::batch::{self, BatchError, BatchHeader};
 use super::producer::{ProducerStates, SeqCheck};
 use crate::codes;
@@ -77,17 +79,21 @@ impl PartitionLog {
 
     /// Validates and appends one produced record set (exactly one v2 batch). `Err` is a Kafka
     /// error code with a message.
-    pub fn append(&mut self, records: &[u8], leader_epoch: i32) -> Result<Appended, (i16, String)> {
-        let h = batch::parse_single_batch(records)
+    pub fn append(
+        &mut self,
+        records: &Bytes,
+        leader_epoch: i32,
+    ) -> Result<Appended, (i16, String)> {
+        let (sealed, h) = batch::parse_single_batch(records)
             .map_err(|e| (batch_error_code(&e), e.to_string()))?;
-        self.append_parsed(&h, records, leader_epoch)
+        self.append_parsed(&h, sealed, leader_epoch)
     }
 
     /// Appends a record set whose single batch header `h` was already parsed and validated.
     pub fn append_parsed(
         &mut self,
         h: &BatchHeader,
-        records: &[u8],
+        batch: SealedBatch,
         leader_epoch: i32,
     ) -> Result<Appended, (i16, String)> {
         if h.is_control() {
@@ -103,7 +109,7 @@ impl PartitionLog {
             }),
             Ok(SeqCheck::Append) => {
                 let base = self.next_offset;
-                let bytes = batch::with_base_offset(records, base, leader_epoch);
+                let bytes = batch::place(batch, base, leader_epoch);
                 let last = base + i64::from(h.last_offset_delta);
                 self.batches.push(StoredBatch {
                     base_offset: base,
@@ -143,15 +149,9 @@ impl PartitionLog {
     ) -> Result<i64, i16> {
         self.producers.check_marker(producer_id, epoch)?;
         let offset = self.next_offset;
-        let bytes = batch::control_batch(
-            offset,
-            leader_epoch,
-            producer_id,
-            epoch,
-            commit,
-            0,
-            timestamp,
-        );
+        let bytes =
+            batch::control_batch(offset, leader_epoch, producer_id, epoch, commit, timestamp)
+                .ok_or(codes::INVALID_RECORD)?;
         self.batches.push(StoredBatch {
             base_offset: offset,
             last_offset: offset,
@@ -244,15 +244,26 @@ impl PartitionLog {
 pub fn batch_error_code(e: &BatchError) -> i16 {
     match e {
         BatchError::Magic(_) => codes::UNSUPPORTED_FOR_MESSAGE_FORMAT,
-        BatchError::Crc { .. } | BatchError::Truncated => codes::CORRUPT_MESSAGE,
-        BatchError::BatchCount(_) | BatchError::Invalid => codes::INVALID_RECORD,
+        BatchError::Crc | BatchError::Corrupt(_) => codes::CORRUPT_MESSAGE,
+        BatchError::BatchCount(_) => codes::INVALID_RECORD,
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::state::batch::{control_type, data_batch, parse_single_batch};
+    use crate::state::batch::data_batch;
+    use klamm_protocol::record::RecordBatch;
+
+    fn control_type(b: &Bytes) -> Option<bool> {
+        Some(
+            RecordBatch::decode(b.clone())
+                .ok()?
+                .end_txn_marker()
+                .ok()??
+                .is_commit(),
+        )
+    }
 
     #[test]
     fn offsets_are_assigned_and_batches_kept_intact() {
@@ -264,7 +275,10 @@ mod tests {
         assert_eq!(log.high_watermark(), 5);
         let read = log.read(4, 1 << 20, 5).unwrap();
         assert_eq!(read.len(), 1);
-        assert_eq!(parse_single_batch(&read[0]).unwrap().base_offset, 3);
+        assert_eq!(
+            RecordBatch::decode(read[0].clone()).unwrap().base_offset(),
+            3
+        );
         assert_eq!(&read[0][16..], &b[16..]);
         assert_eq!(&read[0][12..16], &4i32.to_be_bytes());
         assert_eq!(log.read(0, 1, 5).unwrap().len(), 1, "at least one batch");
@@ -342,22 +356,24 @@ mod tests {
     #[test]
     fn list_offsets() {
         let mut log = PartitionLog::default();
-        log.append(&data_batch(-1, -1, -1, 3, false), 0).unwrap(); // ts up to 1003
-        log.append(&data_batch(-1, -1, -1, 9, false), 0).unwrap(); // ts up to 1009
+        log.append(&data_batch(-1, -1, -1, 3, false), 0).unwrap(); // ts 1000..=1002
+        log.append(&data_batch(-1, -1, -1, 9, false), 0).unwrap(); // ts 1000..=1008
         assert_eq!(log.offset_for(-1, 12), (12, -1));
         assert_eq!(log.offset_for(-2, 12), (0, -1));
-        assert_eq!(log.offset_for(-3, 12), (11, 1009));
-        assert_eq!(log.offset_for(1005, 12), (3, 1009));
+        assert_eq!(log.offset_for(-3, 12), (11, 1008));
+        assert_eq!(log.offset_for(1005, 12), (3, 1008));
         assert_eq!(log.offset_for(5000, 12), (-1, -1));
     }
 
     #[test]
     fn refuses_control_and_corrupt_batches() {
         let mut log = PartitionLog::default();
-        let c = batch::control_batch(0, 0, 1, 0, true, 0, 0);
+        let c = batch::control_batch(0, 0, 1, 0, true, 0).unwrap();
         assert_eq!(log.append(&c, 0).unwrap_err().0, codes::INVALID_RECORD);
         assert_eq!(
-            log.append(&[1, 2, 3], 0).unwrap_err().0,
+            log.append(&Bytes::from_static(&[1, 2, 3]), 0)
+                .unwrap_err()
+                .0,
             codes::CORRUPT_MESSAGE
         );
         assert_eq!(log.high_watermark(), 0);

@@ -11,6 +11,7 @@ pub mod producer;
 pub mod quota;
 pub mod txn;
 
+use bytes::Bytes;
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
@@ -254,7 +255,7 @@ impl ClusterState {
         node: i32,
         topic: &str,
         partition: i32,
-        records: &[u8],
+        records: &Bytes,
     ) -> ProduceResult {
         let Some(p) = self.partition(topic, partition) else {
             return ProduceResult::error(
@@ -271,8 +272,8 @@ impl ClusterState {
                 ),
             );
         }
-        let h: BatchHeader = match batch::parse_single_batch(records) {
-            Ok(h) => h,
+        let (sealed, h): (_, BatchHeader) = match batch::parse_single_batch(records) {
+            Ok(x) => x,
             Err(e) => return ProduceResult::error(log::batch_error_code(&e), e.to_string()),
         };
         if h.is_transactional()
@@ -291,7 +292,7 @@ impl ClusterState {
                 "unknown topic or partition",
             );
         };
-        match p.log.append_parsed(&h, records, p.leader_epoch) {
+        match p.log.append_parsed(&h, sealed, p.leader_epoch) {
             Ok(a) => ProduceResult {
                 error: codes::NONE,
                 base_offset: a.base_offset,
@@ -391,7 +392,10 @@ mod tests {
         );
         assert_eq!(s.produce(0, "t", 0, &b).base_offset, 0);
         assert_eq!(s.produce(0, "t", 0, &b).base_offset, 4);
-        assert_eq!(s.produce(0, "t", 0, &b[..20]).error, codes::CORRUPT_MESSAGE);
+        assert_eq!(
+            s.produce(0, "t", 0, &b.slice(..20)).error,
+            codes::CORRUPT_MESSAGE
+        );
     }
 
     #[test]

@@ -151,7 +151,9 @@ mod tests {
     use crate::state::batch::{data_batch, parse_single_batch};
 
     fn h(pid: i64, epoch: i16, seq: i32, count: i32) -> BatchHeader {
-        parse_single_batch(&data_batch(pid, epoch, seq, count, false)).unwrap()
+        parse_single_batch(&data_batch(pid, epoch, seq, count, false))
+            .unwrap()
+            .1
     }
 
     fn append(s: &mut ProducerStates, b: &BatchHeader, offset: i64) -> Result<SeqCheck, i16> {
@@ -216,7 +218,7 @@ mod tests {
     #[test]
     fn markers_end_transactions_and_fence_older_epochs() {
         let mut s = ProducerStates::default();
-        let t = parse_single_batch(&data_batch(1, 0, 0, 3, true)).unwrap();
+        let t = parse_single_batch(&data_batch(1, 0, 0, 3, true)).unwrap().1;
         assert_eq!(append(&mut s, &t, 10), Ok(SeqCheck::Append));
         assert_eq!(s.open_txn(1), Some(10));
         assert_eq!(s.check(&h(1, 0, 3, 1)), Err(codes::INVALID_TXN_STATE));
