@@ -97,6 +97,11 @@ impl BatchCompleter {
         }
     }
 
+    /// The shared completion (for `flush`, which waits for whole batches).
+    pub(crate) fn completion(&self) -> Arc<Completion> {
+        Arc::clone(&self.completion)
+    }
+
     /// Resolve every future of the batch. Returns `false` if it was already resolved.
     pub fn complete(&self, result: Result<BatchOutcome, ProducerError>) -> bool {
         self.completion.complete(result)
@@ -144,6 +149,17 @@ impl fmt::Debug for DeliveryFuture {
 }
 
 impl DeliveryFuture {
+    /// A future that resolves when the batch behind `completion` has its outcome (the record
+    /// data it reports is that of the batch's first record).
+    pub(crate) fn watch(completion: &Arc<Completion>) -> DeliveryFuture {
+        DeliveryFuture {
+            completion: Arc::clone(completion),
+            offset_delta: 0,
+            timestamp: -1,
+            slot: None,
+        }
+    }
+
     /// The partition the record was assigned to.
     pub fn partition(&self) -> i32 {
         self.completion.partition

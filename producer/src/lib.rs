@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 #![forbid(unsafe_code)]
 
+pub mod accumulator;
 pub mod config;
 pub mod delivery;
 pub mod error;

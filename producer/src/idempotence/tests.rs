@@ -295,7 +295,10 @@ impl Sim {
         {
             self.queues[p].pop_front();
             self.network[p].push_back((id, count, producer.epoch, base_sequence));
-            let held = self.idem.partition(&tp(p as i32)).map_or(0, |s| s.window_len());
+            let held = self
+                .idem
+                .partition(&tp(p as i32))
+                .map_or(0, |s| s.window_len());
             assert!(held <= MAX_IN_FLIGHT_PER_PARTITION);
         }
     }

@@ -1,0 +1,475 @@
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use klamm_protocol::record::RecordBatch;
+use tokio::time::Instant;
+
+use super::*;
+use crate::config::ProducerConfigBuilder;
+use crate::idempotence::{Idempotence, Outcome, ProducerIdEpoch};
+
+fn config() -> ProducerConfigBuilder {
+    ProducerConfig::builder().bootstrap(["localhost:9092"])
+}
+
+fn acc(b: ProducerConfigBuilder) -> RecordAccumulator {
+    RecordAccumulator::new(Arc::new(b.build().unwrap()))
+}
+
+const FOUR: PartitionAvailability<'static> = PartitionAvailability {
+    count: 4,
+    available: &[],
+};
+
+fn rec(p: i32, value: &str) -> ProducerRecord {
+    ProducerRecord::new("t")
+        .partition(p)
+        .value(Bytes::copy_from_slice(value.as_bytes()))
+}
+
+fn leader0(_: &TopicPartition) -> Option<i32> {
+    Some(0)
+}
+
+fn any_node(_: i32) -> bool {
+    true
+}
+
+fn drain(a: &RecordAccumulator, now: Instant) -> Drained {
+    a.drain(DrainContext {
+        now,
+        leader_for: &leader0,
+        node_ready: &any_node,
+        idempotence: None,
+    })
+}
+
+fn drain_idem(a: &RecordAccumulator, idem: &mut Idempotence) -> Drained {
+    a.drain(DrainContext {
+        now: Instant::now(),
+        leader_for: &leader0,
+        node_ready: &any_node,
+        idempotence: Some(idem),
+    })
+}
+
+fn values(batch: &ProducerBatch) -> Vec<String> {
+    let decoded = RecordBatch::decode(batch.wire_bytes().unwrap()).unwrap();
+    decoded
+        .records()
+        .unwrap()
+        .map(|r| String::from_utf8(r.unwrap().value.unwrap().to_vec()).unwrap())
+        .collect()
+}
+
+#[tokio::test]
+async fn records_are_appended_in_place_and_resolve_with_offsets() {
+    let a = acc(config());
+    let record = ProducerRecord::new("t")
+        .partition(2)
+        .key("k")
+        .value("v0")
+        .header("h", "x")
+        .timestamp(1_000);
+    let f0 = a.append(record, FOUR, Blocking::Wait).await.unwrap();
+    let f1 = a.append(rec(2, "v1"), FOUR, Blocking::Wait).await.unwrap();
+    assert_eq!(f0.partition(), 2);
+    let mut d = drain(&a, Instant::now());
+    let batch = d.batches.get_mut(&0).unwrap().pop().unwrap();
+    assert_eq!(batch.record_count(), 2);
+    let decoded = RecordBatch::decode(batch.wire_bytes().unwrap()).unwrap();
+    let records: Vec<_> = decoded.records().unwrap().map(Result::unwrap).collect();
+    assert_eq!(records[0].key.as_deref(), Some(&b"k"[..]));
+    assert_eq!(records[0].timestamp, 1_000);
+    assert_eq!(records[0].headers.len(), 1);
+    assert_eq!(records[1].value.as_deref(), Some(&b"v1"[..]));
+    assert_eq!(a.incomplete_batches(), 1);
+    batch.complete(100, None);
+    let m0 = f0.await.unwrap();
+    let m1 = f1.await.unwrap();
+    assert_eq!((m0.offset, m1.offset), (100, 101));
+    assert_eq!((m0.partition, m0.timestamp), (2, 1_000));
+    assert_eq!(a.incomplete_batches(), 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn linger_holds_a_batch_until_it_passes() {
+    let a = acc(config().linger(Duration::from_millis(100)));
+    let start = Instant::now();
+    let _f = a.append(rec(0, "x"), FOUR, Blocking::Wait).await.unwrap();
+    let d = drain(&a, Instant::now());
+    assert!(d.is_empty());
+    let next = d.next_ready.unwrap();
+    assert!(next >= start + Duration::from_millis(100));
+    assert!(next <= Instant::now() + Duration::from_millis(100));
+    tokio::time::advance(Duration::from_millis(100)).await;
+    assert_eq!(drain(&a, Instant::now()).batches[&0].len(), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn full_batches_and_flush_do_not_wait_for_linger() {
+    let a = acc(config().linger(Duration::from_secs(10)).batch_size(200));
+    let mut futures = Vec::new();
+    for i in 0..20 {
+        futures.push(
+            a.append(
+                rec(0, &format!("value-{i:03}-padding-padding")),
+                FOUR,
+                Blocking::Wait,
+            )
+            .await
+            .unwrap(),
+        );
+    }
+    // Several batches exist; all but the newest are full, so ready despite the linger.
+    let d = drain(&a, Instant::now());
+    let first = &d.batches[&0][0];
+    assert!(
+        first.size() <= 200,
+        "batch_size respected: {}",
+        first.size()
+    );
+    assert_eq!(values(first)[0], "value-000-padding-padding");
+    // The newest is not full: it waits, until flush.
+    let mut drained = 1;
+    loop {
+        let d = drain(&a, Instant::now());
+        if d.is_empty() {
+            break;
+        }
+        drained += 1;
+    }
+    assert!(a.has_queued());
+    a.begin_flush();
+    assert_eq!(drain(&a, Instant::now()).batches[&0].len(), 1);
+    a.end_flush();
+    assert!(!a.has_queued());
+    assert!(drained >= 2);
+}
+
+#[tokio::test]
+async fn one_batch_per_partition_and_request_size_per_node() {
+    let a = acc(config().batch_size(100).max_request_size(1000));
+    for p in 0..4 {
+        for _ in 0..3 {
+            drop(
+                a.append(rec(p, &"x".repeat(400)), FOUR, Blocking::Wait)
+                    .await
+                    .unwrap(),
+            );
+        }
+    }
+    // Each record fills a batch (first record always fits); one node, 1000 bytes per request:
+    // two batches of ~470 bytes fit, from two different partitions.
+    let d = drain(&a, Instant::now());
+    let batches = &d.batches[&0];
+    assert_eq!(
+        batches.len(),
+        2,
+        "{:?}",
+        batches.iter().map(|b| b.size()).collect::<Vec<_>>()
+    );
+    assert_ne!(
+        batches[0].topic_partition().partition,
+        batches[1].topic_partition().partition
+    );
+}
+
+#[tokio::test]
+async fn unknown_leaders_and_busy_nodes_are_skipped() {
+    let a = acc(config());
+    let _f = a.append(rec(1, "x"), FOUR, Blocking::Wait).await.unwrap();
+    let none = |_: &TopicPartition| None;
+    let d = a.drain(DrainContext {
+        now: Instant::now(),
+        leader_for: &none,
+        node_ready: &any_node,
+        idempotence: None,
+    });
+    assert!(d.is_empty());
+    assert_eq!(d.unknown_leaders[0].partition, 1);
+    let busy = |_: i32| false;
+    let d = a.drain(DrainContext {
+        now: Instant::now(),
+        leader_for: &leader0,
+        node_ready: &busy,
+        idempotence: None,
+    });
+    assert!(d.is_empty() && d.unknown_leaders.is_empty());
+    assert!(a.has_queued());
+}
+
+#[tokio::test(start_paused = true)]
+async fn requeued_batches_go_first_in_order_after_backoff() {
+    let a = acc(config()
+        .batch_size(0)
+        .retry_backoff(Duration::from_millis(50)));
+    for v in ["a", "b", "c"] {
+        drop(a.append(rec(0, v), FOUR, Blocking::Wait).await.unwrap());
+    }
+    let b1 = drain(&a, Instant::now())
+        .batches
+        .remove(&0)
+        .unwrap()
+        .remove(0);
+    let b2 = drain(&a, Instant::now())
+        .batches
+        .remove(&0)
+        .unwrap()
+        .remove(0);
+    assert_eq!(
+        (values(&b1), values(&b2)),
+        (vec!["a".into()], vec!["b".into()])
+    );
+    // Requeued in the "wrong" order: they still go back as a, b, before c.
+    let err = ProducerError::Fatal("retriable for the test".into());
+    a.reenqueue(b2, err.clone(), Instant::now());
+    a.reenqueue(b1, err, Instant::now());
+    assert!(drain(&a, Instant::now()).is_empty(), "backoff");
+    tokio::time::advance(Duration::from_millis(50)).await;
+    let order: Vec<String> = (0..3)
+        .map(|_| {
+            let b = drain(&a, Instant::now())
+                .batches
+                .remove(&0)
+                .unwrap()
+                .remove(0);
+            values(&b).remove(0)
+        })
+        .collect();
+    assert_eq!(order, ["a", "b", "c"]);
+}
+
+#[tokio::test]
+async fn idempotent_drain_assigns_sequences_once() {
+    let a = acc(config().batch_size(0));
+    let mut idem = Idempotence::new();
+    drop(a.append(rec(0, "a"), FOUR, Blocking::Wait).await.unwrap());
+    assert!(drain_idem(&a, &mut idem).is_empty(), "no producer id yet");
+    let pid = ProducerIdEpoch { id: 9, epoch: 2 };
+    idem.set_producer(pid);
+    for v in ["b", "c", "d", "e", "f"] {
+        drop(a.append(rec(0, v), FOUR, Blocking::Wait).await.unwrap());
+    }
+    let mut sent = Vec::new();
+    for _ in 0..6 {
+        if let Some(mut bs) = drain_idem(&a, &mut idem).batches.remove(&0) {
+            sent.push(bs.remove(0));
+        }
+    }
+    assert_eq!(
+        sent.len(),
+        5,
+        "at most 5 batches of a partition without outcome"
+    );
+    let seqs: Vec<i32> = sent.iter().map(|b| b.producer_state().unwrap().1).collect();
+    assert_eq!(seqs, [0, 1, 2, 3, 4]);
+    assert_eq!(sent[0].producer_state().unwrap().0, pid);
+    // The first fails retriably: it is resent with sequence 0, before "f".
+    let first = sent.remove(0);
+    let tp = first.topic_partition().clone();
+    idem.on_outcome(&tp, first.id(), Outcome::RetriableRejected);
+    a.reenqueue(first, ProducerError::Fatal("x".into()), Instant::now());
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    let again = drain_idem(&a, &mut idem)
+        .batches
+        .remove(&0)
+        .unwrap()
+        .remove(0);
+    assert_eq!(values(&again), ["a"]);
+    assert_eq!(again.producer_state().unwrap().1, 0);
+    assert_eq!(again.attempts(), 2);
+}
+
+#[tokio::test]
+async fn memory_is_bounded_and_try_send_fails_at_once() {
+    let a = acc(config()
+        .batch_size(1000)
+        .buffer_memory(2000)
+        .max_block(Duration::from_millis(200)));
+    let _f0 = a.append(rec(0, "x"), FOUR, Blocking::Wait).await.unwrap();
+    let _f1 = a.append(rec(1, "x"), FOUR, Blocking::Wait).await.unwrap();
+    assert_eq!(a.memory().available(), 0);
+    let err = a
+        .append(rec(2, "x"), FOUR, Blocking::NoWait)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            ProducerError::WouldBlock {
+                requested: 1000,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    // Appends to existing open batches need no new memory.
+    let _f2 = a.append(rec(0, "y"), FOUR, Blocking::NoWait).await.unwrap();
+    let started = std::time::Instant::now();
+    let err = a
+        .append(rec(2, "x"), FOUR, Blocking::Wait)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, ProducerError::BufferExhausted { .. }),
+        "{err}"
+    );
+    assert!(started.elapsed() >= Duration::from_millis(200));
+    // Completing a batch frees its memory (the other one still holds its share).
+    let mut both = drain(&a, Instant::now()).batches.remove(&0).unwrap();
+    assert_eq!(both.len(), 2);
+    both.pop().unwrap().complete(0, None);
+    assert_eq!(a.memory().available(), 1000);
+    let _f3 = a.append(rec(2, "x"), FOUR, Blocking::NoWait).await.unwrap();
+}
+
+#[tokio::test]
+async fn oversized_records_are_refused_before_buffering() {
+    let a = acc(config().max_request_size(1000).buffer_memory(100_000));
+    let err = a
+        .append(rec(0, &"x".repeat(1000)), FOUR, Blocking::Wait)
+        .await
+        .unwrap_err();
+    assert!(matches!(
+        err,
+        ProducerError::RecordTooLarge {
+            max_request_size: 1000,
+            ..
+        }
+    ));
+    let a = acc(config().max_request_size(10_000).buffer_memory(500));
+    let err = a
+        .append(rec(0, &"x".repeat(1000)), FOUR, Blocking::Wait)
+        .await
+        .unwrap_err();
+    assert!(matches!(
+        err,
+        ProducerError::RecordLargerThanBuffer {
+            buffer_memory: 500,
+            ..
+        }
+    ));
+    let err = a
+        .append(rec(7, "x"), FOUR, Blocking::Wait)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ProducerError::Partition(_)), "{err}");
+    assert!(!a.has_queued());
+}
+
+#[tokio::test(start_paused = true)]
+async fn expired_batches_are_taken_out() {
+    let a = acc(config()
+        .linger(Duration::from_secs(1))
+        .request_timeout(Duration::from_secs(1))
+        .delivery_timeout(Duration::from_secs(5)));
+    let f = a.append(rec(0, "x"), FOUR, Blocking::Wait).await.unwrap();
+    tokio::time::advance(Duration::from_secs(4)).await;
+    let _g = a.append(rec(1, "y"), FOUR, Blocking::Wait).await.unwrap();
+    tokio::time::advance(Duration::from_secs(1)).await;
+    let expired = a.expire(Instant::now());
+    assert_eq!(expired.len(), 1);
+    assert_eq!(expired[0].topic_partition().partition, 0);
+    for b in expired {
+        b.fail(ProducerError::Fatal("expired".into()));
+    }
+    assert!(f.await.is_err());
+    assert!(a.has_queued(), "partition 1's batch is younger");
+}
+
+#[tokio::test]
+async fn close_refuses_records_and_abort_resolves_every_future() {
+    let a = acc(config().linger(Duration::from_secs(60)));
+    let f = a.append(rec(0, "x"), FOUR, Blocking::Wait).await.unwrap();
+    a.close();
+    let err = a
+        .append(rec(0, "y"), FOUR, Blocking::Wait)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ProducerError::Closed { .. }));
+    // Closing makes lingering batches ready.
+    assert_eq!(drain(&a, Instant::now()).batches[&0].len(), 1);
+    {
+        let a2 = acc(config().linger(Duration::from_secs(60)));
+        let g = a2.append(rec(0, "z"), FOUR, Blocking::Wait).await.unwrap();
+        let err = ProducerError::Closed {
+            reason: crate::error::CloseReason::CloseTimeout,
+        };
+        assert_eq!(a2.abort_queued(&err), 1);
+        assert_eq!(g.await.unwrap_err(), err);
+    }
+    drop(a);
+    // The drained batch was dropped with the test's Drained value: its future resolves.
+    assert!(f.await.is_err());
+}
+
+#[tokio::test]
+async fn dropping_the_accumulator_resolves_queued_futures() {
+    let a = acc(config().linger(Duration::from_secs(60)));
+    let f = a.append(rec(0, "x"), FOUR, Blocking::Wait).await.unwrap();
+    drop(a);
+    assert!(matches!(f.await, Err(ProducerError::Closed { .. })));
+}
+
+#[tokio::test]
+async fn order_is_kept_without_idempotence_when_one_in_flight() {
+    let a = acc(config()
+        .enable_idempotence(false)
+        .max_in_flight(1)
+        .batch_size(0));
+    for v in ["a", "b"] {
+        drop(a.append(rec(0, v), FOUR, Blocking::Wait).await.unwrap());
+    }
+    let b = drain(&a, Instant::now())
+        .batches
+        .remove(&0)
+        .unwrap()
+        .remove(0);
+    assert!(
+        drain(&a, Instant::now()).is_empty(),
+        "muted while 'a' is in flight"
+    );
+    a.unmute(b.topic_partition());
+    assert_eq!(values(&drain(&a, Instant::now()).batches[&0][0]), ["b"]);
+}
+
+#[tokio::test]
+async fn flush_waits_for_incomplete_batches() {
+    let a = acc(config());
+    let _f = a.append(rec(0, "x"), FOUR, Blocking::Wait).await.unwrap();
+    let waits = a.incomplete();
+    assert_eq!(waits.len(), 1);
+    let b = drain(&a, Instant::now())
+        .batches
+        .remove(&0)
+        .unwrap()
+        .remove(0);
+    let waiter = tokio::spawn(futures::future::join_all(waits));
+    tokio::task::yield_now().await;
+    assert!(!waiter.is_finished());
+    b.complete(5, None);
+    waiter.await.unwrap();
+}
+
+#[tokio::test]
+async fn keyless_records_stick_to_one_partition_per_batch() {
+    let a = acc(config().batch_size(1_000));
+    let mut partitions = Vec::new();
+    for _ in 0..100 {
+        let f = a
+            .append(
+                ProducerRecord::new("t").value(vec![0u8; 50]),
+                FOUR,
+                Blocking::Wait,
+            )
+            .await
+            .unwrap();
+        partitions.push(f.partition());
+    }
+    let switches = partitions.windows(2).filter(|w| w[0] != w[1]).count();
+    // ~5,000 bytes over batches of 1,000 bytes: a handful of switches, never per record.
+    assert!(switches <= 8, "{partitions:?}");
+    a.update_partitioner_load("t");
+}
