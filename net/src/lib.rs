@@ -1,12 +1,15 @@
 #![doc = include_str!("../README.md")]
 #![forbid(unsafe_code)]
 
+pub mod backoff;
+pub mod cluster;
 pub mod config;
 pub mod connection;
 pub mod error;
 pub mod sasl;
 pub mod throttle;
 
+pub use cluster::{BrokerService, Cluster, ClusterBuilder, CoordinatorType, Metadata};
 pub use config::{ConnectionConfig, ConnectionConfigBuilder, TlsConfig};
 pub use connection::{ApiVersions, BrokerConnection, KafkaRequest, Response, ResponseBody};
 pub use error::{ConfigError, Error};

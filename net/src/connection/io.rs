@@ -17,9 +17,17 @@ use tokio_util::sync::CancellationToken;
 use crate::error::Error;
 use crate::throttle::ThrottleHandle;
 
-/// What the reader sends back: the response frame, or `None` for a request that expects no
-/// response (acks=0 produce) once it is written.
-pub(crate) type Reply = Result<Option<Bytes>, Error>;
+/// A response frame, with the in-flight slot of its request: the receiver releases the slot
+/// only after it has applied the response's throttle, so no other request can take the slot
+/// and slip out before the throttle deadline is known.
+pub(crate) struct Answer {
+    pub(crate) frame: Bytes,
+    pub(crate) permit: OwnedSemaphorePermit,
+}
+
+/// What the reader sends back: the answer, or `None` for a request that expects no response
+/// (acks=0 produce) once it is written.
+pub(crate) type Reply = Result<Option<Answer>, Error>;
 
 /// Reads `(throttle_time_ms, broker_delayed)` from a response frame whose caller went away.
 pub(crate) type OrphanThrottle = fn(&Bytes, i16) -> Option<(i32, bool)>;
@@ -46,7 +54,7 @@ struct Pending {
     correlation_id: i32,
     version: i16,
     reply: oneshot::Sender<Reply>,
-    _permit: OwnedSemaphorePermit,
+    permit: OwnedSemaphorePermit,
     orphan: Option<OrphanThrottle>,
 }
 
@@ -205,7 +213,7 @@ async fn writer<W: AsyncWrite + Unpin>(
                     correlation_id: id,
                     version,
                     reply,
-                    _permit: permit,
+                    permit,
                     orphan,
                 };
                 // Registered before the bytes leave, so the reader always finds it.
@@ -346,17 +354,19 @@ fn dispatch(shared: &Shared, frame: Bytes) -> Result<(), Error> {
         let _ = p.reply.send(Err(e.clone()));
         return Err(e);
     }
-    if p.reply.is_closed() {
+    let answer = Answer {
+        frame,
+        permit: p.permit,
+    };
+    if let Err(Ok(Some(answer))) = p.reply.send(Ok(Some(answer))) {
         // The caller went away; the response is read and dropped, but a throttle it carries
-        // still counts for this connection.
+        // still counts for this connection (applied before the slot is released).
         if let (Some(handle), Some(read)) = (&shared.throttle, p.orphan)
-            && let Some((ms, broker_delayed)) = read(&frame, p.version)
+            && let Some((ms, broker_delayed)) = read(&answer.frame, p.version)
         {
             handle.observe(ms, broker_delayed);
         }
         tracing::trace!(broker = %shared.broker, correlation_id = got, "response discarded: caller gone");
-    } else {
-        let _ = p.reply.send(Ok(Some(frame)));
     }
     Ok(())
 }

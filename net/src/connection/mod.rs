@@ -158,7 +158,13 @@ impl BrokerConnection {
     ) -> Result<Response<R::Response>, Error> {
         let permit = self.acquire().await?;
         let rx = self.start(&req, version, permit)?;
-        ResponseFuture::waiting(rx, version, self.shared.broker.clone()).await
+        ResponseFuture::waiting(
+            rx,
+            version,
+            self.shared.broker.clone(),
+            self.shared.throttle.clone(),
+        )
+        .await
     }
 
     /// Sends `req` at `version` and returns the raw response frame (header included).
@@ -170,7 +176,7 @@ impl BrokerConnection {
         let permit = self.acquire().await?;
         let rx = self.start(req, version, permit)?;
         match rx.await {
-            Ok(Ok(Some(frame))) => Ok(frame),
+            Ok(Ok(Some(answer))) => Ok(answer.frame),
             Ok(Ok(None)) => Ok(Bytes::new()),
             Ok(Err(e)) => Err(e),
             Err(_) => Err(self.closed_error()),
@@ -269,7 +275,12 @@ impl<R: KafkaRequest> Service<R> for BrokerConnection {
             .version_for::<R>()
             .and_then(|v| Ok((v, self.start(&req, v, permit)?)));
         match result {
-            Ok((version, rx)) => ResponseFuture::waiting(rx, version, self.shared.broker.clone()),
+            Ok((version, rx)) => ResponseFuture::waiting(
+                rx,
+                version,
+                self.shared.broker.clone(),
+                self.shared.throttle.clone(),
+            ),
             Err(e) => ResponseFuture::failed(e),
         }
     }

@@ -13,7 +13,7 @@ use tokio::sync::oneshot;
 
 use super::io::Reply;
 use crate::error::Error;
-use crate::throttle::{ThrottleTime, broker_delays_response};
+use crate::throttle::{ThrottleHandle, ThrottleTime, broker_delays_response};
 
 /// A response body this crate can hand back: every response message of klamm-protocol.
 pub trait ResponseBody: Message + Default + Send + 'static {
@@ -68,6 +68,20 @@ pub struct Response<B> {
     pub version: i16,
     /// The response body.
     pub body: B,
+    /// Whether the connection already applied the body's throttle to its throttle handle
+    /// (then [`ThrottleTime`] reports none, so a ThrottleLayer above does not count it twice).
+    pub(crate) throttle_recorded: bool,
+}
+
+impl<B> Response<B> {
+    /// A response as received at `version`.
+    pub fn new(version: i16, body: B) -> Self {
+        Response {
+            version,
+            body,
+            throttle_recorded: false,
+        }
+    }
 }
 
 impl<B> std::ops::Deref for Response<B> {
@@ -79,6 +93,9 @@ impl<B> std::ops::Deref for Response<B> {
 
 impl<B: ResponseBody> ThrottleTime for Response<B> {
     fn throttle_time_ms(&self) -> Option<i32> {
+        if self.throttle_recorded {
+            return None;
+        }
         self.body.throttle_time_ms()
     }
     fn throttled_by_broker(&self) -> bool {
@@ -125,6 +142,7 @@ enum State {
         rx: oneshot::Receiver<Reply>,
         version: i16,
         broker: Arc<str>,
+        throttle: Option<ThrottleHandle>,
     },
 }
 
@@ -136,12 +154,18 @@ impl<B> ResponseFuture<B> {
         }
     }
 
-    pub(crate) fn waiting(rx: oneshot::Receiver<Reply>, version: i16, broker: Arc<str>) -> Self {
+    pub(crate) fn waiting(
+        rx: oneshot::Receiver<Reply>,
+        version: i16,
+        broker: Arc<str>,
+        throttle: Option<ThrottleHandle>,
+    ) -> Self {
         ResponseFuture {
             state: State::Waiting {
                 rx,
                 version,
                 broker,
+                throttle,
             },
             _body: std::marker::PhantomData,
         }
@@ -164,6 +188,7 @@ impl<B: ResponseBody> Future for ResponseFuture<B> {
                 rx,
                 version,
                 broker,
+                throttle,
             } => {
                 let reply = match Pin::new(rx).poll(cx) {
                     Poll::Pending => return Poll::Pending,
@@ -175,12 +200,20 @@ impl<B: ResponseBody> Future for ResponseFuture<B> {
                 };
                 let version = *version;
                 Poll::Ready(match reply {
-                    Ok(Some(frame)) => decode_frame::<B>(&frame, version, broker)
-                        .map(|body| Response { version, body }),
-                    Ok(None) => Ok(Response {
-                        version,
-                        body: B::default(),
-                    }),
+                    Ok(Some(answer)) => {
+                        let mut resp = decode_frame::<B>(&answer.frame, version, broker)
+                            .map(|body| Response::new(version, body));
+                        if let (Ok(r), Some(handle)) = (&mut resp, throttle.as_ref())
+                            && let Some(ms) = r.body.throttle_time_ms()
+                        {
+                            handle.observe(ms, broker_delays_response(B::API_KEY, version));
+                            r.throttle_recorded = true;
+                        }
+                        // Only now may another request take this slot.
+                        drop(answer.permit);
+                        resp
+                    }
+                    Ok(None) => Ok(Response::new(version, B::default())),
                     Err(e) => Err(e),
                 })
             }

@@ -22,12 +22,9 @@ pub trait ThrottleTime {
 /// Whether the broker delays its *response* by the throttle time at `version` of `api` (the
 /// behaviour before KIP-219), rather than answering at once and expecting the client to wait.
 ///
-/// The first versions with client-side throttling are those the Kafka schemas mark "on quota
-/// violation, brokers send out responses before throttling": Produce 6, Fetch 8,
-/// ListOffsets 3, Metadata 6, OffsetFetch 4, FindCoordinator 2, ApiVersions 2, CreateTopics 3,
-/// InitProducerId 1, AddPartitionsToTxn 1, AddOffsetsToTxn 1, EndTxn 1, TxnOffsetCommit 1.
-/// APIs introduced after KIP-219 (such as DescribeProducers) always use client-side
-/// throttling; SaslHandshake and SaslAuthenticate carry no throttle time.
+/// The table is klamm-protocol's ([`ApiKey::first_client_throttled_version`]), taken from the
+/// message schemas: Produce 6, Fetch 8, Metadata 6, InitProducerId 1, ... are the first
+/// versions with client-side throttling.
 ///
 /// ```
 /// use klamm_net::throttle::broker_delays_response;
@@ -36,62 +33,8 @@ pub trait ThrottleTime {
 /// assert!(!broker_delays_response(ApiKey::Produce, 6));
 /// assert!(broker_delays_response(ApiKey::Fetch, 7));
 /// assert!(!broker_delays_response(ApiKey::Fetch, 8));
+/// assert!(!broker_delays_response(ApiKey::DescribeProducers, 0));
 /// ```
 pub fn broker_delays_response(api: ApiKey, version: i16) -> bool {
-    version < first_client_throttled_version(api)
-}
-
-/// The first version of `api` at which the client enforces the throttle (KIP-219).
-pub fn first_client_throttled_version(api: ApiKey) -> i16 {
-    match api {
-        ApiKey::Produce => 6,
-        ApiKey::Fetch => 8,
-        ApiKey::ListOffsets => 3,
-        ApiKey::Metadata => 6,
-        ApiKey::OffsetFetch => 4,
-        ApiKey::FindCoordinator => 2,
-        ApiKey::ApiVersions => 2,
-        ApiKey::CreateTopics => 3,
-        ApiKey::InitProducerId
-        | ApiKey::AddPartitionsToTxn
-        | ApiKey::AddOffsetsToTxn
-        | ApiKey::EndTxn
-        | ApiKey::TxnOffsetCommit => 1,
-        // No throttle field (SASL) or introduced after KIP-219 (DescribeProducers, and any API
-        // added later): the client always enforces.
-        _ => 0,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn table_matches_the_schemas() {
-        // (api, first version whose schema says "responses before throttling")
-        let cases = [
-            (ApiKey::Produce, 6),
-            (ApiKey::Fetch, 8),
-            (ApiKey::ListOffsets, 3),
-            (ApiKey::Metadata, 6),
-            (ApiKey::OffsetFetch, 4),
-            (ApiKey::FindCoordinator, 2),
-            (ApiKey::ApiVersions, 2),
-            (ApiKey::CreateTopics, 3),
-            (ApiKey::InitProducerId, 1),
-            (ApiKey::AddPartitionsToTxn, 1),
-            (ApiKey::AddOffsetsToTxn, 1),
-            (ApiKey::EndTxn, 1),
-            (ApiKey::TxnOffsetCommit, 1),
-            (ApiKey::DescribeProducers, 0),
-        ];
-        for (api, first) in cases {
-            assert_eq!(first_client_throttled_version(api), first, "{api}");
-            if first > 0 {
-                assert!(broker_delays_response(api, first - 1), "{api}");
-            }
-            assert!(!broker_delays_response(api, first), "{api}");
-        }
-    }
+    !api.client_enforces_throttle(version)
 }

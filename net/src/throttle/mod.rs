@@ -48,7 +48,7 @@ mod service;
 pub use error::ThrottleError;
 pub use future::ResponseFuture;
 pub use handle::ThrottleHandle;
-pub use kip219::{ThrottleTime, broker_delays_response, first_client_throttled_version};
+pub use kip219::{ThrottleTime, broker_delays_response};
 pub use layer::ThrottleLayer;
 pub use metrics::ThrottleMetrics;
 pub use service::ThrottleService;

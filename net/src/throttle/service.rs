@@ -122,8 +122,19 @@ where
     type Future = ResponseFuture<S::Future>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        ready!(self.poll_deadline(cx))?;
-        self.inner.poll_ready(cx)
+        loop {
+            ready!(self.poll_deadline(cx))?;
+            ready!(self.inner.poll_ready(cx))?;
+            // While we waited for the inner service (a free in-flight slot, typically), a
+            // response may have brought a throttle: check again before saying ready. The inner
+            // reservation is kept while waiting.
+            if self.shared.closed.is_cancelled()
+                || self.shared.deadline.pending_at(Instant::now()).is_some()
+            {
+                continue;
+            }
+            return Poll::Ready(Ok(()));
+        }
     }
 
     fn call(&mut self, req: R) -> Self::Future {

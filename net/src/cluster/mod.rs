@@ -1,0 +1,483 @@
+//! The cluster handle: bootstrap, metadata cache, one connection per broker, coordinators.
+
+mod builder;
+mod coordinator;
+mod metadata;
+mod pool;
+mod service;
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock, Weak};
+
+use futures::FutureExt;
+use futures::future::{BoxFuture, Shared};
+use klamm_protocol::error_code::ErrorCode;
+use klamm_protocol::messages::MetadataRequest;
+use klamm_protocol::messages::metadata::request::MetadataRequestTopic;
+use tokio_util::sync::CancellationToken;
+
+pub use builder::ClusterBuilder;
+pub use coordinator::CoordinatorType;
+pub use metadata::{BrokerInfo, Metadata, PartitionMetadata, TopicMetadata};
+pub use service::{BrokerFuture, BrokerService};
+
+use self::pool::BrokerEntry;
+use crate::connection::BrokerConnection;
+use crate::error::Error;
+
+type Refresh = Shared<BoxFuture<'static, Result<Arc<Metadata>, Error>>>;
+
+/// A handle to a Kafka cluster: the metadata cache and one pooled connection per broker.
+///
+/// Cheap to clone; clones share everything. Metadata is refreshed on demand
+/// ([`refresh_metadata`](Self::refresh_metadata)), after errors that mean it is stale
+/// ([`on_error`](Self::on_error)), when a broker connection is found broken, and every
+/// `metadata.max.age.ms`.
+#[derive(Clone)]
+pub struct Cluster {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    cfg: ClusterBuilder,
+    metadata: RwLock<Arc<Metadata>>,
+    interest: Mutex<BTreeSet<String>>,
+    brokers: Mutex<HashMap<i32, Arc<BrokerEntry>>>,
+    refreshing: Mutex<Option<Refresh>>,
+    coordinators: Mutex<HashMap<(CoordinatorType, String), i32>>,
+    closed: CancellationToken,
+    refreshes: AtomicU64,
+}
+
+impl std::fmt::Debug for Cluster {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Cluster")
+            .field("bootstrap", &self.inner.cfg.bootstrap)
+            .field("brokers", &self.metadata().brokers.len())
+            .finish_non_exhaustive()
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Error codes after which partition metadata is stale.
+fn stale_metadata(code: ErrorCode) -> bool {
+    matches!(
+        code,
+        ErrorCode::NotLeaderOrFollower
+            | ErrorCode::UnknownTopicOrPartition
+            | ErrorCode::LeaderNotAvailable
+            | ErrorCode::FencedLeaderEpoch
+            | ErrorCode::UnknownLeaderEpoch
+            | ErrorCode::KafkaStorageError
+            | ErrorCode::NotEnoughReplicas
+    )
+}
+
+impl Cluster {
+    /// Starts building a cluster handle.
+    pub fn builder() -> ClusterBuilder {
+        ClusterBuilder::default()
+    }
+
+    pub(crate) async fn start(cfg: ClusterBuilder) -> Result<Cluster, Error> {
+        let inner = Arc::new(Inner {
+            cfg,
+            metadata: RwLock::new(Arc::new(Metadata::default())),
+            interest: Mutex::new(BTreeSet::new()),
+            brokers: Mutex::new(HashMap::new()),
+            refreshing: Mutex::new(None),
+            coordinators: Mutex::new(HashMap::new()),
+            closed: CancellationToken::new(),
+            refreshes: AtomicU64::new(0),
+        });
+        let cluster = Cluster { inner };
+        cluster.refresh_metadata().await?;
+        tokio::spawn(periodic_refresh(Arc::downgrade(&cluster.inner)));
+        Ok(cluster)
+    }
+
+    /// The current metadata snapshot.
+    pub fn metadata(&self) -> Arc<Metadata> {
+        self.inner
+            .metadata
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// How many metadata refreshes completed (for observability and tests).
+    pub fn metadata_refreshes(&self) -> u64 {
+        self.inner.refreshes.load(Ordering::Relaxed)
+    }
+
+    /// Fetches fresh metadata for every topic asked about so far. Concurrent callers share one
+    /// request.
+    pub async fn refresh_metadata(&self) -> Result<Arc<Metadata>, Error> {
+        self.start_refresh().await
+    }
+
+    /// Starts a refresh in the background (or joins the running one) without waiting.
+    pub fn request_refresh(&self) {
+        drop(self.start_refresh());
+    }
+
+    fn start_refresh(&self) -> Refresh {
+        let mut slot = lock(&self.inner.refreshing);
+        if let Some(r) = &*slot {
+            return r.clone();
+        }
+        let inner = self.inner.clone();
+        let task = tokio::spawn(async move {
+            let r = refresh(&inner).await;
+            *lock(&inner.refreshing) = None;
+            r
+        });
+        let fut = async move {
+            task.await.unwrap_or_else(|e| {
+                Err(Error::NoBroker(format!(
+                    "metadata refresh task failed: {e}"
+                )))
+            })
+        }
+        .boxed()
+        .shared();
+        *slot = Some(fut.clone());
+        fut
+    }
+
+    /// Reacts to an error code from a response: refreshes metadata in the background when the
+    /// code means it is stale (NOT_LEADER_OR_FOLLOWER, UNKNOWN_TOPIC_OR_PARTITION, ...).
+    /// Returns whether a refresh was started.
+    pub fn on_error(&self, code: ErrorCode) -> bool {
+        let stale = stale_metadata(code);
+        if stale {
+            tracing::debug!(%code, "metadata stale; refreshing");
+            self.request_refresh();
+        }
+        stale
+    }
+
+    /// A topic's metadata, fetching it first if this handle has not asked for it yet.
+    /// A topic the cluster does not have is an error with its code
+    /// (UNKNOWN_TOPIC_OR_PARTITION, retriable: it may be being created).
+    pub async fn topic(&self, name: &str) -> Result<Arc<TopicMetadata>, Error> {
+        let added = lock(&self.inner.interest).insert(name.to_owned());
+        let mut meta = self.metadata();
+        if added || meta.topic(name).is_none_or(|t| t.error.is_err()) {
+            meta = self.refresh_metadata().await?;
+            if meta.topic(name).is_none() {
+                // The refresh we joined may have started before the topic was added.
+                meta = self.refresh_metadata().await?;
+            }
+        }
+        match meta.topic(name) {
+            Some(t) if t.error.is_ok() => Ok(t.clone()),
+            Some(t) => Err(Error::Kafka {
+                context: "topic metadata",
+                code: t.error,
+                message: None,
+            }),
+            None => Err(Error::Kafka {
+                context: "topic metadata",
+                code: ErrorCode::UnknownTopicOrPartition,
+                message: None,
+            }),
+        }
+    }
+
+    /// The service of broker `node_id`, connecting (with backoff after failures) if needed.
+    pub async fn broker(&self, node_id: i32) -> Result<BrokerService, Error> {
+        if self.inner.closed.is_cancelled() {
+            return Err(Error::Closed);
+        }
+        let entry = match self.entry(node_id) {
+            Some(e) => e,
+            None => {
+                self.refresh_metadata().await?;
+                self.entry(node_id).ok_or_else(|| {
+                    Error::NoBroker(format!("broker {node_id} is not in metadata"))
+                })?
+            }
+        };
+        let (svc, reconnected) = entry.service(&self.inner.cfg.connection).await?;
+        if reconnected {
+            // A broken connection often means the cluster changed.
+            self.request_refresh();
+        }
+        Ok(svc)
+    }
+
+    /// The service of the leader of `topic`/`partition`, refreshing metadata once if the
+    /// leader is unknown.
+    pub async fn leader(&self, topic: &str, partition: i32) -> Result<BrokerService, Error> {
+        let mut leader = self.metadata().leader(topic, partition);
+        if leader.is_none() {
+            self.topic(topic).await?;
+            leader = self.refresh_metadata().await?.leader(topic, partition);
+        }
+        match leader {
+            Some(id) => self.broker(id).await,
+            None => Err(Error::Kafka {
+                context: "partition leader",
+                code: ErrorCode::LeaderNotAvailable,
+                message: Some(format!("{topic}-{partition} has no leader")),
+            }),
+        }
+    }
+
+    /// The coordinator for `key` (a transactional id or a group), cached until
+    /// [`invalidate_coordinator`](Self::invalidate_coordinator).
+    pub async fn coordinator(
+        &self,
+        kind: CoordinatorType,
+        key: &str,
+    ) -> Result<BrokerService, Error> {
+        let cached = lock(&self.inner.coordinators)
+            .get(&(kind, key.to_owned()))
+            .copied();
+        if let Some(id) = cached {
+            return self.broker(id).await;
+        }
+        let found = self.find_coordinators(kind, &[key.to_owned()]).await?;
+        let (_, r) = found
+            .into_iter()
+            .next()
+            .ok_or_else(|| Error::NoBroker("empty FindCoordinator answer".into()))?;
+        self.broker(r?).await
+    }
+
+    /// Looks up several coordinators in one request (FindCoordinator v4+; one request per key
+    /// on older brokers) and caches the answers. Returns each key's broker id or error.
+    pub async fn find_coordinators(
+        &self,
+        kind: CoordinatorType,
+        keys: &[String],
+    ) -> Result<Vec<(String, Result<i32, Error>)>, Error> {
+        let svc = self.any_broker().await?;
+        let found = coordinator::find(&svc, kind, keys).await?;
+        let mut out = Vec::with_capacity(found.len());
+        for (key, r) in found {
+            let r = r.map(|b| {
+                self.ensure_entry(b.node_id, &b.addr());
+                lock(&self.inner.coordinators).insert((kind, key.clone()), b.node_id);
+                b.node_id
+            });
+            out.push((key, r));
+        }
+        Ok(out)
+    }
+
+    /// Forgets the cached coordinator for `key` (after NOT_COORDINATOR,
+    /// COORDINATOR_NOT_AVAILABLE or a disconnect).
+    pub fn invalidate_coordinator(&self, kind: CoordinatorType, key: &str) {
+        lock(&self.inner.coordinators).remove(&(kind, key.to_owned()));
+    }
+
+    /// Some broker's service, preferring one that is connected and not throttled.
+    pub async fn any_broker(&self) -> Result<BrokerService, Error> {
+        let mut last = None;
+        for id in candidates(&self.inner) {
+            match self.broker(id).await {
+                Ok(s) => return Ok(s),
+                Err(e) => last = Some(e),
+            }
+        }
+        Err(Error::NoBroker(match last {
+            Some(e) => format!("no broker reachable; last error: {e}"),
+            None => "metadata lists no broker".into(),
+        }))
+    }
+
+    /// Closes every connection and throttle gate (waking throttled waiters at once with a
+    /// "closed" error) and stops background refreshes.
+    pub fn close(&self) {
+        self.inner.closed.cancel();
+        for e in lock(&self.inner.brokers).values() {
+            e.close();
+        }
+    }
+
+    /// Whether [`close`](Self::close) was called.
+    pub fn is_closed(&self) -> bool {
+        self.inner.closed.is_cancelled()
+    }
+
+    fn entry(&self, node_id: i32) -> Option<Arc<BrokerEntry>> {
+        if let Some(e) = lock(&self.inner.brokers).get(&node_id) {
+            return Some(e.clone());
+        }
+        let addr = self.metadata().brokers.get(&node_id)?.addr();
+        Some(self.ensure_entry(node_id, &addr))
+    }
+
+    fn ensure_entry(&self, node_id: i32, addr: &str) -> Arc<BrokerEntry> {
+        ensure_entry(&self.inner, node_id, addr)
+    }
+}
+
+fn ensure_entry(inner: &Inner, node_id: i32, addr: &str) -> Arc<BrokerEntry> {
+    let mut brokers = lock(&inner.brokers);
+    let e = brokers
+        .entry(node_id)
+        .or_insert_with(|| BrokerEntry::new(node_id, addr.to_owned()));
+    e.set_addr(addr);
+    if inner.closed.is_cancelled() {
+        e.close();
+    }
+    e.clone()
+}
+
+/// Broker ids in the order to try them: connected and unthrottled first.
+fn candidates(inner: &Inner) -> Vec<i32> {
+    let meta = inner
+        .metadata
+        .read()
+        .unwrap_or_else(|p| p.into_inner())
+        .clone();
+    let brokers = lock(&inner.brokers);
+    let mut ids: Vec<(u8, i32)> = meta
+        .brokers
+        .keys()
+        .map(|&id| {
+            let rank = match brokers.get(&id) {
+                Some(e) if e.is_connected() && e.throttle().handle().deadline().is_none() => 0,
+                Some(e) if e.throttle().handle().deadline().is_none() => 1,
+                None => 1,
+                Some(_) => 2,
+            };
+            (rank, id)
+        })
+        .collect();
+    ids.sort_unstable();
+    ids.into_iter().map(|(_, id)| id).collect()
+}
+
+/// One metadata round trip: known brokers first, then the bootstrap list.
+async fn refresh(inner: &Arc<Inner>) -> Result<Arc<Metadata>, Error> {
+    if inner.closed.is_cancelled() {
+        return Err(Error::Closed);
+    }
+    let topics: Vec<MetadataRequestTopic> = lock(&inner.interest)
+        .iter()
+        .map(|t| MetadataRequestTopic {
+            name: Some(t.clone()),
+            ..Default::default()
+        })
+        .collect();
+    let req = MetadataRequest {
+        topics: Some(topics),
+        allow_auto_topic_creation: inner.cfg.allow_auto_topic_creation,
+        ..Default::default()
+    };
+    let cfg = &inner.cfg.connection;
+    let mut last_err = None;
+    for id in candidates(inner) {
+        let Some(addr) = inner
+            .metadata
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .brokers
+            .get(&id)
+            .map(BrokerInfo::addr)
+        else {
+            continue;
+        };
+        let entry = ensure_entry(inner, id, &addr);
+        let r = match entry.service(cfg).await {
+            Ok((svc, _)) => svc.send(req.clone()).await,
+            Err(e) => Err(e),
+        };
+        match r {
+            Ok(resp) => return Ok(install(inner, &resp.body)),
+            Err(e) => {
+                tracing::debug!(node = id, error = %e, "metadata request failed; trying another broker");
+                last_err = Some(e);
+            }
+        }
+    }
+    for addr in &inner.cfg.bootstrap {
+        let r = async {
+            let conn = BrokerConnection::connect(addr, cfg).await?;
+            let r = tokio::time::timeout(cfg.request_timeout, conn.send(req.clone()))
+                .await
+                .map_err(|_| Error::Timeout)
+                .and_then(|r| r);
+            conn.close();
+            r
+        }
+        .await;
+        match r {
+            Ok(resp) => return Ok(install(inner, &resp.body)),
+            Err(e) => {
+                tracing::debug!(bootstrap = %addr, error = %e, "bootstrap metadata request failed");
+                last_err = Some(e);
+            }
+        }
+    }
+    Err(Error::NoBroker(match last_err {
+        Some(e) => format!("metadata refresh failed on every broker; last error: {e}"),
+        None => "no broker to ask for metadata".into(),
+    }))
+}
+
+fn install(inner: &Inner, resp: &klamm_protocol::messages::MetadataResponse) -> Arc<Metadata> {
+    let mut slot = inner.metadata.write().unwrap_or_else(|p| p.into_inner());
+    let next = Arc::new(slot.merge(resp));
+    *slot = next.clone();
+    drop(slot);
+    for b in next.brokers.values() {
+        if let Some(e) = lock(&inner.brokers).get(&b.node_id) {
+            e.set_addr(&b.addr());
+        }
+    }
+    inner.refreshes.fetch_add(1, Ordering::Relaxed);
+    tracing::debug!(
+        brokers = next.brokers.len(),
+        topics = next.topics.len(),
+        "metadata refreshed"
+    );
+    next
+}
+
+/// Refreshes metadata every `metadata.max.age.ms` until the cluster is closed or dropped.
+async fn periodic_refresh(weak: Weak<Inner>) {
+    loop {
+        let (closed, due) = {
+            let Some(inner) = weak.upgrade() else { return };
+            let meta = inner
+                .metadata
+                .read()
+                .unwrap_or_else(|p| p.into_inner())
+                .clone();
+            (
+                inner.closed.clone(),
+                meta.fetched_at + inner.cfg.metadata_max_age,
+            )
+        };
+        tokio::select! {
+            _ = closed.cancelled() => return,
+            _ = tokio::time::sleep_until(due) => {}
+        }
+        let Some(inner) = weak.upgrade() else { return };
+        let fresh = inner
+            .metadata
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .fetched_at
+            + inner.cfg.metadata_max_age;
+        if fresh <= tokio::time::Instant::now() {
+            let cluster = Cluster { inner };
+            if let Err(e) = cluster.refresh_metadata().await {
+                tracing::info!(error = %e, "periodic metadata refresh failed");
+                tokio::select! {
+                    _ = closed.cancelled() => return,
+                    _ = tokio::time::sleep(cluster.inner.cfg.connection.reconnect_backoff_max) => {}
+                }
+            }
+        }
+    }
+}
