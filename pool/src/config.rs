@@ -19,6 +19,9 @@ pub struct PoolConfig {
     pub size: usize,
     /// Create producers on first use instead of all at build time.
     pub lazy: bool,
+    /// At most this many callers wait for a producer at once; one more fails at once with
+    /// [`PoolError::TooManyWaiters`] (load shedding instead of an unbounded queue).
+    pub max_waiters: usize,
     /// How long `get` / `transaction` wait for a free producer before
     /// [`PoolError::CheckoutTimeout`].
     pub checkout_timeout: Duration,
@@ -45,6 +48,7 @@ impl Default for PoolConfig {
             id_prefix: String::new(),
             size: 8,
             lazy: false,
+            max_waiters: 4096,
             checkout_timeout: Duration::from_secs(5),
             create_timeout: Duration::from_secs(30),
             abort_timeout: Duration::from_secs(30),
@@ -136,6 +140,12 @@ impl<F> PoolBuilder<F> {
     /// Sets [`PoolConfig::lazy`].
     pub fn lazy(mut self, lazy: bool) -> Self {
         self.config.lazy = lazy;
+        self
+    }
+
+    /// Sets [`PoolConfig::max_waiters`].
+    pub fn max_waiters(mut self, max_waiters: usize) -> Self {
+        self.config.max_waiters = max_waiters;
         self
     }
 

@@ -47,6 +47,15 @@ pub enum PoolError {
         /// The pool's size.
         size: usize,
     },
+    /// `max_waiters` callers were already waiting.
+    #[error(
+        "{max_waiters} callers are already waiting for a producer (max_waiters): the service \
+         is overloaded; shed load or raise size"
+    )]
+    TooManyWaiters {
+        /// The configured `max_waiters`.
+        max_waiters: usize,
+    },
     /// The pool was closed (before or while waiting).
     #[error("the pool is closed")]
     Closed,

@@ -45,6 +45,16 @@ impl<'a> GaugeGuard<'a> {
         gauge.fetch_add(1, Ordering::Relaxed);
         GaugeGuard(gauge)
     }
+
+    /// Enters unless the gauge already stands at `max`.
+    pub(crate) fn try_enter(gauge: &'a AtomicUsize, max: usize) -> Option<Self> {
+        let prev = gauge.fetch_add(1, Ordering::Relaxed);
+        if prev >= max {
+            gauge.fetch_sub(1, Ordering::Relaxed);
+            return None;
+        }
+        Some(GaugeGuard(gauge))
+    }
 }
 
 impl Drop for GaugeGuard<'_> {
@@ -153,6 +163,9 @@ mod tests {
         {
             let _g = GaugeGuard::enter(&c.waiters);
             assert_eq!(c.snapshot(1, 0).waiters, 1);
+            let _h = GaugeGuard::try_enter(&c.waiters, 2).expect("below max");
+            assert!(GaugeGuard::try_enter(&c.waiters, 2).is_none(), "at max");
+            assert_eq!(c.snapshot(1, 0).waiters, 2);
         }
         assert_eq!(c.snapshot(1, 0).waiters, 0);
     }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::FutureExt;
-use tracing::{info, warn};
+use tracing::{debug, info, warn};
 
 use crate::config::{PoolBuilder, PoolConfig};
 use crate::error::{PoolError, TransactionError, panic_message};
@@ -128,39 +128,67 @@ impl<F: ProducerFactory> TransactionalPool<F> {
     /// free (FIFO among waiters). In a lazy pool the first borrows of a slot create its producer.
     pub async fn get(&self) -> Result<PooledProducer<F>, PoolError> {
         let shared = &self.shared;
-        let timeout = shared.config.checkout_timeout;
         let start = tokio::time::Instant::now();
+        loop {
+            self.acquire(start).await?;
+            let entry = shared.take();
+            if let Some(Entry::Ready { slot, producer }) = &entry
+                && producer.health() != Health::Ready
+            {
+                // It broke while idle (fenced, its transaction timed out, its connection
+                // failed for good): recover it in the background and wait for another.
+                debug!(transactional_id = %shared.ids[*slot], health = ?producer.health(),
+                       "idle producer unhealthy at checkout");
+                recover::return_from_drop(shared, *slot, Arc::clone(producer), false);
+                continue;
+            }
+            shared.counters.record_wait(start.elapsed());
+            return match entry {
+                None => Err(PoolError::Closed),
+                Some(Entry::Ready { slot, producer }) => {
+                    Ok(PooledProducer::new(Arc::clone(shared), slot, producer))
+                }
+                Some(Entry::Uncreated { slot }) => {
+                    // Give the slot back if creation fails or this future is dropped midway.
+                    let mut reservation = ReturnUncreated {
+                        shared,
+                        slot: Some(slot),
+                    };
+                    let producer = recover::create(shared, slot).await?;
+                    reservation.slot = None;
+                    shared.set_live(slot, Some(Arc::clone(&producer)));
+                    Ok(PooledProducer::new(Arc::clone(shared), slot, producer))
+                }
+            };
+        }
+    }
+
+    /// Waits for an available entry until `start + checkout_timeout` and consumes its permit.
+    async fn acquire(&self, start: tokio::time::Instant) -> Result<(), PoolError> {
+        let shared = &self.shared;
+        let timeout = shared.config.checkout_timeout;
         let permit = {
-            let _waiting = GaugeGuard::enter(&shared.counters.waiters);
-            tokio::time::timeout(timeout, shared.available.acquire()).await
+            let Some(_waiting) =
+                GaugeGuard::try_enter(&shared.counters.waiters, shared.config.max_waiters)
+            else {
+                return Err(PoolError::TooManyWaiters {
+                    max_waiters: shared.config.max_waiters,
+                });
+            };
+            tokio::time::timeout_at(start + timeout, shared.available.acquire()).await
         };
         match permit {
-            Ok(Ok(permit)) => permit.forget(),
-            Ok(Err(_closed)) => return Err(PoolError::Closed),
+            Ok(Ok(permit)) => {
+                permit.forget();
+                Ok(())
+            }
+            Ok(Err(_closed)) => Err(PoolError::Closed),
             Err(_elapsed) => {
                 Counters::inc(&shared.counters.checkout_timeouts);
-                return Err(PoolError::CheckoutTimeout {
+                Err(PoolError::CheckoutTimeout {
                     waited: start.elapsed(),
                     size: shared.config.size,
-                });
-            }
-        }
-        shared.counters.record_wait(start.elapsed());
-        match shared.take() {
-            None => Err(PoolError::Closed),
-            Some(Entry::Ready { slot, producer }) => {
-                Ok(PooledProducer::new(Arc::clone(shared), slot, producer))
-            }
-            Some(Entry::Uncreated { slot }) => {
-                // Give the slot back if creation fails or this future is dropped midway.
-                let mut reservation = ReturnUncreated {
-                    shared,
-                    slot: Some(slot),
-                };
-                let producer = recover::create(shared, slot).await?;
-                reservation.slot = None;
-                shared.set_live(slot, Some(Arc::clone(&producer)));
-                Ok(PooledProducer::new(Arc::clone(shared), slot, producer))
+                })
             }
         }
     }

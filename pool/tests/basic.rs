@@ -307,3 +307,78 @@ async fn a_cancelled_transaction_is_aborted_and_returned() {
     assert_eq!(cluster.committed(), vec!["after"]);
     assert_eq!(pool.metrics().aborts, 1);
 }
+
+/// The futures a service awaits in its handlers must be `Send` (axum, `tokio::spawn`).
+#[tokio::test]
+async fn pool_futures_are_send_and_the_pool_is_shareable() {
+    fn assert_send<T: Send>(t: T) -> T {
+        t
+    }
+    fn assert_send_sync<T: Send + Sync + Clone + 'static>(_: &T) {}
+    let cluster = FakeCluster::new();
+    let pool = pool(&cluster, 1).await;
+    assert_send_sync(&pool);
+    let v = tokio::spawn(assert_send({
+        let pool = pool.clone();
+        async move {
+            let g = pool.get().await.map(|g| g.slot());
+            let t = pool
+                .transaction(|txn| async move {
+                    txn.send("s").await?;
+                    Ok::<_, FakeError>(7)
+                })
+                .await;
+            (g.unwrap(), t.unwrap())
+        }
+    }))
+    .await
+    .unwrap();
+    assert_eq!(v, (0, 7));
+}
+
+#[tokio::test]
+async fn an_unhealthy_idle_producer_is_skipped_and_replaced() {
+    let cluster = FakeCluster::new();
+    let pool = pool(&cluster, 2).await;
+    cluster.break_producer("orders-0");
+    let g = pool.get().await.expect("the healthy one is lent at once");
+    assert_eq!(g.transactional_id(), "orders-1");
+    drop(g);
+    // orders-0 comes back as a new producer (same id, new epoch).
+    let (a, b) = (pool.get().await.unwrap(), pool.get().await.unwrap());
+    let mut ids = [
+        a.transactional_id().to_owned(),
+        b.transactional_id().to_owned(),
+    ];
+    ids.sort();
+    assert_eq!(ids, ["orders-0", "orders-1"]);
+    assert_eq!(cluster.epoch("orders-0"), 2);
+    assert_eq!(pool.metrics().replacements, 1);
+}
+
+#[tokio::test]
+async fn too_many_waiters_fail_at_once() {
+    let cluster = FakeCluster::new();
+    let pool = TransactionalPool::builder()
+        .factory(cluster.factory())
+        .id_prefix("w")
+        .size(1)
+        .max_waiters(1)
+        .checkout_timeout(Duration::from_secs(30))
+        .build()
+        .await
+        .unwrap();
+    let held = pool.get().await.unwrap();
+    let p2 = pool.clone();
+    let waiter = tokio::spawn(async move { p2.get().await.map(|g| g.slot()) });
+    while pool.metrics().waiters == 0 {
+        tokio::task::yield_now().await;
+    }
+    let e = pool.get().await.unwrap_err();
+    assert!(
+        matches!(e, PoolError::TooManyWaiters { max_waiters: 1 }),
+        "{e}"
+    );
+    drop(held);
+    assert_eq!(waiter.await.unwrap().unwrap(), 0);
+}

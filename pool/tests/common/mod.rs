@@ -42,6 +42,7 @@ struct ClusterState {
     fail_creates: u32,
     commit_faults: HashMap<String, CommitFault>,
     any_commit_fault: Option<CommitFault>,
+    broken: std::collections::HashSet<(String, u32)>,
 }
 
 /// The fake broker side, shared by every fake producer.
@@ -86,6 +87,11 @@ impl FakeCluster {
     }
     pub fn fault_next_commit_any(&self, fault: CommitFault) {
         self.st().any_commit_fault = Some(fault);
+    }
+    /// The current producer of `id` breaks for good (reports FatalError from now on).
+    pub fn break_producer(&self, id: &str) {
+        let epoch = self.epoch(id);
+        self.st().broken.insert((id.to_owned(), epoch));
     }
     /// Another client initialises `id` (a zombie fencer): bumps its epoch.
     pub fn fence(&self, id: &str) {
@@ -215,6 +221,14 @@ impl PoolProducer for FakeProducer {
     }
 
     fn health(&self) -> Health {
+        if self
+            .cluster
+            .st()
+            .broken
+            .contains(&(self.id.clone(), self.epoch))
+        {
+            return Health::FatalError;
+        }
         match self.state.lock().unwrap().0 {
             St::Ready => Health::Ready,
             St::InTxn => Health::InTransaction,
