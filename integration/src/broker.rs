@@ -2,6 +2,7 @@
 
 use std::fmt;
 
+use klamm_testkit::Cluster;
 use rdkafka::mocking::MockCluster;
 use rdkafka::producer::DefaultProducerContext;
 
@@ -12,7 +13,7 @@ use crate::error::HarnessError;
 pub enum BrokerKind {
     /// librdkafka's mock cluster, started in-process per scenario.
     Mock,
-    /// klamm-testkit, started in-process per scenario (once its `Cluster` lands).
+    /// klamm-testkit, started in-process per scenario (3 brokers).
     Testkit,
     /// tansu, started by `cargo xtask integration` (`KLAMM_TANSU_BOOTSTRAP`).
     Tansu,
@@ -122,6 +123,7 @@ pub struct BrokerUnderTest {
     kind: BrokerKind,
     bootstrap: String,
     mock: Option<MockCluster<'static, DefaultProducerContext>>,
+    testkit: Option<Cluster>,
 }
 
 impl fmt::Debug for BrokerUnderTest {
@@ -140,9 +142,9 @@ pub struct Unavailable(pub String);
 impl BrokerUnderTest {
     /// Brings up (in-process kinds) or locates (out-of-process kinds) a broker of `kind`.
     ///
-    /// `Ok(Err(Unavailable))` means the broker does not exist yet (testkit before it lands);
+    /// `Ok(Err(Unavailable))` means the broker cannot exist here (reported as a skip);
     /// `Err` means it should exist and could not be had (a real failure).
-    pub fn connect(kind: BrokerKind) -> Result<Result<Self, Unavailable>, HarnessError> {
+    pub async fn connect(kind: BrokerKind) -> Result<Result<Self, Unavailable>, HarnessError> {
         match kind {
             BrokerKind::Mock => {
                 let mock = MockCluster::new(3).map_err(HarnessError::Kafka)?;
@@ -150,11 +152,22 @@ impl BrokerUnderTest {
                     kind,
                     bootstrap: mock.bootstrap_servers(),
                     mock: Some(mock),
+                    testkit: None,
                 }))
             }
-            BrokerKind::Testkit => Ok(Err(Unavailable(
-                "klamm-testkit's Cluster is not wired into the harness yet (issue 3)".into(),
-            ))),
+            BrokerKind::Testkit => {
+                let cluster = Cluster::builder()
+                    .brokers(3)
+                    .start()
+                    .await
+                    .map_err(|e| HarnessError::Testkit(e.to_string()))?;
+                Ok(Ok(BrokerUnderTest {
+                    kind,
+                    bootstrap: cluster.bootstrap(),
+                    mock: None,
+                    testkit: Some(cluster),
+                }))
+            }
             BrokerKind::Tansu | BrokerKind::Docker | BrokerKind::External => {
                 let var = kind.bootstrap_env().unwrap_or_default();
                 match std::env::var(var) {
@@ -162,6 +175,7 @@ impl BrokerUnderTest {
                         kind,
                         bootstrap: addr.trim().to_string(),
                         mock: None,
+                        testkit: None,
                     })),
                     _ => Err(HarnessError::NoBootstrap { kind, var }),
                 }
@@ -187,6 +201,49 @@ impl BrokerUnderTest {
     /// The in-process mock cluster's control handle, when this is the mock.
     pub fn mock(&self) -> Option<&MockCluster<'static, DefaultProducerContext>> {
         self.mock.as_ref()
+    }
+
+    /// The in-process klamm-testkit cluster (control API), when this is the testkit.
+    pub fn testkit(&self) -> Option<&Cluster> {
+        self.testkit.as_ref()
+    }
+
+    /// Creates a topic through the in-process control handle, when there is one.
+    /// Returns `Ok(false)` for out-of-process brokers (use the CreateTopics API).
+    pub fn create_topic_in_process(&self, topic: &str, partitions: i32) -> Result<bool, String> {
+        if let Some(mock) = &self.mock {
+            mock.create_topic(topic, partitions, 1)
+                .map_err(|e| format!("mock create_topic {topic}: {e}"))?;
+            return Ok(true);
+        }
+        if let Some(cluster) = &self.testkit {
+            cluster
+                .create_topic(topic, partitions)
+                .map_err(|e| format!("testkit create_topic {topic}: {e}"))?;
+            return Ok(true);
+        }
+        Ok(false)
+    }
+
+    /// Moves the leader of `topic`/`partition` to broker `index` (0-based among this
+    /// cluster's brokers), through the in-process control handle.
+    pub fn move_leader(&self, topic: &str, partition: i32, index: i32) -> Result<(), String> {
+        if let Some(mock) = &self.mock {
+            // librdkafka mock broker ids are 1-based.
+            return mock
+                .partition_leader(topic, partition, Some(index + 1))
+                .map_err(|e| format!("mock partition_leader: {e}"));
+        }
+        if let Some(cluster) = &self.testkit {
+            let nodes = cluster.brokers();
+            let Some((node, _)) = nodes.get(index as usize) else {
+                return Err(format!("testkit has no broker #{index}"));
+            };
+            return cluster
+                .move_leader(topic, partition, *node)
+                .map_err(|e| format!("testkit move_leader: {e}"));
+        }
+        Err(format!("no in-process control for {}", self.kind))
     }
 }
 

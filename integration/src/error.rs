@@ -24,6 +24,9 @@ pub enum HarnessError {
     /// librdkafka reported an error.
     #[error("librdkafka: {0}")]
     Kafka(#[from] rdkafka::error::KafkaError),
+    /// The in-process klamm-testkit cluster did not start.
+    #[error("klamm-testkit cluster: {0}")]
+    Testkit(String),
     /// Writing the scenario report failed.
     #[error("writing the scenario report {path}: {source}")]
     Report {

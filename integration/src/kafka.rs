@@ -69,9 +69,7 @@ pub async fn create_topic(
     topic: &str,
     partitions: i32,
 ) -> Result<(), ScenarioError> {
-    if let Some(mock) = broker.mock() {
-        mock.create_topic(topic, partitions, 1)?;
-    } else {
+    if !broker.create_topic_in_process(topic, partitions)? {
         let admin: AdminClient<DefaultClientContext> = base_config(broker).create()?;
         let new = NewTopic::new(topic, partitions, TopicReplication::Fixed(1));
         let opts = AdminOptions::new().operation_timeout(Some(Duration::from_secs(30)));
@@ -89,27 +87,45 @@ async fn wait_for_leaders(
     topic: &str,
     partitions: i32,
 ) -> Result<(), ScenarioError> {
-    let consumer: BaseConsumer = base_config(broker).create()?;
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let md = consumer.fetch_metadata(Some(topic), Duration::from_secs(5))?;
-        let ready = md.topics().iter().any(|t| {
-            t.name() == topic
-                && t.error().is_none()
-                && t.partitions().len() == partitions as usize
-                && t.partitions().iter().all(|p| p.leader() >= 0)
-        });
-        if ready {
-            return Ok(());
+    let config = base_config(broker);
+    let topic = topic.to_string();
+    // librdkafka's metadata call blocks: keep it off the runtime that may host the broker.
+    blocking(move || {
+        let consumer: BaseConsumer = config.create()?;
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let md = consumer.fetch_metadata(Some(&topic), Duration::from_secs(5))?;
+            let ready = md.topics().iter().any(|t| {
+                t.name() == topic
+                    && t.error().is_none()
+                    && t.partitions().len() == partitions as usize
+                    && t.partitions().iter().all(|p| p.leader() >= 0)
+            });
+            if ready {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                return Err(format!(
+                    "topic {topic} has no leaders for all {partitions} partitions after 30 s"
+                )
+                .into());
+            }
+            std::thread::sleep(Duration::from_millis(200));
         }
-        if Instant::now() > deadline {
-            return Err(format!(
-                "topic {topic} has no leaders for all {partitions} partitions after 30 s"
-            )
-            .into());
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    })
+    .await
+}
+
+/// Runs blocking librdkafka work on tokio's blocking pool, so an in-process broker on the
+/// same runtime keeps serving.
+pub async fn blocking<T, F>(f: F) -> Result<T, ScenarioError>
+where
+    T: Send + 'static,
+    F: FnOnce() -> Result<T, ScenarioError> + Send + 'static,
+{
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| format!("blocking librdkafka task failed: {e}"))?
 }
 
 /// Produces `records` in order with a producer built from `config`, waiting for every
@@ -178,7 +194,8 @@ pub struct ReadRecord {
 
 /// Reads `expected` records from every partition of `topic` from the beginning
 /// (`isolation` is `read_committed` or `read_uncommitted`), giving up when nothing new
-/// arrived for 15 s.
+/// arrived for 15 s; then keeps reading for one more second, so that anything beyond
+/// `expected` shows up as extra records.
 pub async fn read_back(
     broker: &BrokerUnderTest,
     topic: &str,
@@ -186,11 +203,22 @@ pub async fn read_back(
     expected: usize,
     isolation: &str,
 ) -> Result<Vec<ReadRecord>, ScenarioError> {
-    let consumer: BaseConsumer = base_config(broker)
+    let mut config = base_config(broker);
+    config
         .set("group.id", format!("{topic}-reader"))
         .set("enable.auto.commit", "false")
-        .set("isolation.level", isolation)
-        .create()?;
+        .set("isolation.level", isolation);
+    let topic = topic.to_string();
+    blocking(move || read_back_blocking(&config, &topic, partitions, expected)).await
+}
+
+fn read_back_blocking(
+    config: &ClientConfig,
+    topic: &str,
+    partitions: i32,
+    expected: usize,
+) -> Result<Vec<ReadRecord>, ScenarioError> {
+    let consumer: BaseConsumer = config.create()?;
     let mut tpl = TopicPartitionList::new();
     for p in 0..partitions {
         tpl.add_partition_offset(topic, p, Offset::Beginning)?;
@@ -226,8 +254,26 @@ pub async fn read_back(
                 if last_progress.elapsed() > Duration::from_secs(15) {
                     break;
                 }
-                tokio::task::yield_now().await;
             }
+        }
+    }
+    // Linger briefly so that records beyond the expected count (duplicates, data that
+    // should have been hidden) are seen and make the comparison fail.
+    let linger = Instant::now() + Duration::from_secs(1);
+    while Instant::now() < linger {
+        match consumer.poll(Duration::from_millis(100)) {
+            Some(Ok(m)) => out.push(ReadRecord {
+                partition: m.partition(),
+                offset: m.offset(),
+                record: TestRecord {
+                    partition: m.partition(),
+                    key: m.key().map(<[u8]>::to_vec),
+                    value: m.payload().map(<[u8]>::to_vec),
+                    headers: Vec::new(),
+                },
+            }),
+            Some(Err(e)) => return Err(format!("consumer error: {e}").into()),
+            None => {}
         }
     }
     Ok(out)

@@ -171,7 +171,7 @@ where
             record(scenario, kind, "skipped", &why, start.elapsed());
             continue;
         }
-        let broker = match BrokerUnderTest::connect(kind) {
+        let broker = match BrokerUnderTest::connect(kind).await {
             Ok(Ok(b)) => b,
             Ok(Err(unavailable)) => {
                 record(scenario, kind, "skipped", &unavailable.0, start.elapsed());

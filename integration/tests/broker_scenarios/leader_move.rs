@@ -1,6 +1,6 @@
 //! A partition leader moves while the idempotent producer is writing: every record still
 //! arrives exactly once and in order. Needs a broker the test controls (the librdkafka
-//! mock today, klamm-testkit once wired in).
+//! mock, klamm-testkit).
 
 use std::time::Duration;
 
@@ -11,17 +11,10 @@ const PARTITIONS: i32 = 3;
 const RECORDS: usize = 4_000;
 
 async fn leader_moves(broker: BrokerUnderTest) -> ScenarioResult {
-    let Some(mock) = broker.mock() else {
-        return Err(format!(
-            "no leader-move control for {} in the harness",
-            broker.kind()
-        )
-        .into());
-    };
     let topic = scenario::unique_topic("leader-move");
     kafka::create_topic(&broker, &topic, PARTITIONS).await?;
     for p in 0..PARTITIONS {
-        mock.partition_leader(&topic, p, Some(1))?;
+        broker.move_leader(&topic, p, 0)?;
     }
     let records = kafka::make_records(RECORDS, PARTITIONS, 100);
     let mut config = kafka::base_config(&broker);
@@ -34,7 +27,7 @@ async fn leader_moves(broker: BrokerUnderTest) -> ScenarioResult {
     // Move every leader to another broker, then keep producing (a new producer, so the
     // client must discover the new leaders from metadata).
     for p in 0..PARTITIONS {
-        mock.partition_leader(&topic, p, Some(2 + p % 2))?;
+        broker.move_leader(&topic, p, 1 + p % 2)?;
     }
     offsets.extend(kafka::produce(&config, &topic, second).await?);
     let read = kafka::read_back(&broker, &topic, PARTITIONS, RECORDS, "read_uncommitted").await?;
@@ -45,7 +38,7 @@ async fn leader_moves(broker: BrokerUnderTest) -> ScenarioResult {
     Ok(())
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn leader_move() {
     scenario::run(
         "leader_move",

@@ -1,4 +1,4 @@
-//! The broker-parametrised scenario suite. Each `#[tokio::test]` runs one scenario on every
+//! The broker-parametrised scenario suite. Each `#[tokio::test(flavor = "multi_thread", worker_threads = 2)]` runs one scenario on every
 //! broker in `KLAMM_BROKERS` (see `klamm_integration::scenario`); `cargo xtask integration`
 //! selects the broker and prints the scenario x broker table.
 //!
