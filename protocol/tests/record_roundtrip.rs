@@ -134,6 +134,26 @@ fn check(p: &Params, recs: &[Rec], batch: &RecordBatch) {
             .collect();
         assert_eq!(headers, r.headers);
     }
+    // The borrowed walk sees the same records.
+    let mut records = batch.records().unwrap();
+    let mut i = 0;
+    while let Some(r) = records.next_ref() {
+        let r = r.unwrap();
+        assert_eq!(r.to_record(), decoded[i]);
+        assert_eq!(r.value(), recs[i].value.as_deref());
+        let hs: Vec<(Vec<u8>, Option<Vec<u8>>)> = r
+            .header_refs()
+            .map(|(k, v)| (k.to_vec(), v.map(<[u8]>::to_vec)))
+            .collect();
+        let expected: Vec<(Vec<u8>, Option<Vec<u8>>)> = recs[i]
+            .headers
+            .iter()
+            .map(|(k, v)| (k.as_bytes().to_vec(), v.clone()))
+            .collect();
+        assert_eq!(hs, expected);
+        i += 1;
+    }
+    assert_eq!(i, recs.len());
 }
 
 proptest! {

@@ -115,6 +115,19 @@ impl BatchBuilder {
         self
     }
 
+    /// Sets the producer id, epoch and base sequence on a builder in place (a producer
+    /// draining the batch assigns them just before sealing, so the CRC is computed once).
+    pub fn set_producer(&mut self, producer_id: i64, producer_epoch: i16, base_sequence: i32) {
+        self.producer_id = producer_id;
+        self.producer_epoch = producer_epoch;
+        self.base_sequence = base_sequence;
+    }
+
+    /// Sets or clears the transactional flag in place.
+    pub fn set_transactional(&mut self, on: bool) {
+        self.attributes = self.attributes.with_transactional(on);
+    }
+
     /// The compression applied at seal time.
     pub fn compression(&self) -> Compression {
         self.compression

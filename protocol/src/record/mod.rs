@@ -55,7 +55,7 @@ pub use builder::BatchBuilder;
 pub use compression::Compression;
 pub use control::{ControlRecordType, EndTxnMarker};
 pub use header::{Attributes, TimestampType};
-pub use records::{Record, RecordHeader, RecordHeaders, Records};
+pub use records::{Record, RecordHeader, RecordHeaders, RecordRef, Records};
 pub use sealed::SealedBatch;
 pub use write::{AsHeader, Header};
 

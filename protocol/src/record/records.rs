@@ -143,7 +143,56 @@ impl Records {
         self.left.max(0) as usize
     }
 
-    fn parse(&mut self) -> Result<Record, DecodeError> {
+    /// Reads the next record without touching any reference count: its key, value and
+    /// headers are borrowed from the batch. This is the fastest way to walk a batch; call
+    /// [`RecordRef::to_record`] (or [`RecordRef::value_bytes`] and friends) for owned,
+    /// zero-copy [`Bytes`].
+    ///
+    /// ```
+    /// use klamm_protocol::record::{BatchBuilder, Compression, Header, RecordBatch};
+    /// let mut b = BatchBuilder::new(Compression::None);
+    /// for v in [&b"a"[..], b"bb"] {
+    ///     b.append(0, None, Some(v), &[] as &[Header])?;
+    /// }
+    /// let batch = RecordBatch::decode(b.seal()?.into_bytes())?;
+    /// let mut records = batch.records()?;
+    /// let mut total = 0;
+    /// while let Some(r) = records.next_ref() {
+    ///     total += r?.value().map_or(0, <[u8]>::len);
+    /// }
+    /// assert_eq!(total, 3);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn next_ref(&mut self) -> Option<Result<RecordRef<'_>, DecodeError>> {
+        if self.failed {
+            return None;
+        }
+        if self.left <= 0 {
+            if self.pos < self.buf.len() {
+                self.failed = true;
+                return Some(Err(DecodeError::TrailingBytes(self.buf.len() - self.pos)));
+            }
+            return None;
+        }
+        match self.parse() {
+            Ok(r) => {
+                self.left -= 1;
+                Some(Ok(RecordRef {
+                    buf: &self.buf,
+                    ..r
+                }))
+            }
+            Err(e) => {
+                self.failed = true;
+                Some(Err(e))
+            }
+        }
+    }
+
+    /// Parses the record at `self.pos` and moves past it. The returned record borrows a
+    /// placeholder buffer; `next_ref` puts the real one in.
+    #[inline(always)]
+    fn parse(&mut self) -> Result<RecordRef<'static>, DecodeError> {
         let all = &self.buf[..];
         let mut p = self.pos;
         let len = read_varint(all, &mut p)?;
@@ -192,15 +241,9 @@ impl Records {
             });
         }
         self.pos = end;
-        let headers = if count == 0 {
-            RecordHeaders::default()
-        } else {
-            RecordHeaders {
-                raw: self.buf.slice(headers_at..end),
-                count: count as usize,
-            }
-        };
-        Ok(Record {
+        static EMPTY: Bytes = Bytes::new();
+        Ok(RecordRef {
+            buf: &EMPTY,
             offset: self.base_offset.wrapping_add(offset_delta as i64),
             offset_delta,
             timestamp: self
@@ -208,10 +251,99 @@ impl Records {
                 .unwrap_or_else(|| self.base_timestamp.wrapping_add(timestamp_delta)),
             timestamp_delta,
             attributes: attributes as i8,
-            key: key.map(|(a, b)| self.buf.slice(a..b)),
-            value: value.map(|(a, b)| self.buf.slice(a..b)),
-            headers,
+            key,
+            value,
+            headers: (headers_at, end, count as usize),
         })
+    }
+}
+
+/// A record borrowed from its batch (see [`Records::next_ref`]): no reference counting until
+/// owned [`Bytes`] are asked for.
+#[derive(Debug, Clone, Copy)]
+pub struct RecordRef<'a> {
+    buf: &'a Bytes,
+    /// The absolute offset (batch base offset + offset delta).
+    pub offset: i64,
+    /// The offset delta within the batch.
+    pub offset_delta: i32,
+    /// The absolute timestamp (see [`Record::timestamp`]).
+    pub timestamp: i64,
+    /// The timestamp delta as stored.
+    pub timestamp_delta: i64,
+    /// The record attributes byte.
+    pub attributes: i8,
+    key: Option<(usize, usize)>,
+    value: Option<(usize, usize)>,
+    headers: (usize, usize, usize),
+}
+
+impl<'a> RecordRef<'a> {
+    /// The key, `None` when null.
+    #[inline]
+    pub fn key(&self) -> Option<&'a [u8]> {
+        self.key.map(|(a, b)| &self.buf[a..b])
+    }
+
+    /// The value, `None` when null.
+    #[inline]
+    pub fn value(&self) -> Option<&'a [u8]> {
+        self.value.map(|(a, b)| &self.buf[a..b])
+    }
+
+    /// The key as a zero-copy [`Bytes`].
+    pub fn key_bytes(&self) -> Option<Bytes> {
+        self.key.map(|(a, b)| self.buf.slice(a..b))
+    }
+
+    /// The value as a zero-copy [`Bytes`].
+    pub fn value_bytes(&self) -> Option<Bytes> {
+        self.value.map(|(a, b)| self.buf.slice(a..b))
+    }
+
+    /// The headers as owned, zero-copy [`RecordHeaders`].
+    pub fn headers(&self) -> RecordHeaders {
+        let (a, b, count) = self.headers;
+        if count == 0 {
+            RecordHeaders::default()
+        } else {
+            RecordHeaders {
+                raw: self.buf.slice(a..b),
+                count,
+            }
+        }
+    }
+
+    /// The headers as borrowed `(key, value)` pairs, without reference counting.
+    pub fn header_refs(&self) -> impl Iterator<Item = (&'a [u8], Option<&'a [u8]>)> + 'a {
+        let (a, b, count) = self.headers;
+        let raw: &'a [u8] = &self.buf[a..b];
+        let mut pos = 0;
+        (0..count).map_while(move |_| {
+            // Validated when the record was read, so this cannot fail; stop if it did.
+            let (ka, kb) = read_slice(raw, &mut pos, false).ok()??;
+            let value = read_slice(raw, &mut pos, true).ok()?;
+            Some((&raw[ka..kb], value.map(|(va, vb)| &raw[va..vb])))
+        })
+    }
+
+    /// The number of headers.
+    pub fn header_count(&self) -> usize {
+        self.headers.2
+    }
+
+    /// The owned record, with zero-copy [`Bytes`] slices.
+    pub fn to_record(&self) -> Record {
+        Record {
+            offset: self.offset,
+            offset_delta: self.offset_delta,
+            timestamp: self.timestamp,
+            timestamp_delta: self.timestamp_delta,
+            attributes: self.attributes,
+            key: self.key_bytes(),
+            value: self.value_bytes(),
+            headers: self.headers(),
+        }
     }
 }
 
@@ -219,26 +351,7 @@ impl Iterator for Records {
     type Item = Result<Record, DecodeError>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        if self.failed {
-            return None;
-        }
-        if self.left <= 0 {
-            if self.pos < self.buf.len() {
-                self.failed = true;
-                return Some(Err(DecodeError::TrailingBytes(self.buf.len() - self.pos)));
-            }
-            return None;
-        }
-        match self.parse() {
-            Ok(r) => {
-                self.left -= 1;
-                Some(Ok(r))
-            }
-            Err(e) => {
-                self.failed = true;
-                Some(Err(e))
-            }
-        }
+        self.next_ref().map(|r| r.map(|r| r.to_record()))
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
