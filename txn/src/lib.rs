@@ -1,2 +1,18 @@
 #![doc = include_str!("../README.md")]
 #![forbid(unsafe_code)]
+
+pub mod classify;
+pub mod coordinator;
+pub mod error;
+pub mod manager;
+pub mod partitions;
+pub mod state;
+
+pub use classify::{Disposition, TxnApi};
+pub use coordinator::{
+    ConsumerGroupMetadata, CoordinatorTransport, OffsetAndMetadata, Target, TransportError,
+    TxnDriver,
+};
+pub use error::TxnError;
+pub use manager::{TransactionManager, TxnConfig, TxnStatus};
+pub use state::{Op, TxnState};

@@ -1,0 +1,586 @@
+//! [`TxnDriver`]: the user operations (init, begin, offsets, commit, abort) and the sender's
+//! AddPartitionsToTxn job, each a conversation with the coordinators under the state machine.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use klamm_producer::ProducerError;
+use klamm_producer::idempotence::{ProducerIdEpoch, TopicPartition};
+use klamm_protocol::error_code::ErrorCode;
+use klamm_protocol::messages::{RequestBody, ResponseBody};
+
+use super::requests::{
+    self, ConsumerGroupMetadata, KEY_TYPE_GROUP, KEY_TYPE_TRANSACTION, OffsetAndMetadata,
+};
+use super::{CoordinatorTransport, Target, TransportError};
+use crate::classify::{Backoff, Disposition, TxnApi, classify};
+use crate::error::TxnError;
+use crate::manager::{Knows, OpGuard, TransactionManager};
+use crate::state::{Op, TxnState};
+
+/// Highest AddPartitionsToTxn version a client sends (v4+ are for brokers, KIP-890).
+const ADD_PARTITIONS_MAX_CLIENT_VERSION: i16 = 3;
+
+/// Which coordinator a request goes to.
+#[derive(Debug, Clone, Copy)]
+enum Coordinator<'a> {
+    Transaction,
+    Group(&'a str),
+}
+
+/// What a response said.
+enum Step<R> {
+    Done(R),
+    Code(ErrorCode),
+}
+
+/// Drives a [`TransactionManager`] over a [`CoordinatorTransport`].
+#[derive(Debug)]
+pub struct TxnDriver<T> {
+    mgr: Arc<TransactionManager>,
+    transport: T,
+}
+
+impl<T: CoordinatorTransport> TxnDriver<T> {
+    /// A driver for `mgr` talking through `transport`.
+    pub fn new(mgr: Arc<TransactionManager>, transport: T) -> Self {
+        TxnDriver { mgr, transport }
+    }
+
+    /// The manager.
+    pub fn manager(&self) -> &Arc<TransactionManager> {
+        &self.mgr
+    }
+
+    /// The transport.
+    pub fn transport(&self) -> &T {
+        &self.transport
+    }
+
+    /// Runs `body` for the operation of `guard` within the operation timeout, and settles the
+    /// state: `done` on success, the error's state on failure, the interrupted state on
+    /// timeout.
+    async fn settle(
+        &self,
+        guard: OpGuard<'_>,
+        done: TxnState,
+        body: impl Future<Output = Result<(), TxnError>>,
+    ) -> Result<(), TxnError> {
+        let timeout = self.mgr.config().operation_timeout;
+        match tokio::time::timeout(timeout, body).await {
+            Ok(Ok(())) => guard.complete(done),
+            Ok(Err(e)) => {
+                let e = self.mgr.absorb(e);
+                drop(guard);
+                Err(e)
+            }
+            Err(_) => {
+                let op = guard.op();
+                let state = guard.interrupt();
+                tracing::warn!(%op, %state, ?timeout, "transaction operation timed out");
+                Err(TxnError::Timeout { op, timeout, state })
+            }
+        }
+    }
+
+    /// `init_transactions`: finds the transaction coordinator and gets a producer id and
+    /// epoch (fencing every older producer with the same transactional id, and aborting its
+    /// open transaction). After a timeout, call it again to resume.
+    pub async fn init_transactions(&self) -> Result<(), TxnError> {
+        self.mgr
+            .set_broker_transaction_version(self.transport.transaction_version());
+        let guard = self.mgr.start(Op::InitTransactions)?;
+        self.settle(guard, TxnState::Ready, async {
+            let p = self.init_producer_id(None).await?;
+            self.mgr.set_producer(p);
+            Ok(())
+        })
+        .await
+    }
+
+    /// `begin_transaction`: local only; the coordinator learns of the transaction with its
+    /// first AddPartitionsToTxn or AddOffsetsToTxn.
+    pub fn begin_transaction(&self) -> Result<(), TxnError> {
+        self.mgr
+            .set_broker_transaction_version(self.transport.transaction_version());
+        self.mgr
+            .start(Op::BeginTransaction)?
+            .complete(TxnState::InTransaction)
+    }
+
+    /// The sender's job: adds every pending partition to the transaction, batched into one
+    /// AddPartitionsToTxn per round, until none is pending or in flight. Errors move the
+    /// manager to AbortableError or FatalError and are returned.
+    pub async fn add_pending_partitions(&self) -> Result<(), TxnError> {
+        self.add_partitions_loop()
+            .await
+            .map_err(|e| self.mgr.absorb(e))
+    }
+
+    async fn add_partitions_loop(&self) -> Result<(), TxnError> {
+        loop {
+            if !matches!(
+                self.mgr.state(),
+                TxnState::InTransaction | TxnState::Committing
+            ) {
+                return Ok(());
+            }
+            let changed = self.mgr.partitions_changed();
+            let (pending, in_flight) = self.mgr.unadded();
+            if !pending {
+                if !in_flight {
+                    return Ok(());
+                }
+                // another task's request is under way: wait for its answer
+                changed.await;
+                continue;
+            }
+            // from here on the coordinator may know of the transaction
+            self.mgr.coordinator_knows_txn(Knows::Maybe);
+            let batch = InFlightAdd {
+                mgr: &self.mgr,
+                partitions: self.mgr.take_pending_partitions(),
+                answered: false,
+            };
+            if batch.partitions.is_empty() {
+                continue;
+            }
+            let codes = self.add_partitions_once(&batch.partitions).await?;
+            let mut worst: Option<(Disposition, ErrorCode)> = None;
+            let mut added = Vec::new();
+            let mut retry = Vec::new();
+            for (tp, code) in codes {
+                let d = classify(TxnApi::AddPartitionsToTxn, code);
+                if d == Disposition::Ok {
+                    added.push(tp);
+                } else {
+                    retry.push(tp);
+                    if worst.is_none_or(|(w, _)| severity(d) > severity(w)) {
+                        worst = Some((d, code));
+                    }
+                }
+            }
+            batch.answer(&added, &retry);
+            tracing::debug!(
+                added = added.len(),
+                retry = retry.len(),
+                "AddPartitionsToTxn answered"
+            );
+            match worst {
+                None => {}
+                Some((Disposition::Retry(b), _)) => self.backoff(b).await,
+                Some((Disposition::Rediscover, _)) => {
+                    self.mgr.set_txn_coordinator(None);
+                    self.backoff(Backoff::Normal).await;
+                }
+                Some((_, code)) => {
+                    return Err(TxnError::Broker {
+                        api: TxnApi::AddPartitionsToTxn,
+                        code,
+                    });
+                }
+            }
+        }
+    }
+
+    async fn add_partitions_once(
+        &self,
+        partitions: &[TopicPartition],
+    ) -> Result<Vec<(TopicPartition, ErrorCode)>, TxnError> {
+        let id = self.mgr.config().transactional_id.clone();
+        let producer = self.producer()?;
+        self.converse(
+            TxnApi::AddPartitionsToTxn,
+            Coordinator::Transaction,
+            ADD_PARTITIONS_MAX_CLIENT_VERSION,
+            || requests::add_partitions(&id, producer, partitions).into(),
+            |resp, _| match resp {
+                ResponseBody::AddPartitionsToTxn(r) => Ok(Step::Done(
+                    requests::parse_add_partitions(&r, &id, partitions),
+                )),
+                other => Err(other),
+            },
+        )
+        .await
+    }
+
+    /// `send_offsets_to_transaction`: AddOffsetsToTxn to the transaction coordinator, then
+    /// TxnOffsetCommit to the group's coordinator. The offsets become visible with the
+    /// commit.
+    pub async fn send_offsets_to_transaction(
+        &self,
+        offsets: &[(TopicPartition, OffsetAndMetadata)],
+        group: &ConsumerGroupMetadata,
+    ) -> Result<(), TxnError> {
+        let guard = self.mgr.start(Op::SendOffsets)?;
+        self.settle(guard, TxnState::InTransaction, async {
+            let id = self.mgr.config().transactional_id.clone();
+            let producer = self.producer()?;
+            self.mgr.coordinator_knows_txn(Knows::Maybe);
+            self.converse(
+                TxnApi::AddOffsetsToTxn,
+                Coordinator::Transaction,
+                i16::MAX,
+                || requests::add_offsets(&id, producer, &group.group_id).into(),
+                |resp, _| match resp {
+                    ResponseBody::AddOffsetsToTxn(r) => Ok(code_step(r.error_code, ())),
+                    other => Err(other),
+                },
+            )
+            .await?;
+            self.mgr.coordinator_knows_txn(Knows::Yes);
+            self.converse(
+                TxnApi::TxnOffsetCommit,
+                Coordinator::Group(&group.group_id),
+                i16::MAX,
+                || requests::txn_offset_commit(&id, producer, group, offsets).into(),
+                |resp, _| match resp {
+                    ResponseBody::TxnOffsetCommit(r) => {
+                        let codes = requests::parse_txn_offset_commit(&r, offsets);
+                        Ok(worst_code(TxnApi::TxnOffsetCommit, &codes)
+                            .map_or(Step::Done(()), Step::Code))
+                    }
+                    other => Err(other),
+                },
+            )
+            .await
+        })
+        .await
+    }
+
+    /// `commit_transaction`: waits for admitted sends to append, adds pending partitions,
+    /// runs `flush` (the producer delivering every record of the transaction), then EndTxn
+    /// (commit). If it ends without an outcome (timeout, cancellation), the state is
+    /// CommitOutcomeUnknown and calling it again resends EndTxn, which the coordinator
+    /// answers with the outcome it already applied.
+    pub async fn commit_transaction(
+        &self,
+        flush: impl Future<Output = Result<(), ProducerError>>,
+    ) -> Result<(), TxnError> {
+        let guard = self.mgr.start(Op::Commit)?;
+        self.settle(guard, TxnState::Ready, async {
+            self.mgr.wait_sends_idle().await;
+            self.add_partitions_loop().await?;
+            flush.await?;
+            let status = self.mgr.status();
+            if status.state == TxnState::AbortableError {
+                // a batch failed while flushing
+                return Err(TxnError::MustAbort {
+                    op: Op::Commit,
+                    cause: status
+                        .last_error
+                        .unwrap_or_else(|| Arc::new(TxnError::Closed)),
+                });
+            }
+            if self.mgr.end_plan(true).end_txn {
+                self.end_txn(true).await?;
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    /// `abort_transaction`: forgets partitions not yet added, runs `abort_batches` (the
+    /// producer failing unsent batches of the transaction and waiting for those in flight),
+    /// then EndTxn (abort) and, after a sequence error, an epoch bump through InitProducerId
+    /// (KIP-360). Resumable like a commit.
+    pub async fn abort_transaction(
+        &self,
+        abort_batches: impl Future<Output = ()>,
+    ) -> Result<(), TxnError> {
+        let guard = self.mgr.start(Op::Abort)?;
+        self.settle(guard, TxnState::Ready, async {
+            self.mgr.drop_pending_partitions();
+            abort_batches.await;
+            // an AddPartitionsToTxn under way may still add partitions: let it finish
+            loop {
+                let changed = self.mgr.partitions_changed();
+                if !self.mgr.unadded().1 {
+                    break;
+                }
+                changed.await;
+            }
+            let plan = self.mgr.end_plan(false);
+            let mut bump = plan.bump;
+            if plan.end_txn {
+                match self.end_txn(false).await {
+                    Ok(()) => {}
+                    // the add that may have opened the transaction was not applied
+                    Err(TxnError::Broker {
+                        code: ErrorCode::InvalidTxnState,
+                        ..
+                    }) if plan.unsure => {}
+                    Err(TxnError::Broker { api, code })
+                        if classify(api, code) == (Disposition::Abortable { bump_epoch: true }) =>
+                    {
+                        bump = true;
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+            if bump {
+                let current = self.producer()?;
+                let p = self.init_producer_id(Some(current)).await?;
+                tracing::info!(
+                    old_epoch = current.epoch,
+                    new_epoch = p.epoch,
+                    "epoch bumped after abort (KIP-360)"
+                );
+                self.mgr.set_producer(p);
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn end_txn(&self, commit: bool) -> Result<(), TxnError> {
+        let id = self.mgr.config().transactional_id.clone();
+        let producer = self.producer()?;
+        let kip890 = self.mgr.kip890();
+        let max_version = if kip890 { 5 } else { 4 };
+        let (new, version) = self
+            .converse(
+                TxnApi::EndTxn,
+                Coordinator::Transaction,
+                max_version,
+                || requests::end_txn(&id, producer, commit).into(),
+                |resp, v| match resp {
+                    ResponseBody::EndTxn(r) => Ok(code_step(
+                        r.error_code,
+                        (
+                            ProducerIdEpoch {
+                                id: r.producer_id,
+                                epoch: r.producer_epoch,
+                            },
+                            v,
+                        ),
+                    )),
+                    other => Err(other),
+                },
+            )
+            .await?;
+        // KIP-890 part 2: the coordinator bumps the epoch at every transaction end
+        if kip890 && version >= 5 && new.id >= 0 && new.epoch >= 0 {
+            self.mgr.set_producer(new);
+        }
+        Ok(())
+    }
+
+    async fn init_producer_id(
+        &self,
+        current: Option<ProducerIdEpoch>,
+    ) -> Result<ProducerIdEpoch, TxnError> {
+        let cfg = self.mgr.config();
+        let timeout_ms = i32::try_from(cfg.transaction_timeout.as_millis()).unwrap_or(i32::MAX);
+        let id = cfg.transactional_id.clone();
+        self.converse(
+            TxnApi::InitProducerId,
+            Coordinator::Transaction,
+            i16::MAX,
+            || requests::init_producer_id(&id, timeout_ms, current).into(),
+            |resp, _| match resp {
+                ResponseBody::InitProducerId(r) => Ok(code_step(
+                    r.error_code,
+                    ProducerIdEpoch {
+                        id: r.producer_id,
+                        epoch: r.producer_epoch,
+                    },
+                )),
+                other => Err(other),
+            },
+        )
+        .await
+    }
+
+    fn producer(&self) -> Result<ProducerIdEpoch, TxnError> {
+        self.mgr
+            .producer_id_epoch()
+            .ok_or(TxnError::NotInitialized { op: Op::Send })
+    }
+
+    async fn backoff(&self, b: Backoff) {
+        let cfg = self.mgr.config();
+        tokio::time::sleep(match b {
+            Backoff::Short => cfg.short_backoff,
+            Backoff::Normal => cfg.retry_backoff,
+        })
+        .await;
+    }
+
+    /// One request to a coordinator, repeated until it succeeds or fails for good:
+    /// transport failures and NOT_COORDINATOR-like codes rediscover the coordinator,
+    /// retriable codes back off. `read` returns the unexpected body as `Err`.
+    async fn converse<R>(
+        &self,
+        api: TxnApi,
+        coordinator: Coordinator<'_>,
+        max_version: i16,
+        make: impl Fn() -> RequestBody,
+        read: impl Fn(ResponseBody, i16) -> Result<Step<R>, ResponseBody>,
+    ) -> Result<R, TxnError> {
+        loop {
+            let node = self.coordinator(coordinator).await?;
+            let target = Target::Node(node);
+            match self.transport.send(target, make(), max_version).await {
+                Err(e) if e.is_retriable() => {
+                    tracing::debug!(%api, %target, error = %e, "coordinator request failed; rediscovering");
+                    self.forget(coordinator);
+                    self.backoff(Backoff::Normal).await;
+                }
+                Err(e) => return Err(e.into()),
+                Ok((resp, v)) => match read(resp, v) {
+                    Ok(Step::Done(r)) => return Ok(r),
+                    Ok(Step::Code(code)) => match classify(api, code) {
+                        Disposition::Ok => {
+                            return Err(TransportError::Protocol {
+                                target,
+                                detail: format!("{api} reported success without a result"),
+                            }
+                            .into());
+                        }
+                        Disposition::Retry(b) => {
+                            tracing::debug!(%api, code = code.name(), "retrying");
+                            self.backoff(b).await;
+                        }
+                        Disposition::Rediscover => {
+                            tracing::debug!(%api, code = code.name(), "coordinator moved");
+                            self.forget(coordinator);
+                            self.backoff(Backoff::Normal).await;
+                        }
+                        Disposition::Abortable { .. } | Disposition::Fatal => {
+                            return Err(TxnError::Broker { api, code });
+                        }
+                    },
+                    Err(other) => {
+                        return Err(TransportError::Protocol {
+                            target,
+                            detail: format!("{api} answered with a {:?} body", other.api_key()),
+                        }
+                        .into());
+                    }
+                },
+            }
+        }
+    }
+
+    fn forget(&self, coordinator: Coordinator<'_>) {
+        match coordinator {
+            Coordinator::Transaction => self.mgr.set_txn_coordinator(None),
+            Coordinator::Group(g) => self.mgr.set_group_coordinator(g, None),
+        }
+    }
+
+    /// The coordinator's node id, looked up with FindCoordinator when not known.
+    async fn coordinator(&self, coordinator: Coordinator<'_>) -> Result<i32, TxnError> {
+        let cached = match coordinator {
+            Coordinator::Transaction => self.mgr.txn_coordinator(),
+            Coordinator::Group(g) => self.mgr.group_coordinator(g),
+        };
+        if let Some(node) = cached {
+            return Ok(node);
+        }
+        let id = self.mgr.config().transactional_id.clone();
+        let (key, key_type) = match coordinator {
+            Coordinator::Transaction => (&*id, KEY_TYPE_TRANSACTION),
+            Coordinator::Group(g) => (g, KEY_TYPE_GROUP),
+        };
+        loop {
+            let req = requests::find_coordinator(key, key_type).into();
+            let code = match self.transport.send(Target::AnyBroker, req, i16::MAX).await {
+                Err(e) if e.is_retriable() => ErrorCode::CoordinatorNotAvailable,
+                Err(e) => return Err(e.into()),
+                Ok((ResponseBody::FindCoordinator(r), _)) => {
+                    match requests::parse_find_coordinator(&r, key) {
+                        Ok(node) => {
+                            tracing::debug!(key, key_type, node, "coordinator found");
+                            match coordinator {
+                                Coordinator::Transaction => {
+                                    self.mgr.set_txn_coordinator(Some(node))
+                                }
+                                Coordinator::Group(g) => {
+                                    self.mgr.set_group_coordinator(g, Some(node))
+                                }
+                            }
+                            return Ok(node);
+                        }
+                        Err(code) => code,
+                    }
+                }
+                Ok((other, _)) => {
+                    return Err(TransportError::Protocol {
+                        target: Target::AnyBroker,
+                        detail: format!(
+                            "FindCoordinator answered with a {:?} body",
+                            other.api_key()
+                        ),
+                    }
+                    .into());
+                }
+            };
+            match classify(TxnApi::FindCoordinator, code) {
+                Disposition::Retry(b) => self.backoff(b).await,
+                Disposition::Rediscover | Disposition::Ok => self.backoff(Backoff::Normal).await,
+                Disposition::Abortable { .. } | Disposition::Fatal => {
+                    return Err(TxnError::Broker {
+                        api: TxnApi::FindCoordinator,
+                        code,
+                    });
+                }
+            }
+        }
+    }
+}
+
+fn code_step<R>(code: i16, done: R) -> Step<R> {
+    match ErrorCode::from_i16(code) {
+        c if c.is_ok() => Step::Done(done),
+        c => Step::Code(c),
+    }
+}
+
+/// How bad a disposition is, to pick the one that decides a batched answer.
+fn severity(d: Disposition) -> u8 {
+    match d {
+        Disposition::Ok => 0,
+        Disposition::Retry(Backoff::Short) => 1,
+        Disposition::Retry(Backoff::Normal) => 2,
+        Disposition::Rediscover => 3,
+        Disposition::Abortable { bump_epoch: false } => 4,
+        Disposition::Abortable { bump_epoch: true } => 5,
+        Disposition::Fatal => 6,
+    }
+}
+
+/// The code that decides a per-partition answer, or `None` when every partition succeeded.
+fn worst_code(api: TxnApi, codes: &[(TopicPartition, ErrorCode)]) -> Option<ErrorCode> {
+    codes
+        .iter()
+        .map(|&(_, c)| c)
+        .filter(|c| c.is_err())
+        .max_by_key(|&c| severity(classify(api, c)))
+}
+
+/// Partitions in one AddPartitionsToTxn request; if the request is abandoned (the future
+/// dropped, an error), they go back to pending so nothing waits for them forever.
+struct InFlightAdd<'a> {
+    mgr: &'a TransactionManager,
+    partitions: Vec<TopicPartition>,
+    answered: bool,
+}
+
+impl InFlightAdd<'_> {
+    fn answer(mut self, added: &[TopicPartition], retry: &[TopicPartition]) {
+        self.answered = true;
+        self.mgr.partitions_answered(added, retry);
+    }
+}
+
+impl Drop for InFlightAdd<'_> {
+    fn drop(&mut self) {
+        if !self.answered {
+            // the request may have been applied; the coordinator accepts the same partitions
+            // again, so sending them once more is safe
+            self.mgr.partitions_answered(&[], &self.partitions);
+        }
+    }
+}
