@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::FutureExt;
-use tracing::{debug, info, warn};
+use tracing::{Instrument, debug, debug_span, info, warn};
 
 use crate::config::{PoolBuilder, PoolConfig};
 use crate::error::{PoolError, TransactionError, panic_message};
@@ -196,17 +196,8 @@ impl<F: ProducerFactory> TransactionalPool<F> {
     /// Runs one transaction on a borrowed producer: checkout (up to `checkout_timeout`),
     /// begin, `f`, then commit when `f` returns `Ok` and abort when it returns `Err` or panics.
     /// The producer goes back to the pool in every case (aborted, or replaced under the same
-    /// id when it is broken), also when this future is dropped midway.
-    ///
-    /// ```ignore
-    /// let order_id = pool
-    ///     .transaction(|txn| async move {
-    ///         txn.send(order).await?;
-    ///         txn.send(audit).await?;
-    ///         Ok::<_, MyError>(id)
-    ///     })
-    ///     .await?;
-    /// ```
+    /// id when it is broken), also when this future is dropped midway. See the crate-level
+    /// example.
     pub async fn transaction<T, E, Fut, Func>(&self, f: Func) -> Result<T, TransactionError<E>>
     where
         Func: FnOnce(Txn<F::Producer>) -> Fut,
@@ -217,8 +208,9 @@ impl<F: ProducerFactory> TransactionalPool<F> {
         let id = Arc::clone(&self.shared.ids[guard.slot()]);
         let lease = Arc::new(());
         let txn = Txn::new(guard.arc(), Arc::clone(&lease), Arc::clone(&id));
+        let span = debug_span!("pool.transaction", transactional_id = %id);
         let outcome = match std::panic::catch_unwind(AssertUnwindSafe(move || f(txn))) {
-            Ok(fut) => AssertUnwindSafe(fut).catch_unwind().await,
+            Ok(fut) => AssertUnwindSafe(fut).catch_unwind().instrument(span).await,
             Err(payload) => Err(payload),
         };
         match outcome {
