@@ -253,3 +253,52 @@ async fn closure_error_from_a_fenced_producer_replaces_it() {
     assert_eq!(cluster.committed(), vec!["after"]);
     assert_eq!(pool.metrics().replacements, 1);
 }
+
+#[tokio::test(start_paused = true)]
+async fn close_stops_a_replacement_that_keeps_failing() {
+    let cluster = FakeCluster::new();
+    let pool = pool(&cluster, "o", 2).await;
+    cluster.fault_next_commit("o-0", CommitFault::Fatal);
+    cluster.fail_next_creates(u32::MAX);
+    assert!(one(&pool, "x").await.is_err());
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert_eq!(pool.metrics().recovering, 1);
+    let start = tokio::time::Instant::now();
+    assert_eq!(pool.close(Duration::from_secs(10)).await, 0);
+    assert!(
+        start.elapsed() < Duration::from_millis(10),
+        "close did not wait for the backoff"
+    );
+    tokio::task::yield_now().await;
+    let m = pool.metrics();
+    assert_eq!((m.recovering, m.idle, m.in_use), (0, 0, 0));
+    assert_eq!(cluster.creates("o-0"), 1, "no producer created after close");
+}
+
+#[test]
+fn a_guard_dropped_on_a_foreign_thread_is_recovered_on_the_pool_runtime() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let cluster = FakeCluster::new();
+    let pool = rt.block_on(pool(&cluster, "o", 1));
+    let guard = rt.block_on(async {
+        let mut g = pool.get().await.unwrap();
+        g.begin().await.unwrap();
+        g.send("abandoned").await.unwrap();
+        g
+    });
+    // Dropped on a plain thread with no runtime: must not block or panic.
+    std::thread::spawn(move || drop(guard)).join().unwrap();
+    rt.block_on(async {
+        let mut g = pool.get().await.unwrap();
+        assert_eq!(g.health(), Health::Ready);
+        g.begin().await.unwrap();
+        g.send("next").await.unwrap();
+        g.commit().await.unwrap();
+    });
+    assert_eq!(cluster.committed(), vec!["next"]);
+    assert_eq!(pool.metrics().aborts, 1);
+}
