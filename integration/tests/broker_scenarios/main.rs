@@ -9,4 +9,5 @@
 
 mod leader_move;
 mod roundtrip;
+mod throttling;
 mod transactions;
