@@ -156,7 +156,7 @@ impl<F: ProducerFactory> PooledProducer<F> {
         let (shared, producer) = (Arc::clone(&self.shared), Arc::clone(&self.producer));
         let (slot, replace) = (self.slot, self.replace);
         drop(self);
-        recover::recover(shared, slot, producer, replace).await;
+        recover::recover_guarded(shared, slot, producer, replace).await;
     }
 }
 

@@ -2,10 +2,12 @@
 //! aborting what is open, and replacing a broken producer under the same transactional id
 //! with backoff, in a background task that never blocks other borrowers.
 
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tracing::{debug, info, warn};
+use futures::FutureExt;
+use tracing::{debug, error, info, warn};
 
 use crate::error::PoolError;
 use crate::metrics::{Counters, GaugeGuard};
@@ -118,6 +120,32 @@ pub(crate) async fn recover<F: ProducerFactory>(
     replace_slot(&shared, slot, producer).await;
 }
 
+/// [`recover`], surviving a panic of the producer or the factory: the slot then gets a new
+/// producer (or, if creating one panics too, is retired with an error log) instead of
+/// being lost while counted as busy.
+pub(crate) async fn recover_guarded<F: ProducerFactory>(
+    shared: Arc<Shared<F>>,
+    slot: usize,
+    producer: Arc<F::Producer>,
+    replace: bool,
+) {
+    let run = recover(Arc::clone(&shared), slot, producer, replace);
+    if AssertUnwindSafe(run).catch_unwind().await.is_ok() {
+        return;
+    }
+    let id = &shared.ids[slot];
+    error!(transactional_id = %id, "recovering the producer panicked; creating a new one");
+    Counters::inc(&shared.counters.replacements);
+    if AssertUnwindSafe(refill(&shared, slot))
+        .catch_unwind()
+        .await
+        .is_err()
+    {
+        error!(transactional_id = %id, "creating a producer panicked; the slot is retired");
+        shared.retire(slot);
+    }
+}
+
 /// Closes `old` and creates a new producer under the same id (a new epoch, which also fences
 /// anything still using `old`), retrying with exponential backoff until it works or the pool
 /// closes.
@@ -127,6 +155,13 @@ async fn replace_slot<F: ProducerFactory>(shared: &Shared<F>, slot: usize, old: 
     info!(transactional_id = %id, health = ?old.health(), "replacing producer under the same id");
     old.close(shared.config.producer_close_timeout).await;
     drop(old);
+    refill(shared, slot).await;
+}
+
+/// Creates a new producer for the (outstanding, empty) `slot`, retrying with exponential
+/// backoff until it works or the pool closes.
+async fn refill<F: ProducerFactory>(shared: &Shared<F>, slot: usize) {
+    let id = Arc::clone(&shared.ids[slot]);
     shared.set_live(slot, None);
     let mut backoff = shared.config.replace_backoff;
     loop {
@@ -182,7 +217,7 @@ pub(crate) fn return_from_drop<F: ProducerFactory>(
     } else {
         producer
     };
-    let task = recover(Arc::clone(shared), slot, producer, replace);
+    let task = recover_guarded(Arc::clone(shared), slot, producer, replace);
     // At most one recovery task per slot exists at a time (the slot is outstanding until it
     // ends), so these tasks are bounded by the pool size.
     drop(shared.runtime.spawn(task));

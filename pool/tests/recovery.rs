@@ -302,3 +302,20 @@ fn a_guard_dropped_on_a_foreign_thread_is_recovered_on_the_pool_runtime() {
     assert_eq!(cluster.committed(), vec!["next"]);
     assert_eq!(pool.metrics().aborts, 1);
 }
+
+#[tokio::test]
+async fn a_panic_inside_the_producer_during_recovery_does_not_lose_the_slot() {
+    let cluster = FakeCluster::new();
+    let pool = pool(&cluster, "o", 1).await;
+    let mut g = pool.get().await.unwrap();
+    g.begin().await.unwrap();
+    g.send("abandoned").await.unwrap();
+    cluster
+        .panic_next_abort
+        .store(true, std::sync::atomic::Ordering::SeqCst);
+    drop(g); // the background abort panics
+    one(&pool, "after").await.expect("the slot got a new producer");
+    assert_eq!(cluster.creates("o-0"), 2);
+    assert_eq!(cluster.committed(), vec!["after"]);
+    assert_eq!(pool.metrics().replacements, 1);
+}

@@ -53,6 +53,8 @@ pub struct FakeCluster {
     pub commit_delay: Mutex<Duration>,
     /// Time each create takes.
     pub create_delay: Mutex<Duration>,
+    /// The next abort panics (a producer bug).
+    pub panic_next_abort: std::sync::atomic::AtomicBool,
 }
 
 impl FakeCluster {
@@ -208,6 +210,13 @@ impl PoolProducer for FakeProducer {
     }
 
     async fn abort(&self) -> Result<(), FakeError> {
+        if self
+            .cluster
+            .panic_next_abort
+            .swap(false, std::sync::atomic::Ordering::SeqCst)
+        {
+            panic!("injected abort panic");
+        }
         let mut g = self.state.lock().unwrap();
         self.check_epoch(&mut g.0)?;
         match g.0 {
