@@ -163,6 +163,7 @@ impl Records {
     /// assert_eq!(total, 3);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
+    #[inline]
     pub fn next_ref(&mut self) -> Option<Result<RecordRef<'_>, DecodeError>> {
         if self.failed {
             return None;
@@ -302,6 +303,7 @@ impl<'a> RecordRef<'a> {
     }
 
     /// The headers as owned, zero-copy [`RecordHeaders`].
+    #[inline]
     pub fn headers(&self) -> RecordHeaders {
         let (a, b, count) = self.headers;
         if count == 0 {
@@ -333,6 +335,7 @@ impl<'a> RecordRef<'a> {
     }
 
     /// The owned record, with zero-copy [`Bytes`] slices.
+    #[inline]
     pub fn to_record(&self) -> Record {
         Record {
             offset: self.offset,
@@ -350,6 +353,7 @@ impl<'a> RecordRef<'a> {
 impl Iterator for Records {
     type Item = Result<Record, DecodeError>;
 
+    #[inline]
     fn next(&mut self) -> Option<Self::Item> {
         self.next_ref().map(|r| r.map(|r| r.to_record()))
     }
