@@ -440,6 +440,11 @@ impl Cluster {
         self.inner.observations().arrivals().to_vec()
     }
 
+    /// Arrivals not logged because the log was full ([`crate::MAX_ARRIVALS`]).
+    pub fn arrivals_dropped(&self) -> u64 {
+        self.inner.observations().arrivals_dropped
+    }
+
     /// Every throttled response.
     pub fn throttles(&self) -> Vec<ThrottleEvent> {
         self.inner.observations().throttles().to_vec()

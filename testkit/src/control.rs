@@ -6,7 +6,8 @@ use std::time::{Duration, Instant};
 
 use klamm_protocol::ApiKey;
 
-/// Most arrivals the log keeps; later ones are counted in [`Observations::arrivals_dropped`].
+/// Most arrivals (and throttle events) the logs keep; later ones are only counted
+/// ([`crate::Cluster::arrivals_dropped`]).
 pub const MAX_ARRIVALS: usize = 1_000_000;
 
 /// What an injected fault does to a matching request.
@@ -250,7 +251,9 @@ impl Observations {
 
     /// Logs a throttled response.
     pub fn log_throttle(&mut self, event: ThrottleEvent) {
-        self.throttles.push(event);
+        if self.throttles.len() < MAX_ARRIVALS {
+            self.throttles.push(event);
+        }
     }
 
     /// Every logged arrival.
