@@ -2,6 +2,7 @@
 #![forbid(unsafe_code)]
 
 pub mod classify;
+pub mod cluster;
 pub mod coordinator;
 pub mod error;
 pub mod manager;
@@ -9,6 +10,7 @@ pub mod partitions;
 pub mod state;
 
 pub use classify::{Disposition, TxnApi};
+pub use cluster::ClusterTransport;
 pub use coordinator::{
     ConsumerGroupMetadata, CoordinatorTransport, OffsetAndMetadata, Target, TransportError,
     TxnDriver,

@@ -7,6 +7,8 @@ mod driver;
 mod requests;
 
 pub use driver::TxnDriver;
+#[cfg(test)]
+pub(crate) use requests::find_coordinator as find_coordinator_request;
 pub use requests::{ConsumerGroupMetadata, OffsetAndMetadata};
 
 use std::future::Future;
@@ -66,6 +68,9 @@ pub enum TransportError {
         /// The API's name.
         api: &'static str,
     },
+    /// The client closed its connections (the producer is closing).
+    #[error("the client's connections are closed")]
+    Closed,
     /// The answer could not be decoded or was not the expected message.
     #[error("bad answer from {target}: {detail}")]
     Protocol {
