@@ -25,6 +25,10 @@ pub struct PoolConfig {
     /// How long `get` / `transaction` wait for a free producer before
     /// [`PoolError::CheckoutTimeout`].
     pub checkout_timeout: Duration,
+    /// How long a `transaction` closure may run before it is dropped and the transaction
+    /// aborted ([`PoolError::TransactionTimeout`]). Keep it at or below the producers'
+    /// `transaction.timeout.ms`, after which the coordinator aborts the transaction anyway.
+    pub transaction_timeout: Duration,
     /// How long creating and initialising one producer may take.
     pub create_timeout: Duration,
     /// How long one abort on the return path may take before the producer is replaced instead.
@@ -50,6 +54,7 @@ impl Default for PoolConfig {
             lazy: false,
             max_waiters: 4096,
             checkout_timeout: Duration::from_secs(5),
+            transaction_timeout: Duration::from_secs(60),
             create_timeout: Duration::from_secs(30),
             abort_timeout: Duration::from_secs(30),
             producer_close_timeout: Duration::from_secs(5),
@@ -84,8 +89,13 @@ impl PoolConfig {
         if self.commit_attempts == 0 {
             return fail("commit_attempts must be at least 1".into());
         }
-        if self.create_timeout.is_zero() || self.abort_timeout.is_zero() {
-            return fail("create_timeout and abort_timeout must be above zero".into());
+        if self.create_timeout.is_zero()
+            || self.abort_timeout.is_zero()
+            || self.transaction_timeout.is_zero()
+        {
+            return fail(
+                "create_timeout, abort_timeout and transaction_timeout must be above zero".into(),
+            );
         }
         if self.replace_backoff.is_zero() || self.replace_backoff > self.replace_backoff_max {
             return fail(format!(
@@ -152,6 +162,12 @@ impl<F> PoolBuilder<F> {
     /// Sets [`PoolConfig::checkout_timeout`].
     pub fn checkout_timeout(mut self, timeout: Duration) -> Self {
         self.config.checkout_timeout = timeout;
+        self
+    }
+
+    /// Sets [`PoolConfig::transaction_timeout`].
+    pub fn transaction_timeout(mut self, timeout: Duration) -> Self {
+        self.config.transaction_timeout = timeout;
         self
     }
 

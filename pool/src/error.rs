@@ -114,6 +114,18 @@ pub enum PoolError {
         /// The panic's message, when it was a string.
         message: String,
     },
+    /// The closure ran longer than `transaction_timeout`; it was dropped and the transaction
+    /// aborted.
+    #[error(
+        "the transaction closure on {id} ran longer than {timeout:?} (transaction_timeout); \
+         the transaction was aborted"
+    )]
+    TransactionTimeout {
+        /// The transactional id.
+        id: String,
+        /// The configured `transaction_timeout`.
+        timeout: Duration,
+    },
     /// The closure kept a [`Txn`](crate::Txn) handle beyond its end (e.g. in a spawned task),
     /// so the transaction could still change after the commit. It was aborted instead, and the
     /// producer is replaced under the same id, which fences the escaped handle.

@@ -194,7 +194,8 @@ impl<F: ProducerFactory> TransactionalPool<F> {
     }
 
     /// Runs one transaction on a borrowed producer: checkout (up to `checkout_timeout`),
-    /// begin, `f`, then commit when `f` returns `Ok` and abort when it returns `Err` or panics.
+    /// begin, `f`, then commit when `f` returns `Ok` and abort when it returns `Err`, panics,
+    /// or runs longer than `transaction_timeout`.
     /// The producer goes back to the pool in every case (aborted, or replaced under the same
     /// id when it is broken), also when this future is dropped midway. See the crate-level
     /// example.
@@ -209,12 +210,26 @@ impl<F: ProducerFactory> TransactionalPool<F> {
         let lease = Arc::new(());
         let txn = Txn::new(guard.arc(), Arc::clone(&lease), Arc::clone(&id));
         let span = debug_span!("pool.transaction", transactional_id = %id);
+        let limit = self.shared.config.transaction_timeout;
         let outcome = match std::panic::catch_unwind(AssertUnwindSafe(move || f(txn))) {
-            Ok(fut) => AssertUnwindSafe(fut).catch_unwind().instrument(span).await,
-            Err(payload) => Err(payload),
+            Ok(fut) => {
+                let run = AssertUnwindSafe(fut).catch_unwind().instrument(span);
+                // On timeout the closure's future (and its Txn handles) is dropped here.
+                tokio::time::timeout(limit, run).await
+            }
+            Err(payload) => Ok(Err(payload)),
         };
         match outcome {
-            Err(payload) => {
+            Err(_elapsed) => {
+                warn!(transactional_id = %id, ?limit, "transaction closure ran out of time; aborting");
+                let _ = guard.abort().await;
+                Err(PoolError::TransactionTimeout {
+                    id: id.to_string(),
+                    timeout: limit,
+                }
+                .into())
+            }
+            Ok(Err(payload)) => {
                 Counters::inc(&self.shared.counters.panics);
                 let message = panic_message(payload.as_ref());
                 warn!(transactional_id = %id, %message, "transaction closure panicked; aborting");
@@ -225,13 +240,13 @@ impl<F: ProducerFactory> TransactionalPool<F> {
                 }
                 .into())
             }
-            Ok(Err(e)) => {
+            Ok(Ok(Err(e))) => {
                 // An abort failure marks the producer for replacement, which aborts the
                 // transaction on the broker; the caller's error is what matters here.
                 let _ = guard.abort().await;
                 Err(TransactionError::Aborted(e))
             }
-            Ok(Ok(value)) => {
+            Ok(Ok(Ok(value))) => {
                 if Arc::strong_count(&lease) > 1 {
                     warn!(transactional_id = %id, "a Txn handle outlived its transaction");
                     let _ = guard.abort().await;

@@ -382,3 +382,35 @@ async fn too_many_waiters_fail_at_once() {
     drop(held);
     assert_eq!(waiter.await.unwrap().unwrap(), 0);
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_closure_running_past_transaction_timeout_is_aborted() {
+    let cluster = FakeCluster::new();
+    let pool = TransactionalPool::builder()
+        .factory(cluster.factory())
+        .id_prefix("t")
+        .size(1)
+        .transaction_timeout(Duration::from_secs(2))
+        .build()
+        .await
+        .unwrap();
+    let start = tokio::time::Instant::now();
+    let e = pool
+        .transaction(|txn| async move {
+            txn.send("slow").await?;
+            tokio::time::sleep(Duration::from_secs(3600)).await;
+            Ok::<_, FakeError>(())
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(start.elapsed(), Duration::from_secs(2));
+    assert!(
+        matches!(e.pool_error(), Some(PoolError::TransactionTimeout { .. })),
+        "{e}"
+    );
+    pool.transaction(|txn| async move { txn.send("quick").await })
+        .await
+        .unwrap();
+    assert_eq!(cluster.committed(), vec!["quick"]);
+    assert_eq!(pool.metrics().aborts, 1);
+}

@@ -314,7 +314,9 @@ async fn a_panic_inside_the_producer_during_recovery_does_not_lose_the_slot() {
         .panic_next_abort
         .store(true, std::sync::atomic::Ordering::SeqCst);
     drop(g); // the background abort panics
-    one(&pool, "after").await.expect("the slot got a new producer");
+    one(&pool, "after")
+        .await
+        .expect("the slot got a new producer");
     assert_eq!(cluster.creates("o-0"), 2);
     assert_eq!(cluster.committed(), vec!["after"]);
     assert_eq!(pool.metrics().replacements, 1);
