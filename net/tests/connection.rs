@@ -372,9 +372,13 @@ async fn close_fails_pending_requests_and_refuses_new_ones() {
         let c = conn.clone();
         async move { c.send(topic_request("never")).await }
     });
-    while conn.in_flight() == 0 {
-        tokio::time::sleep(Duration::from_millis(1)).await;
-    }
+    tokio::time::timeout(Duration::from_secs(10), async {
+        while conn.in_flight() == 0 {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+    })
+    .await
+    .expect("the request is in flight");
     conn.close();
     let err = pending.await.expect("task").expect_err("closed");
     assert!(matches!(err, Error::Closed), "{err}");

@@ -122,9 +122,13 @@ async fn b_close_during_a_one_hour_throttle_wakes_every_waiter_within_100ms() {
         })
         .collect();
     // Let every waiter reach its timer.
-    while handle.metrics().waits < 16 {
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+    tokio::time::timeout(Duration::from_secs(10), async {
+        while handle.metrics().waits < 16 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    })
+    .await
+    .expect("all 16 callers wait on the throttle");
     let closed_at = Instant::now();
     handle.close();
     let all = tokio::time::timeout(

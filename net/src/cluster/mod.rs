@@ -418,10 +418,15 @@ async fn refresh(inner: &Arc<Inner>) -> Result<Arc<Metadata>, Error> {
             }
         }
     }
-    Err(Error::NoBroker(match last_err {
-        Some(e) => format!("metadata refresh failed on every broker; last error: {e}"),
-        None => "no broker to ask for metadata".into(),
-    }))
+    Err(match last_err {
+        // Authentication or configuration problems are reported as they are: retrying
+        // elsewhere will not help.
+        Some(e) if !e.is_retriable() => e,
+        Some(e) => Error::NoBroker(format!(
+            "metadata refresh failed on every broker; last error: {e}"
+        )),
+        None => Error::NoBroker("no broker to ask for metadata".into()),
+    })
 }
 
 fn install(inner: &Inner, resp: &klamm_protocol::messages::MetadataResponse) -> Arc<Metadata> {
