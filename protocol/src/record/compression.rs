@@ -313,20 +313,38 @@ mod lz4 {
 #[cfg(feature = "zstd")]
 mod zstd_codec {
     use super::*;
+    use std::cell::RefCell;
 
     /// The Java client's default `compression.zstd.level`.
     const LEVEL: i32 = 3;
 
+    thread_local! {
+        /// zstd contexts are costly to create (hundreds of KiB of tables), so each thread
+        /// keeps one of each and reuses it for every batch.
+        static COMPRESSOR: RefCell<Option<zstd::bulk::Compressor<'static>>> =
+            const { RefCell::new(None) };
+        static DECOMPRESSOR: RefCell<Option<zstd::bulk::Decompressor<'static>>> =
+            const { RefCell::new(None) };
+    }
+
     pub(super) fn compress(src: &[u8], out: &mut Vec<u8>) -> Result<(), EncodeError> {
-        let mut c = zstd::bulk::Compressor::new(LEVEL).map_err(|e| encode_failed("zstd", e))?;
-        let start = out.len();
-        out.reserve(zstd::zstd_safe::compress_bound(src.len()));
-        let mut cursor = std::io::Cursor::new(std::mem::take(out));
-        cursor.set_position(start as u64);
-        let r = c.compress_to_buffer(src, &mut cursor);
-        *out = cursor.into_inner();
-        r.map_err(|e| encode_failed("zstd", e))?;
-        Ok(())
+        COMPRESSOR.with(|cell| {
+            let mut slot = cell.borrow_mut();
+            let c = match slot.as_mut() {
+                Some(c) => c,
+                None => slot.insert(
+                    zstd::bulk::Compressor::new(LEVEL).map_err(|e| encode_failed("zstd", e))?,
+                ),
+            };
+            let start = out.len();
+            out.reserve(zstd::zstd_safe::compress_bound(src.len()));
+            let mut cursor = std::io::Cursor::new(std::mem::take(out));
+            cursor.set_position(start as u64);
+            let r = c.compress_to_buffer(src, &mut cursor);
+            *out = cursor.into_inner();
+            r.map_err(|e| encode_failed("zstd", e))?;
+            Ok(())
+        })
     }
 
     pub(super) fn decompress(src: &[u8], limit: usize) -> Result<Vec<u8>, DecodeError> {
@@ -336,7 +354,17 @@ mod zstd_codec {
             }
             // One frame that declares its size: decompress in one go. Several frames or a
             // lying size fall through to the streaming path.
-            if let Ok(v) = zstd::bulk::decompress(src, size as usize) {
+            let one_shot = DECOMPRESSOR.with(|cell| {
+                let mut slot = cell.borrow_mut();
+                let d = match slot.as_mut() {
+                    Some(d) => d,
+                    None => slot.insert(zstd::bulk::Decompressor::new().ok()?),
+                };
+                let mut out = Vec::with_capacity(size as usize);
+                d.decompress_to_buffer(src, &mut out).ok()?;
+                Some(out)
+            });
+            if let Some(v) = one_shot {
                 return Ok(v);
             }
         }

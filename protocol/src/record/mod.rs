@@ -51,13 +51,23 @@ mod write;
 
 pub use batch::{DecodeOptions, RecordBatch};
 pub use batches::RecordBatches;
-pub use builder::BatchBuilder;
+pub use builder::{BatchBuilder, DEFAULT_CAPACITY};
 pub use compression::Compression;
 pub use control::{ControlRecordType, EndTxnMarker};
 pub use header::{Attributes, TimestampType};
 pub use records::{Record, RecordHeader, RecordHeaders, RecordRef, Records};
 pub use sealed::SealedBatch;
 pub use write::{AsHeader, Header};
+
+/// An empty header list for [`BatchBuilder::append`], which needs a typed slice.
+///
+/// ```
+/// use klamm_protocol::record::{BatchBuilder, Compression, NO_HEADERS};
+/// let mut b = BatchBuilder::new(Compression::None);
+/// b.append(0, None, Some(b"v"), NO_HEADERS)?;
+/// # Ok::<(), klamm_protocol::EncodeError>(())
+/// ```
+pub const NO_HEADERS: &[Header<'static>] = &[];
 
 /// The magic byte of RecordBatch v2, the only format this crate writes.
 pub const MAGIC_V2: i8 = 2;

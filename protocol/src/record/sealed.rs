@@ -14,7 +14,7 @@ use super::{Compression, RECORD_BATCH_OVERHEAD, RecordBatch};
 /// leader epoch) can be set afterwards. Setting them rewrites those header bytes in place;
 /// the fields under the CRC (producer id, epoch, base sequence, attributes) then cost one
 /// hardware-accelerated CRC-32C pass over the batch (about 50 µs per MiB), never a re-encode.
-/// (A producer that knows the fields before sealing sets them on the [`BatchBuilder`] instead,
+/// (A producer that knows the fields before sealing sets them on the [`BatchBuilder`](super::BatchBuilder) instead,
 /// and pays for the CRC once.)
 ///
 /// Cloning is cheap ([`Bytes`] is reference counted); a setter called while a clone (say, of a
