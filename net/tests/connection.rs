@@ -387,3 +387,43 @@ async fn close_fails_pending_requests_and_refuses_new_ones() {
         Err(Error::Closed)
     ));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_throttle_in_a_response_whose_caller_went_away_still_counts() {
+    // The broker answers 50 ms late with a 300 ms throttle (Metadata v12: KIP-219 behaviour).
+    let broker = FakeBroker::start(|s| {
+        std::thread::sleep(Duration::from_millis(50));
+        let v = s.header.request_api_version;
+        let resp = MetadataResponse {
+            throttle_time_ms: 300,
+            ..Default::default()
+        };
+        Action::Write(response(s.header.correlation_id, &resp, v))
+    })
+    .await;
+    let layer = klamm_net::throttle::ThrottleLayer::new("fake");
+    let handle = layer.handle();
+    let conn =
+        BrokerConnection::connect_with_throttle(&broker.addr, &config(5), Some(handle.clone()))
+            .await
+            .expect("connect");
+    let gave_up =
+        tokio::time::timeout(Duration::from_millis(10), conn.send(topic_request("x"))).await;
+    assert!(gave_up.is_err(), "the caller gave up before the answer");
+    tokio::time::timeout(Duration::from_secs(5), async {
+        while handle.metrics().responses == 0 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    })
+    .await
+    .expect("the orphaned response was read");
+    assert_eq!(handle.metrics().throttle_time_max_ms, 300);
+    let remaining = handle.remaining();
+    assert!(
+        remaining > Duration::from_millis(150) && remaining <= Duration::from_millis(300),
+        "{remaining:?}"
+    );
+    // A caller that stays gets the throttle recorded once, not twice.
+    conn.send(topic_request("y")).await.expect("answer");
+    assert_eq!(handle.metrics().responses, 2);
+}
