@@ -54,6 +54,8 @@ pub(crate) struct Inner {
     pub max_frame: usize,
     /// SASL users, when authentication is required.
     pub sasl: Option<SaslConfig>,
+    /// TLS acceptor, when TLS is on.
+    pub tls: Option<crate::tls::Tls>,
     next_conn: AtomicU64,
 }
 
@@ -112,6 +114,7 @@ pub struct ClusterBuilder {
     produce_quota: Option<f64>,
     max_frame: usize,
     sasl: Option<SaslConfig>,
+    tls: bool,
 }
 
 impl Default for ClusterBuilder {
@@ -123,6 +126,7 @@ impl Default for ClusterBuilder {
             produce_quota: None,
             max_frame: DEFAULT_MAX_FRAME,
             sasl: None,
+            tls: false,
         }
     }
 }
@@ -177,6 +181,13 @@ impl ClusterBuilder {
         self
     }
 
+    /// Serves TLS with a self-signed certificate for `localhost` and `127.0.0.1`, generated at
+    /// start-up; [`Cluster::ca_certificate_pem`] gives it to clients to trust.
+    pub fn tls(mut self, on: bool) -> Self {
+        self.tls = on;
+        self
+    }
+
     /// Binds every broker on an ephemeral 127.0.0.1 port and starts serving.
     pub async fn start(self) -> Result<Cluster, TestkitError> {
         if self.brokers < 1 || self.brokers > 64 {
@@ -195,6 +206,11 @@ impl ClusterBuilder {
                 })?;
         }
         state.quotas.set_produce_quota(None, self.produce_quota);
+        let tls = if self.tls {
+            Some(crate::tls::Tls::generate()?)
+        } else {
+            None
+        };
         let mut listeners = Vec::new();
         let mut slots = Vec::new();
         for node in 0..self.brokers {
@@ -219,6 +235,7 @@ impl ClusterBuilder {
             appended: Notify::new(),
             max_frame: self.max_frame,
             sasl: self.sasl,
+            tls,
             next_conn: AtomicU64::new(1),
         });
         for (node, l) in listeners {
@@ -492,5 +509,15 @@ impl Cluster {
     /// Runs `f` on the cluster state, for assertions the methods above do not cover.
     pub fn with_state<R>(&self, f: impl FnOnce(&ClusterState) -> R) -> R {
         f(&self.inner.state())
+    }
+
+    /// The PEM of the self-signed certificate the brokers serve, when TLS is on.
+    pub fn ca_certificate_pem(&self) -> Option<String> {
+        self.inner.tls.as_ref().map(|t| t.cert_pem.clone())
+    }
+
+    /// The same certificate in DER, for rustls clients.
+    pub fn ca_certificate_der(&self) -> Option<Vec<u8>> {
+        self.inner.tls.as_ref().map(|t| t.cert_der.to_vec())
     }
 }

@@ -9,6 +9,7 @@ mod error;
 mod sasl;
 mod server;
 pub mod state;
+mod tls;
 
 pub use cluster::{Cluster, ClusterBuilder, CoordinatorKind, DEFAULT_MAX_FRAME};
 pub use control::{

@@ -43,7 +43,22 @@ pub(crate) async fn listen(inner: Arc<Inner>, node: i32, listener: TcpListener) 
                     let _ = stream.set_nodelay(true);
                     let id = inner.next_connection();
                     tracing::debug!(node, conn = id, %peer, "connection accepted");
-                    conns.spawn(serve(inner.clone(), node, id, stream));
+                    match inner.tls.clone() {
+                        None => {
+                            conns.spawn(serve(inner.clone(), node, id, stream));
+                        }
+                        Some(tls) => {
+                            let inner = inner.clone();
+                            conns.spawn(async move {
+                                match tls.acceptor.accept(stream).await {
+                                    Ok(s) => serve(inner, node, id, s).await,
+                                    Err(e) => {
+                                        tracing::debug!(node, conn = id, error = %e, "TLS handshake failed");
+                                    }
+                                }
+                            });
+                        }
+                    }
                 }
                 Err(e) => {
                     tracing::warn!(node, error = %e, "accept failed");
