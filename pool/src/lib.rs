@@ -2,6 +2,7 @@
 #![forbid(unsafe_code)]
 
 mod config;
+mod driver;
 mod error;
 mod guard;
 mod metrics;
@@ -11,6 +12,7 @@ mod recover;
 mod shared;
 
 pub use config::{MAX_POOL_SIZE, PoolBuilder, PoolConfig};
+pub use driver::{DriverFactory, health_of};
 pub use error::{BoxError, CommitOutcome, PoolError, TransactionError};
 pub use guard::{PooledProducer, Txn};
 pub use metrics::PoolMetrics;
