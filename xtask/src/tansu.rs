@@ -99,6 +99,8 @@ fn install() -> Result<PathBuf> {
     match version_of(&bin) {
         Some(v) => {
             println!("tansu: installed {} ({v})", bin.display());
+            // The intermediate build (over 1 GB) is only needed to resume an interrupted install.
+            let _ = std::fs::remove_dir_all(&build);
             Ok(bin)
         }
         None => bail!(
