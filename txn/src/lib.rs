@@ -7,6 +7,7 @@ pub mod coordinator;
 pub mod error;
 pub mod manager;
 pub mod partitions;
+pub mod producer;
 pub mod state;
 
 pub use classify::{Disposition, TxnApi};
@@ -17,4 +18,5 @@ pub use coordinator::{
 };
 pub use error::TxnError;
 pub use manager::{TransactionManager, TxnConfig, TxnStatus};
+pub use producer::{ProducerBackend, TransactionalProducer};
 pub use state::{Op, TxnState};

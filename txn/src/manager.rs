@@ -86,6 +86,8 @@ struct Inner {
     /// The error that asked for the bump was INVALID_PRODUCER_ID_MAPPING: skip EndTxn.
     skip_end_txn: bool,
     running: Option<Op>,
+    /// Counts transactions begun; answers for an older one are ignored.
+    generation: u64,
     sends_in_progress: usize,
     broker_transaction_version: i16,
     kip890: bool,
@@ -119,6 +121,7 @@ impl TransactionManager {
                 epoch_bump_required: false,
                 skip_end_txn: false,
                 running: None,
+                generation: 0,
                 sends_in_progress: 0,
                 broker_transaction_version: 0,
                 kip890: false,
@@ -194,6 +197,7 @@ impl TransactionManager {
             Self::transition(&mut g, to)?;
         }
         if op == Op::BeginTransaction {
+            g.generation += 1;
             g.partitions.clear();
             g.coordinator_knows_txn = Knows::No;
             // KIP-890 part 2 switches only here, at a transaction boundary
@@ -207,13 +211,29 @@ impl TransactionManager {
         })
     }
 
-    /// Admits one `send` to `tp`: refused unless a transaction is open; registers the
-    /// partition for AddPartitionsToTxn. The permit must live until the record is appended,
-    /// so that `commit_transaction` flushes it.
-    pub fn begin_send(&self, tp: &TopicPartition) -> Result<SendPermit<'_>, TxnError> {
+    /// Admits one `send`: refused unless a transaction is open. The permit must live until
+    /// the record is appended (and its partition registered with [`SendPermit::register`]),
+    /// so that `commit_transaction` and `abort_transaction` wait for it.
+    pub fn admit_send(&self) -> Result<SendPermit<'_>, TxnError> {
         let mut g = self.lock();
         admit(g.state, Op::Send)
             .map_err(|r| TxnError::refused(Op::Send, g.state, r, g.last_error.as_ref()))?;
+        g.sends_in_progress += 1;
+        Ok(SendPermit { mgr: self })
+    }
+
+    /// [`admit_send`](Self::admit_send) for a record whose partition is known, registered at
+    /// once.
+    pub fn begin_send(&self, tp: &TopicPartition) -> Result<SendPermit<'_>, TxnError> {
+        let permit = self.admit_send()?;
+        permit.register(tp);
+        Ok(permit)
+    }
+
+    /// Notes that the open transaction writes to `tp` (AddPartitionsToTxn before its first
+    /// batch, or an implicit add under KIP-890 part 2).
+    fn register(&self, tp: &TopicPartition) {
+        let mut g = self.lock();
         let new = if g.kip890 {
             // Produce v12 adds the partition on the broker (KIP-890 part 2)
             g.partitions.register_implicit(tp);
@@ -222,12 +242,10 @@ impl TransactionManager {
         } else {
             g.partitions.register(tp)
         };
-        g.sends_in_progress += 1;
         drop(g);
         if new {
             self.partitions_changed.notify_waiters();
         }
-        Ok(SendPermit { mgr: self })
     }
 
     /// Waits until no `send` is between its admission and its append.
@@ -293,6 +311,11 @@ impl TransactionManager {
             g.last_error = Some(Arc::new(err));
         }
         let _ = Self::transition(&mut g, TxnState::AbortableError);
+    }
+
+    /// Marks the producer closed: FatalError with [`TxnError::Closed`] as the cause.
+    pub fn close(&self) {
+        self.enter_fatal(TxnError::Closed);
     }
 
     /// Records an error the producer cannot recover from (sticky).
@@ -388,13 +411,25 @@ impl TransactionManager {
         }
     }
 
-    pub(crate) fn take_pending_partitions(&self) -> Vec<TopicPartition> {
+    /// Takes the pending partitions for one request, with the transaction they belong to.
+    pub(crate) fn take_pending_partitions(&self) -> (u64, Vec<TopicPartition>) {
         let mut g = self.lock();
-        g.partitions.take_pending()
+        (g.generation, g.partitions.take_pending())
     }
 
-    pub(crate) fn partitions_answered(&self, added: &[TopicPartition], retry: &[TopicPartition]) {
+    /// Records an AddPartitionsToTxn answer for transaction `generation` (ignored when that
+    /// transaction has ended meanwhile).
+    pub(crate) fn partitions_answered(
+        &self,
+        generation: u64,
+        added: &[TopicPartition],
+        retry: &[TopicPartition],
+    ) {
         let mut g = self.lock();
+        if g.generation != generation {
+            tracing::debug!("AddPartitionsToTxn answer for an ended transaction ignored");
+            return;
+        }
         g.partitions.complete(added, retry);
         if !added.is_empty() {
             g.coordinator_knows_txn = Knows::Yes;
@@ -413,8 +448,10 @@ impl TransactionManager {
         (g.partitions.pending_len() > 0, g.partitions.has_in_flight())
     }
 
-    /// Waits for a change in partition bookkeeping (registration or an answer).
-    pub(crate) fn partitions_changed(&self) -> tokio::sync::futures::Notified<'_> {
+    /// Waits for a change in partition bookkeeping: a partition registered, or an
+    /// AddPartitionsToTxn answered (the sender hook wakes on it to drain newly added
+    /// partitions). Create the future before checking the condition it waits for.
+    pub fn partitions_changed(&self) -> tokio::sync::futures::Notified<'_> {
         self.partitions_changed.notified()
     }
 
@@ -510,6 +547,13 @@ impl Drop for OpGuard<'_> {
 #[derive(Debug)]
 pub struct SendPermit<'a> {
     mgr: &'a TransactionManager,
+}
+
+impl SendPermit<'_> {
+    /// Registers the partition the record was appended to.
+    pub fn register(&self, tp: &TopicPartition) {
+        self.mgr.register(tp);
+    }
 }
 
 impl Drop for SendPermit<'_> {

@@ -41,7 +41,7 @@ pub struct TxnDriver<T> {
     transport: T,
 }
 
-impl<T: CoordinatorTransport> TxnDriver<T> {
+impl<T> TxnDriver<T> {
     /// A driver for `mgr` talking through `transport`.
     pub fn new(mgr: Arc<TransactionManager>, transport: T) -> Self {
         TxnDriver { mgr, transport }
@@ -56,7 +56,9 @@ impl<T: CoordinatorTransport> TxnDriver<T> {
     pub fn transport(&self) -> &T {
         &self.transport
     }
+}
 
+impl<T: CoordinatorTransport> TxnDriver<T> {
     /// Runs `body` for the operation of `guard` within the operation timeout, and settles the
     /// state: `done` on success, the error's state on failure, the interrupted state on
     /// timeout.
@@ -137,9 +139,11 @@ impl<T: CoordinatorTransport> TxnDriver<T> {
             }
             // from here on the coordinator may know of the transaction
             self.mgr.coordinator_knows_txn(Knows::Maybe);
+            let (generation, partitions) = self.mgr.take_pending_partitions();
             let batch = InFlightAdd {
                 mgr: &self.mgr,
-                partitions: self.mgr.take_pending_partitions(),
+                generation,
+                partitions,
                 answered: false,
             };
             if batch.partitions.is_empty() {
@@ -290,16 +294,14 @@ impl<T: CoordinatorTransport> TxnDriver<T> {
     ) -> Result<(), TxnError> {
         let guard = self.mgr.start(Op::Abort)?;
         self.settle(guard, TxnState::Ready, async {
+            // a record admitted before the abort must not be appended after the batches
+            // are aborted (it would wait for the next transaction)
+            self.mgr.wait_sends_idle().await;
             self.mgr.drop_pending_partitions();
             abort_batches.await;
-            // an AddPartitionsToTxn under way may still add partitions: let it finish
-            loop {
-                let changed = self.mgr.partitions_changed();
-                if !self.mgr.unadded().1 {
-                    break;
-                }
-                changed.await;
-            }
+            // an AddPartitionsToTxn still under way is not waited for: the coordinator has
+            // it before this EndTxn (one connection, in order) or never, and its answer is
+            // ignored once this transaction has ended
             let plan = self.mgr.end_plan(false);
             let mut bump = plan.bump;
             if plan.end_txn {
@@ -564,6 +566,7 @@ fn worst_code(api: TxnApi, codes: &[(TopicPartition, ErrorCode)]) -> Option<Erro
 /// dropped, an error), they go back to pending so nothing waits for them forever.
 struct InFlightAdd<'a> {
     mgr: &'a TransactionManager,
+    generation: u64,
     partitions: Vec<TopicPartition>,
     answered: bool,
 }
@@ -571,7 +574,7 @@ struct InFlightAdd<'a> {
 impl InFlightAdd<'_> {
     fn answer(mut self, added: &[TopicPartition], retry: &[TopicPartition]) {
         self.answered = true;
-        self.mgr.partitions_answered(added, retry);
+        self.mgr.partitions_answered(self.generation, added, retry);
     }
 }
 
@@ -580,7 +583,8 @@ impl Drop for InFlightAdd<'_> {
         if !self.answered {
             // the request may have been applied; the coordinator accepts the same partitions
             // again, so sending them once more is safe
-            self.mgr.partitions_answered(&[], &self.partitions);
+            self.mgr
+                .partitions_answered(self.generation, &[], &self.partitions);
         }
     }
 }

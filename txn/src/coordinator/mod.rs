@@ -131,7 +131,7 @@ impl<T: CoordinatorTransport> CoordinatorTransport for std::sync::Arc<T> {
 }
 
 #[cfg(test)]
-mod fake;
+pub(crate) mod fake;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
