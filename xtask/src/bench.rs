@@ -58,7 +58,7 @@ pub struct BenchArgs {
     /// Which area to benchmark.
     #[arg(value_enum, default_value = "all")]
     pub area: Area,
-    /// A short run (criterion: 1 s warm-up, 3 s measurement, 10 samples).
+    /// A short run (passes `--quick` to every bench: criterion's quick mode).
     #[arg(long)]
     pub quick: bool,
 }
@@ -100,15 +100,9 @@ pub fn run(args: &BenchArgs) -> Result<bool> {
             let mut cmd = workspace::cargo();
             cmd.args(["bench", "-p", area.crate_name(), "--bench", &bench]);
             if args.quick {
-                cmd.env("KLAMM_BENCH_QUICK", "1").args([
-                    "--",
-                    "--warm-up-time",
-                    "1",
-                    "--measurement-time",
-                    "3",
-                    "--sample-size",
-                    "10",
-                ]);
+                // Criterion (0.5) and the project's own harness=false benches both take
+                // `--quick`; the environment variable is for benches that prefer it.
+                cmd.env("KLAMM_BENCH_QUICK", "1").args(["--", "--quick"]);
             }
             ui::say(&pb, &format!("--> {}", ui::describe(&cmd)));
             let out = ui::run_streaming(&pb, cmd)?;
@@ -221,32 +215,24 @@ const PEERS: &[&str] = &[
     "anti_pattern",
 ];
 
-/// Splits a function id into (is_klamm, is_peer, id without the implementation's name).
+/// Splits a function id into (is_klamm, is_peer, the id without its implementation
+/// segment): `encode/zstd/kafka-protocol` -> (false, true, `encode/zstd`),
+/// `decode/zstd/klamm-borrowed` -> (true, false, `decode/zstd`).
 fn classify(function: &str) -> (bool, bool, String) {
     let lower = function.to_ascii_lowercase();
-    for p in PEERS {
-        if lower.contains(p) {
-            return (
-                false,
-                true,
-                lower
-                    .replace(p, "")
-                    .trim_matches(['/', '_', '-', ' '])
-                    .to_string(),
-            );
+    let mut is_klamm = false;
+    let mut is_peer = false;
+    let mut rest = Vec::new();
+    for seg in lower.split('/') {
+        if PEERS.iter().any(|p| seg.contains(p)) {
+            is_peer = true;
+        } else if seg.contains("klamm") {
+            is_klamm = true;
+        } else {
+            rest.push(seg);
         }
     }
-    if lower.contains("klamm") {
-        return (
-            true,
-            false,
-            lower
-                .replace("klamm", "")
-                .trim_matches(['/', '_', '-', ' '])
-                .to_string(),
-        );
-    }
-    (false, false, lower)
+    (is_klamm && !is_peer, is_peer, rest.join("/"))
 }
 
 /// `peer time / klamm time` for each Klamm measurement that has a peer in its group
@@ -349,6 +335,19 @@ mod tests {
         let ratios = ratios(&r);
         assert_eq!(ratios.len(), 1);
         assert!((ratios[&0] - 3.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn classifies_implementation_segments() {
+        assert_eq!(
+            classify("encode/zstd/kafka-protocol"),
+            (false, true, "encode/zstd".into())
+        );
+        assert_eq!(
+            classify("decode/zstd/klamm-borrowed"),
+            (true, false, "decode/zstd".into())
+        );
+        assert_eq!(classify("klamm/encode"), (true, false, "encode".into()));
     }
 
     #[test]
