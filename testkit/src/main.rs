@@ -3,8 +3,10 @@
 //! ```text
 //! cargo run -p klamm-testkit -- --brokers 3 --topic orders:6 --produce-quota 1048576
 //! ```
-//! The first line printed is `bootstrap: 127.0.0.1:PORT,...`.
+//! The first line printed is `bootstrap: 127.0.0.1:PORT,...`, then one `broker N: ADDR` line
+//! per broker and, with `--tls`, `ca: PATH` (the PEM of the self-signed certificate).
 
+use std::io::Write;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -12,7 +14,7 @@ use klamm_testkit::{Cluster, Mechanism, SaslConfig};
 
 const USAGE: &str = "usage: klamm-testkit [--brokers N] [--topic NAME:PARTITIONS]... \
 [--no-auto-create] [--default-partitions N] [--produce-quota BYTES_PER_SEC] \
-[--marker-delay-ms MS] [--sasl-user USER:PASSWORD]...";
+[--marker-delay-ms MS] [--sasl-user USER:PASSWORD]... [--tls]";
 
 fn parse() -> Result<klamm_testkit::ClusterBuilder, String> {
     let mut b = Cluster::builder().brokers(1);
@@ -37,6 +39,7 @@ fn parse() -> Result<klamm_testkit::ClusterBuilder, String> {
                 b = b.topic(name, num(parts.to_string(), "--topic")? as i32);
             }
             "--no-auto-create" => b = b.auto_create_topics(false),
+            "--tls" => b = b.tls(true),
             "--default-partitions" => {
                 b = b
                     .default_partitions(
@@ -98,10 +101,22 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    println!("bootstrap: {}", cluster.bootstrap());
+    // A reader that stops reading (or closes the pipe) must not stop the cluster.
+    let mut out = std::io::stdout();
+    let _ = writeln!(out, "bootstrap: {}", cluster.bootstrap());
     for (node, addr) in cluster.brokers() {
-        println!("broker {node}: {addr}");
+        let _ = writeln!(out, "broker {node}: {addr}");
     }
+    if let Some(pem) = cluster.ca_certificate_pem() {
+        let path = std::env::temp_dir().join(format!("klamm-testkit-{}.pem", std::process::id()));
+        match std::fs::write(&path, pem) {
+            Ok(()) => {
+                let _ = writeln!(out, "ca: {}", path.display());
+            }
+            Err(e) => eprintln!("klamm-testkit: cannot write the CA certificate: {e}"),
+        }
+    }
+    let _ = out.flush();
     if tokio::signal::ctrl_c().await.is_err() {
         // No signal handling available: run until killed.
         std::future::pending::<()>().await;

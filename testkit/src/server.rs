@@ -185,6 +185,7 @@ async fn process(
         request_size: req.size,
         now: Instant::now(),
         quota_throttle_ms: 0,
+        close_after: false,
         conn: state,
     };
     match apis::dispatch(&mut ctx, h.correlation_id, body).await {

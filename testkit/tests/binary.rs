@@ -16,9 +16,8 @@ async fn prints_bootstrap_first_and_serves() {
         .spawn()
         .expect("spawn");
     let mut first = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut first)
-        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap());
+    lines.read_line(&mut first).unwrap();
     let addrs: Vec<&str> = first
         .trim()
         .strip_prefix("bootstrap: ")
@@ -39,6 +38,9 @@ async fn prints_bootstrap_first_and_serves() {
         .await;
     assert_eq!(r.brokers.len(), 3);
     assert_eq!(r.topics[0].partitions.len(), 6);
+    let mut second = String::new();
+    lines.read_line(&mut second).unwrap();
+    assert!(second.starts_with("broker 0: 127.0.0.1:"), "{second}");
     child.kill().unwrap();
     child.wait().unwrap();
 }

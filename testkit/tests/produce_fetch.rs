@@ -332,3 +332,44 @@ async fn fetch_waits_for_data_up_to_max_wait() {
         "late"
     );
 }
+
+#[tokio::test]
+async fn a_failed_acks0_produce_closes_the_connection() {
+    let cluster = Cluster::builder()
+        .brokers(2)
+        .topic("t", 1)
+        .start()
+        .await
+        .unwrap();
+    let leader = cluster.leader("t", 0).unwrap();
+    let other = cluster
+        .brokers()
+        .into_iter()
+        .find(|(n, _)| *n != leader)
+        .unwrap();
+    let mut c = Client::connect(other.1).await;
+    c.send_only(&produce_req("t", 0, 0, batch(&["x"], None, false)), 9)
+        .await;
+    assert!(
+        c.is_closed().await,
+        "Kafka closes the connection so the client notices"
+    );
+    let mut ok = client_for(&cluster, "t", 0).await;
+    ok.send_only(&produce_req("t", 0, 0, batch(&["x"], None, false)), 9)
+        .await;
+    let r = ok
+        .call(
+            &MetadataRequest {
+                topics: None,
+                ..Default::default()
+            },
+            12,
+        )
+        .await;
+    assert_eq!(
+        r.brokers.len(),
+        2,
+        "a successful acks=0 produce keeps it open"
+    );
+    assert_eq!(cluster.offsets("t", 0).unwrap().0, 1);
+}

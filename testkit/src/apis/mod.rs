@@ -97,6 +97,9 @@ pub(crate) struct Ctx<'a> {
     pub now: Instant,
     /// Throttle time a quota asks for (set by Produce).
     pub quota_throttle_ms: i32,
+    /// Close the connection after handling (Produce with acks=0 that failed, as Kafka does
+    /// so that the client notices).
+    pub close_after: bool,
     /// Per-connection state (SASL).
     pub conn: &'a mut ConnState,
 }
@@ -156,7 +159,7 @@ async fn run<A: Api>(ctx: &mut Ctx<'_>, correlation_id: i32, req: A::Req) -> Out
         Some(code) => Some(A::error(ctx, &req, code)),
         None => A::handle(ctx, req).await,
     };
-    if drop_after {
+    if drop_after || ctx.close_after {
         return Outcome::Close;
     }
     let Some(mut resp) = resp else {

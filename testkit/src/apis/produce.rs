@@ -30,7 +30,7 @@ impl Api for Produce {
 
     async fn handle(ctx: &mut Ctx<'_>, req: Self::Req) -> Option<Self::Resp> {
         if !matches!(req.acks, -1..=1) {
-            return (req.acks != 0).then(|| Self::error(ctx, &req, codes::INVALID_REQUIRED_ACKS));
+            return Some(Self::error(ctx, &req, codes::INVALID_REQUIRED_ACKS));
         }
         let mut leaders_moved = Vec::new();
         let mut responses = Vec::with_capacity(req.topic_data.len());
@@ -81,6 +81,12 @@ impl Api for Produce {
         ctx.inner.appended.notify_waiters();
         ctx.quota_throttle_ms = throttle;
         if req.acks == 0 {
+            // Kafka closes the connection when an acks=0 produce fails: the only signal the
+            // client gets.
+            ctx.close_after = responses
+                .iter()
+                .flat_map(|t| &t.partition_responses)
+                .any(|p| p.error_code != codes::NONE);
             return None;
         }
         leaders_moved.sort_unstable();
