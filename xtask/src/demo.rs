@@ -35,6 +35,9 @@ pub struct DemoArgs {
     pub docker: bool,
 }
 
+/// The topic the producer act writes (created with 6 partitions on the embedded cluster).
+const DEMO_TOPIC: &str = "klamm-demo";
+
 struct Act {
     name: &'static str,
     package: &'static str,
@@ -146,7 +149,7 @@ fn run_act(bar: &ProgressBar, act: &Act, addr: &str) -> Result<Status> {
     if act.name == "producer" {
         cmd.args([
             "--topic",
-            "klamm-demo",
+            DEMO_TOPIC,
             "--num-records",
             "200000",
             "--record-size",
@@ -213,7 +216,17 @@ fn cluster(args: &DemoArgs, members: &[workspace::Package]) -> Result<Cluster> {
         workspace::find(members, "klamm-testkit").is_some_and(|p| !p.targets_of("bin").is_empty());
     let mut cmd = workspace::cargo();
     let note = if has_testkit_bin {
-        cmd.args(["run", "-q", "-p", "klamm-testkit", "--", "--brokers", "3"]);
+        cmd.args([
+            "run",
+            "-q",
+            "-p",
+            "klamm-testkit",
+            "--",
+            "--brokers",
+            "3",
+            "--topic",
+            &format!("{DEMO_TOPIC}:6"),
+        ]);
         String::new()
     } else {
         // Until the testkit binary lands, the librdkafka mock cluster stands in.
