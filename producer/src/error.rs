@@ -120,6 +120,24 @@ pub enum ProducerError {
         /// The broker's error message, if it sent one.
         message: Option<Arc<str>>,
     },
+    /// The topic's metadata (its partitions) did not arrive within `max_block`: the topic may
+    /// not exist (and auto-creation be off) or no broker answers.
+    #[error(
+        "no metadata for topic {topic:?} after {waited:?} (max_block){}: check the topic name \
+         and that it exists",
+        last_error.as_ref().map(|e| format!("; last error: {e}")).unwrap_or_default()
+    )]
+    MetadataTimeout {
+        /// The topic.
+        topic: Arc<str>,
+        /// How long `send` waited.
+        waited: Duration,
+        /// The last error from the metadata request, if any.
+        last_error: Option<Arc<ProducerError>>,
+    },
+    /// The broker did not answer (connection lost, request timed out, metadata unavailable).
+    #[error("no answer from the broker: {0}")]
+    NoAnswer(Arc<str>),
     /// The producer closed before the record was sent.
     #[error("producer closed before the record was sent ({reason:?})")]
     Closed {
@@ -141,7 +159,9 @@ impl ProducerError {
             | ProducerError::RecordLargerThanBuffer { .. } => ErrorKind::Usage,
             ProducerError::BufferExhausted { .. }
             | ProducerError::WouldBlock { .. }
-            | ProducerError::DeliveryTimeout { .. } => ErrorKind::Retriable,
+            | ProducerError::DeliveryTimeout { .. }
+            | ProducerError::NoAnswer(_)
+            | ProducerError::MetadataTimeout { .. } => ErrorKind::Retriable,
             ProducerError::Broker { code, .. } => {
                 if code.is_retriable() {
                     ErrorKind::Retriable

@@ -5,14 +5,19 @@ pub mod accumulator;
 pub mod config;
 pub mod delivery;
 pub mod error;
+#[cfg(test)]
+mod fake;
 pub mod idempotence;
 pub mod memory;
 pub mod partitioner;
+mod producer;
 pub mod record;
+pub mod sender;
 
 pub use config::{
     Acks, Compression, ConfigError, PartitionerChoice, ProducerConfig, ProducerConfigBuilder,
 };
 pub use delivery::DeliveryFuture;
 pub use error::{CloseReason, ErrorKind, ProducerError};
+pub use producer::{Producer, ProducerMetrics};
 pub use record::{Header, ProducerRecord, RecordMetadata};

@@ -154,9 +154,13 @@ impl PartitionSequences {
     /// written" until an answer settles it; `Rejected` (a retriable error answer) does not
     /// settle an earlier unknown attempt.
     pub(super) fn mark(&mut self, id: BatchId, why: Unresolved) {
+        // Once the broker rejected the oldest batch's sequence, no later batch of this
+        // partition can be written under this epoch (sequences must be contiguous), so an
+        // unanswered attempt is known not to be written.
+        let lost = self.lost;
         if let Some(e) = self.entry(id) {
             e.sent = false;
-            e.maybe_written |= why == Unresolved::Unknown;
+            e.maybe_written |= why == Unresolved::Unknown && !lost;
         }
     }
 

@@ -320,8 +320,10 @@ impl Sim {
         let outcome = match fault {
             Fault::RejectRetriable => Outcome::RetriableRejected,
             Fault::None | Fault::DropAfterApply => {
-                match self.brokers[p].produce(id, epoch, base, count) {
-                    Answer::Ok if matches!(fault, Fault::DropAfterApply) => Outcome::Unknown,
+                let answer = self.brokers[p].produce(id, epoch, base, count);
+                match answer {
+                    // The answer is lost, whatever it was.
+                    _ if matches!(fault, Fault::DropAfterApply) => Outcome::Unknown,
                     Answer::Ok => Outcome::Written,
                     Answer::OutOfOrder => Outcome::SequenceRejected,
                 }

@@ -1,0 +1,270 @@
+//! The [`Producer`] handle: `send`, `try_send`, `flush`, `close`.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::FutureExt;
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+
+use crate::accumulator::{Blocking, RecordAccumulator};
+use crate::config::ProducerConfig;
+use crate::delivery::DeliveryFuture;
+use crate::error::{CloseReason, ProducerError};
+use crate::partitioner::PartitionAvailability;
+use crate::record::ProducerRecord;
+use crate::sender::{Sender, SenderMetrics, SenderShared, TopicInfo, Transport};
+
+/// An idempotent (by default) asynchronous Kafka producer. Cheap to clone; clones share one
+/// buffer and one sender task. See the crate docs for an example.
+///
+/// Dropping the last handle does not lose accepted records: new records are refused, and the
+/// sender task goes on until every accepted record was sent or failed (bounded by
+/// `delivery_timeout`); their futures resolve either way. Use [`close`](Self::close) to wait
+/// for that.
+#[derive(Clone)]
+pub struct Producer {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    config: Arc<ProducerConfig>,
+    acc: Arc<RecordAccumulator>,
+    transport: Arc<dyn Transport>,
+    shared: Arc<SenderShared>,
+    sender: std::sync::Mutex<Option<JoinHandle<()>>>,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        // Refuse new records; the sender task drains what was accepted and then ends.
+        self.acc.close();
+    }
+}
+
+impl std::fmt::Debug for Producer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Producer")
+            .field("client_id", &self.inner.config.client_id)
+            .field("closed", &self.inner.acc.is_closed())
+            .finish_non_exhaustive()
+    }
+}
+
+/// A snapshot of the producer's counters, named after Java's metrics where one exists.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ProducerMetrics {
+    /// Records acknowledged (Java: `record-send-total`).
+    pub records_sent: u64,
+    /// Bytes of acknowledged batches, as sent (Java: `byte-total`).
+    pub bytes_sent: u64,
+    /// Batches acknowledged.
+    pub batches_sent: u64,
+    /// Average acknowledged batch size in bytes (Java: `batch-size-avg`).
+    pub batch_size_avg: u64,
+    /// Batch attempts retried (Java: `record-retry-total` counts records).
+    pub retries: u64,
+    /// Batches failed for good (Java: `record-error-total` counts records).
+    pub batches_failed: u64,
+    /// Produce requests sent (Java: `request-total`).
+    pub requests: u64,
+    /// Sum of the brokers' throttle times (Java: `produce-throttle-time-*`).
+    pub throttle_time_ms: u64,
+    /// Producer ids and epoch bumps obtained.
+    pub producer_ids: u64,
+    /// Free buffer memory (Java: `buffer-available-bytes`).
+    pub buffer_available_bytes: usize,
+    /// Total buffer memory (Java: `buffer-total-bytes`).
+    pub buffer_total_bytes: usize,
+    /// Batches without an outcome yet, queued or in flight.
+    pub batches_incomplete: usize,
+}
+
+impl Producer {
+    /// A producer over any [`Transport`], for tests and custom networking. Spawns the sender
+    /// task on the current Tokio runtime (panics outside one, like `tokio::spawn`).
+    pub fn with_transport(config: ProducerConfig, transport: Arc<dyn Transport>) -> Producer {
+        let config = Arc::new(config);
+        let acc = Arc::new(RecordAccumulator::new(Arc::clone(&config)));
+        let shared = Arc::new(SenderShared::default());
+        let sender = Sender::new(
+            Arc::clone(&config),
+            Arc::clone(&acc),
+            Arc::clone(&transport),
+            Arc::clone(&shared),
+        );
+        let handle = tokio::spawn(sender.run());
+        Producer {
+            inner: Arc::new(Inner {
+                config,
+                acc,
+                transport,
+                shared,
+                sender: std::sync::Mutex::new(Some(handle)),
+            }),
+        }
+    }
+
+    /// The settings this producer runs with.
+    pub fn config(&self) -> &ProducerConfig {
+        &self.inner.config
+    }
+
+    fn check_usable(&self) -> Result<(), ProducerError> {
+        if let Some(e) = self.inner.shared.fatal() {
+            return Err(e.clone());
+        }
+        if self.inner.acc.is_closed() {
+            return Err(ProducerError::Closed {
+                reason: CloseReason::AlreadyClosed,
+            });
+        }
+        Ok(())
+    }
+
+    async fn topic_info(&self, topic: &str) -> Result<TopicInfo, ProducerError> {
+        if let Some(info) = self.inner.transport.cached_topic(topic) {
+            return Ok(info);
+        }
+        let max_block = self.inner.config.max_block;
+        let start = Instant::now();
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let remaining = max_block.saturating_sub(start.elapsed());
+            let fetched =
+                tokio::time::timeout(remaining, self.inner.transport.fetch_topic(topic)).await;
+            let last = match fetched {
+                Ok(Ok(info)) if info.partitions > 0 => return Ok(info),
+                Ok(Ok(_)) => None,
+                Ok(Err(e)) if !e.is_retriable() => return Err(e),
+                Ok(Err(e)) => Some(e),
+                Err(_elapsed) => None,
+            };
+            let backoff = self.inner.config.backoff_for(attempt);
+            if start.elapsed() + backoff >= max_block {
+                return Err(ProducerError::MetadataTimeout {
+                    topic: topic.into(),
+                    waited: start.elapsed(),
+                    last_error: last.map(Arc::new),
+                });
+            }
+            tokio::time::sleep(backoff).await;
+        }
+    }
+
+    /// Send a record: returns once it is in the buffer (waiting up to `max_block` for the
+    /// topic's metadata and for buffer memory), with a future for its outcome.
+    ///
+    /// Errors here mean the record was not accepted: too large, no such partition, no memory
+    /// within `max_block`, producer closed or failed.
+    pub async fn send(&self, record: ProducerRecord) -> Result<DeliveryFuture, ProducerError> {
+        self.check_usable()?;
+        let info = self.topic_info(&record.topic).await?;
+        let parts = PartitionAvailability {
+            count: info.partitions,
+            available: &info.available,
+        };
+        self.inner.acc.append(record, parts, Blocking::Wait).await
+    }
+
+    /// Like [`send`](Self::send) but never waits: fails with
+    /// [`ProducerError::WouldBlock`] when buffer memory is short and with
+    /// [`ProducerError::MetadataTimeout`] when the topic's metadata is not cached yet.
+    pub fn try_send(&self, record: ProducerRecord) -> Result<DeliveryFuture, ProducerError> {
+        self.check_usable()?;
+        let Some(info) = self.inner.transport.cached_topic(&record.topic) else {
+            let topic = Arc::clone(&record.topic);
+            self.inner.transport.refresh_metadata();
+            // Start fetching so that a later try_send finds it.
+            let fetch = self.inner.transport.fetch_topic(&topic);
+            tokio::spawn(async move { drop(fetch.await) });
+            return Err(ProducerError::MetadataTimeout {
+                topic,
+                waited: Duration::ZERO,
+                last_error: None,
+            });
+        };
+        let parts = PartitionAvailability {
+            count: info.partitions,
+            available: &info.available,
+        };
+        // With `NoWait` the append never suspends.
+        self.inner
+            .acc
+            .append(record, parts, Blocking::NoWait)
+            .now_or_never()
+            .unwrap_or_else(|| {
+                Err(ProducerError::WouldBlock {
+                    requested: 0,
+                    available: self.inner.acc.memory().available(),
+                })
+            })
+    }
+
+    /// Send every buffered record now (ignoring `linger`) and wait until each record accepted
+    /// before this call has its outcome. Outcomes are reported through the records' futures.
+    pub async fn flush(&self) {
+        struct EndFlush<'a>(&'a RecordAccumulator);
+        impl Drop for EndFlush<'_> {
+            fn drop(&mut self) {
+                self.0.end_flush();
+            }
+        }
+        self.inner.acc.begin_flush();
+        let _end = EndFlush(&self.inner.acc);
+        futures::future::join_all(self.inner.acc.incomplete()).await;
+    }
+
+    /// Refuse new records, send what is buffered, and wait up to `timeout` for every accepted
+    /// record's outcome. When the time is up, what is left fails with
+    /// `Closed { CloseTimeout }` and this returns that error. Closing twice is harmless.
+    pub async fn close(&self, timeout: Duration) -> Result<(), ProducerError> {
+        self.inner.acc.close();
+        let handle = self
+            .inner
+            .sender
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        let Some(mut handle) = handle else {
+            return Ok(());
+        };
+        match tokio::time::timeout(timeout, &mut handle).await {
+            Ok(_) => Ok(()),
+            Err(_) => {
+                tracing::warn!(?timeout, "close timed out; failing the remaining records");
+                self.inner.shared.force_close();
+                drop(handle.await);
+                Err(ProducerError::Closed {
+                    reason: CloseReason::CloseTimeout,
+                })
+            }
+        }
+    }
+
+    /// The producer's counters.
+    pub fn metrics(&self) -> ProducerMetrics {
+        let m: SenderMetrics = self.inner.shared.metrics();
+        let memory = self.inner.acc.memory();
+        ProducerMetrics {
+            records_sent: m.records_sent,
+            bytes_sent: m.bytes_sent,
+            batches_sent: m.batches_sent,
+            batch_size_avg: m.bytes_sent.checked_div(m.batches_sent).unwrap_or(0),
+            retries: m.retries,
+            batches_failed: m.batches_failed,
+            requests: m.requests,
+            throttle_time_ms: m.throttle_time_ms,
+            producer_ids: m.producer_ids,
+            buffer_available_bytes: memory.available(),
+            buffer_total_bytes: memory.total(),
+            batches_incomplete: self.inner.acc.incomplete_batches(),
+        }
+    }
+}
+
+#[cfg(test)]
+#[path = "producer_tests.rs"]
+mod tests;

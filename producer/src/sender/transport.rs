@@ -1,0 +1,56 @@
+//! What the producer needs from the network: metadata, Produce and InitProducerId.
+//!
+//! [`Transport`] keeps the sender independent of how brokers are reached, so its logic is
+//! tested against in-memory brokers; the klamm-net implementation wraps `klamm_net::Cluster`.
+
+use std::sync::Arc;
+
+use futures::future::BoxFuture;
+use klamm_protocol::messages::produce::{ProduceRequest, ProduceResponse};
+
+use crate::error::ProducerError;
+use crate::idempotence::{ProducerIdEpoch, TopicPartition};
+
+/// A topic's partitions as the producer sees them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TopicInfo {
+    /// Number of partitions.
+    pub partitions: i32,
+    /// Partitions with a known leader, ascending.
+    pub available: Arc<[i32]>,
+}
+
+/// The producer's view of the cluster. Implementations must be cheap to call on the hot path
+/// ([`cached_topic`](Self::cached_topic) and [`leader`](Self::leader) read cached metadata).
+pub trait Transport: Send + Sync + 'static {
+    /// The topic's partitions from cached metadata, if known.
+    fn cached_topic(&self, topic: &str) -> Option<TopicInfo>;
+
+    /// Fetch the topic's metadata (an unknown topic, or one whose metadata expired).
+    fn fetch_topic(&self, topic: &str) -> BoxFuture<'static, Result<TopicInfo, ProducerError>>;
+
+    /// The leader's node id of a partition, from cached metadata.
+    fn leader(&self, tp: &TopicPartition) -> Option<i32>;
+
+    /// Ask for a metadata refresh soon (a leader moved or is unknown). Must not block.
+    fn refresh_metadata(&self);
+
+    /// Send a Produce request to a node. With `acks = 0` the future resolves with an empty
+    /// response once the request is written. Errors mean "no answer": the batches may or may
+    /// not have been written.
+    fn produce(
+        &self,
+        node: i32,
+        request: ProduceRequest,
+    ) -> BoxFuture<'static, Result<ProduceResponse, ProducerError>>;
+
+    /// InitProducerId for an idempotent producer: a fresh producer id, or with `current` an
+    /// epoch bump of it (KIP-360; brokers that cannot bump may hand out a new id instead).
+    fn init_producer_id(
+        &self,
+        current: Option<ProducerIdEpoch>,
+    ) -> BoxFuture<'static, Result<ProducerIdEpoch, ProducerError>>;
+
+    /// Close every connection (after the sender finished).
+    fn close(&self);
+}
