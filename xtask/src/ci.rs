@@ -31,9 +31,19 @@ pub struct CiArgs {
 
 /// Runs CI; returns whether everything passed (or was honestly skipped).
 pub fn run(args: &CiArgs) -> Result<bool> {
+    let result = run_steps(args);
+    crate::tansu::cancel_prefetch();
+    result
+}
+
+fn run_steps(args: &CiArgs) -> Result<bool> {
     let start = Instant::now();
     let total = if args.no_integration { 3 } else { 4 };
     let mut reports = Vec::new();
+    if !args.no_integration {
+        // tansu takes ~10 minutes to build once: start it now, at low priority.
+        crate::tansu::prefetch();
+    }
 
     ui::header(1, total, "fmt", "cargo fmt --all --check");
     reports.push(cargo_step(

@@ -12,6 +12,7 @@ use std::fs::File;
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
@@ -59,32 +60,161 @@ fn candidates() -> Vec<PathBuf> {
     c
 }
 
-/// Finds a working tansu binary, installing it into `target/tools/tansu` when there is none.
-pub fn ensure_installed() -> Result<PathBuf> {
+fn find_existing() -> Option<PathBuf> {
     for bin in candidates() {
         if bin.is_file()
             && let Some(v) = version_of(&bin)
         {
             println!("tansu: using {} ({v})", bin.display());
-            return Ok(bin);
+            return Some(bin);
         }
     }
-    install()
+    None
 }
 
-fn install() -> Result<PathBuf> {
-    let root = cache_root();
-    let build = workspace::target_dir().join("tools").join("tansu-build");
-    let pb = ui::spinner(&format!(
-        "installing tansu {TANSU_VERSION} into {} (first use only, ~10 min on 2 cores)",
-        root.display()
-    ));
+/// Finds a working tansu binary, installing it into `target/tools/tansu` when there is none
+/// (or waiting for the install [`prefetch`] started).
+pub fn ensure_installed() -> Result<PathBuf> {
+    let background = BACKGROUND.lock().unwrap_or_else(|e| e.into_inner()).take();
+    if let Some(bg) = background {
+        return bg.finish();
+    }
+    match find_existing() {
+        Some(bin) => Ok(bin),
+        None => install(),
+    }
+}
+
+/// An install running in the background.
+struct Background {
+    child: Child,
+    log: PathBuf,
+    started: Instant,
+}
+
+static BACKGROUND: Mutex<Option<Background>> = Mutex::new(None);
+
+/// When no tansu is installed, starts installing it in the background at low priority
+/// (`nice`), so that the ~10 minute build fills the gaps of the other CI steps;
+/// [`ensure_installed`] waits for it. Output goes to `target/tools/tansu-install.log`.
+pub fn prefetch() {
+    if find_existing().is_some() {
+        return;
+    }
+    let tools = workspace::target_dir().join("tools");
+    let log = tools.join("tansu-install.log");
+    let spawned = std::fs::create_dir_all(&tools)
+        .and_then(|()| File::create(&log))
+        .and_then(|out| {
+            let err = out.try_clone()?;
+            let cargo = install_command();
+            let mut cmd = if Command::new("nice")
+                .arg("true")
+                .status()
+                .is_ok_and(|s| s.success())
+            {
+                let mut n = Command::new("nice");
+                n.args(["-n", "10"])
+                    .arg(cargo.get_program())
+                    .args(cargo.get_args());
+                n
+            } else {
+                cargo
+            };
+            cmd.current_dir(workspace::root())
+                .stdin(Stdio::null())
+                .stdout(out)
+                .stderr(err)
+                .spawn()
+        });
+    match spawned {
+        Ok(child) => {
+            println!(
+                "tansu: not installed; installing {TANSU_VERSION} in the background (log: {})",
+                log.display()
+            );
+            *BACKGROUND.lock().unwrap_or_else(|e| e.into_inner()) = Some(Background {
+                child,
+                log,
+                started: Instant::now(),
+            });
+        }
+        Err(e) => {
+            println!("tansu: could not start the background install ({e}); will install on use")
+        }
+    }
+}
+
+/// Stops a background install nobody waited for (e.g. CI stopped early); the next run
+/// resumes it from `target/tools/tansu-build`.
+pub fn cancel_prefetch() {
+    let background = BACKGROUND.lock().unwrap_or_else(|e| e.into_inner()).take();
+    if let Some(mut bg) = background {
+        let _ = bg.child.kill();
+        let _ = bg.child.wait();
+        println!("tansu: background install stopped (it resumes on the next run)");
+    }
+}
+
+impl Background {
+    fn finish(mut self) -> Result<PathBuf> {
+        let pb = ui::spinner(&format!(
+            "waiting for the background tansu install (log: {})",
+            self.log.display()
+        ));
+        let status = self.child.wait()?;
+        pb.finish_and_clear();
+        let took = ui::fmt_duration(self.started.elapsed());
+        if !status.success() {
+            bail!(
+                "installing tansu failed ({status}, after {took}); last lines of {}:\n{}\n\
+                 To use a tansu you built yourself, set KLAMM_TANSU=/path/to/tansu",
+                self.log.display(),
+                tail_of(&self.log, 40)
+            );
+        }
+        println!("tansu: background install finished in {took}");
+        installed()
+    }
+}
+
+fn install_command() -> Command {
     let mut cmd = workspace::cargo();
     cmd.args(["install", "--locked", "tansu", "--version", TANSU_VERSION])
         .args(["--features", "dynostore", "--root"])
-        .arg(&root)
+        .arg(cache_root())
         .arg("--target-dir")
-        .arg(&build);
+        .arg(build_dir());
+    cmd
+}
+
+fn build_dir() -> PathBuf {
+    workspace::target_dir().join("tools").join("tansu-build")
+}
+
+/// The freshly installed binary, checked; the intermediate build is removed.
+fn installed() -> Result<PathBuf> {
+    let bin = cache_root().join("bin").join("tansu");
+    match version_of(&bin) {
+        Some(v) => {
+            println!("tansu: installed {} ({v})", bin.display());
+            // The intermediate build (over 1 GB) is only needed to resume an interrupted install.
+            let _ = std::fs::remove_dir_all(build_dir());
+            Ok(bin)
+        }
+        None => bail!(
+            "cargo install reported success but {} does not run",
+            bin.display()
+        ),
+    }
+}
+
+fn install() -> Result<PathBuf> {
+    let pb = ui::spinner(&format!(
+        "installing tansu {TANSU_VERSION} into {} (first use only, ~10 min on 2 cores)",
+        cache_root().display()
+    ));
+    let cmd = install_command();
     ui::say(&pb, &format!("--> {}", ui::describe(&cmd)));
     let out = ui::run_streaming(&pb, cmd)?;
     pb.finish_and_clear();
@@ -95,19 +225,7 @@ fn install() -> Result<PathBuf> {
             out.code
         );
     }
-    let bin = root.join("bin").join("tansu");
-    match version_of(&bin) {
-        Some(v) => {
-            println!("tansu: installed {} ({v})", bin.display());
-            // The intermediate build (over 1 GB) is only needed to resume an interrupted install.
-            let _ = std::fs::remove_dir_all(&build);
-            Ok(bin)
-        }
-        None => bail!(
-            "cargo install reported success but {} does not run",
-            bin.display()
-        ),
-    }
+    installed()
 }
 
 /// A free TCP port on 127.0.0.1 (bound once and released; good enough for a test broker).
