@@ -64,7 +64,8 @@ impl RecordHeader {
 /// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RecordHeaders {
-    raw: Bytes,
+    /// `None` when there are no headers (no reference to the batch is held then).
+    raw: Option<Bytes>,
     count: usize,
 }
 
@@ -82,7 +83,8 @@ impl RecordHeaders {
     /// The headers in order.
     pub fn iter(&self) -> impl Iterator<Item = RecordHeader> + '_ {
         let mut pos = 0;
-        let raw = &self.raw;
+        static EMPTY: Bytes = Bytes::new();
+        let raw = self.raw.as_ref().unwrap_or(&EMPTY);
         (0..self.count).map_while(move |_| {
             // Validated when the record was read, so this cannot fail; stop if it did.
             let key = read_slice(raw, &mut pos, false).ok()??;
@@ -310,7 +312,7 @@ impl<'a> RecordRef<'a> {
             RecordHeaders::default()
         } else {
             RecordHeaders {
-                raw: self.buf.slice(a..b),
+                raw: Some(self.buf.slice(a..b)),
                 count,
             }
         }
