@@ -106,12 +106,8 @@ async fn through_tower_with_a_small_in_flight_limit() {
 
 #[tokio::test]
 async fn dropped_callers_never_desynchronise_the_connection() {
-    // The broker answers each request 5 ms late, so callers can give up while in flight.
-    let broker = FakeBroker::start(|s| {
-        std::thread::sleep(Duration::from_millis(1));
-        Action::Write(echo(s))
-    })
-    .await;
+    // The broker answers each request 1 ms late, so callers can give up while in flight.
+    let broker = FakeBroker::start(|s| Action::Later(Duration::from_millis(1), echo(s))).await;
     let conn = connect(&broker, 64).await;
     let mut kept = Vec::new();
     for i in 0..40 {
@@ -273,8 +269,7 @@ async fn a_wrong_correlation_id_is_a_protocol_error_that_fails_every_pending_req
     let broker = FakeBroker::start(|s| {
         let mut seen = s.clone();
         seen.header.correlation_id += 1000;
-        std::thread::sleep(Duration::from_millis(2));
-        Action::Write(echo(&seen))
+        Action::Later(Duration::from_millis(2), echo(&seen))
     })
     .await;
     let conn = connect(&broker, 10).await;
@@ -392,13 +387,15 @@ async fn close_fails_pending_requests_and_refuses_new_ones() {
 async fn a_throttle_in_a_response_whose_caller_went_away_still_counts() {
     // The broker answers 50 ms late with a 300 ms throttle (Metadata v12: KIP-219 behaviour).
     let broker = FakeBroker::start(|s| {
-        std::thread::sleep(Duration::from_millis(50));
         let v = s.header.request_api_version;
         let resp = MetadataResponse {
             throttle_time_ms: 300,
             ..Default::default()
         };
-        Action::Write(response(s.header.correlation_id, &resp, v))
+        Action::Later(
+            Duration::from_millis(50),
+            response(s.header.correlation_id, &resp, v),
+        )
     })
     .await;
     let layer = klamm_net::throttle::ThrottleLayer::new("fake");
@@ -426,4 +423,22 @@ async fn a_throttle_in_a_response_whose_caller_went_away_still_counts() {
     // A caller that stays gets the throttle recorded once, not twice.
     conn.send(topic_request("y")).await.expect("answer");
     assert_eq!(handle.metrics().responses, 2);
+}
+
+#[tokio::test]
+async fn trailing_bytes_after_a_response_body_are_ignored() {
+    // Like the librdkafka mock after a flexible Metadata response: one stray byte.
+    let broker = FakeBroker::start(|s| {
+        let mut frame = echo(s);
+        frame.push(0);
+        let len = (frame.len() - 4) as i32;
+        frame[..4].copy_from_slice(&len.to_be_bytes());
+        Action::Write(frame)
+    })
+    .await;
+    let conn = connect(&broker, 5).await;
+    for name in ["a", "b"] {
+        let r = conn.send(topic_request(name)).await.expect("decoded");
+        assert_eq!(echoed_name(&r), Some(name));
+    }
 }

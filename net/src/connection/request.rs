@@ -6,9 +6,11 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
+use klamm_protocol::codec::check_decode_version;
 use klamm_protocol::header::ResponseHeader;
 use klamm_protocol::messages::*;
-use klamm_protocol::{Message, Request};
+use klamm_protocol::primitives::DecodeContext;
+use klamm_protocol::{DecodeError, Message, Request};
 use tokio::sync::oneshot;
 
 use super::io::Reply;
@@ -104,6 +106,10 @@ impl<B: ResponseBody> ThrottleTime for Response<B> {
 }
 
 /// Decodes a response frame (header and body) at `version`.
+///
+/// Bytes left over after a complete body are ignored (and logged), as the Java client and
+/// librdkafka do: a newer broker may append fields, and some peers send a stray byte (the
+/// librdkafka mock does after flexible Metadata responses).
 pub(crate) fn decode_frame<B: ResponseBody>(
     frame: &Bytes,
     version: i16,
@@ -111,8 +117,23 @@ pub(crate) fn decode_frame<B: ResponseBody>(
 ) -> Result<B, Error> {
     let hv = B::API_KEY.response_header_version(version);
     let decode = || {
+        check_decode_version::<B>(version)?;
         let (_, body) = ResponseHeader::split_frame(frame, hv)?;
-        B::decode(&body, version)
+        let cx = DecodeContext::new(&body, version);
+        match B::read(&body[..], &cx) {
+            Ok((rest, msg)) => {
+                if !rest.is_empty() {
+                    tracing::debug!(%broker, api = %B::API_KEY, version, trailing = rest.len(), "ignoring trailing bytes after a response body");
+                }
+                Ok(msg)
+            }
+            Err(nom::Err::Error(e) | nom::Err::Failure(e)) => Err(e),
+            Err(nom::Err::Incomplete(_)) => Err(DecodeError::Truncated {
+                what: "response body",
+                needed: 1,
+                remaining: 0,
+            }),
+        }
     };
     decode().map_err(|source| Error::Decode {
         broker: broker.clone(),

@@ -29,6 +29,8 @@ pub enum Action {
     Nothing,
     /// Write these bytes, then close the connection.
     WriteAndClose(Vec<u8>),
+    /// Wait (without blocking the runtime), then write these bytes.
+    Later(std::time::Duration, Vec<u8>),
 }
 
 /// The script: called for every request but ApiVersions (unless `raw_api_versions`).
@@ -112,6 +114,12 @@ async fn serve(mut sock: TcpStream, opts: Options, script: Script, seen: Arc<Mut
                     }
                 }
                 Action::Nothing => {}
+                Action::Later(d, b) => {
+                    tokio::time::sleep(d).await;
+                    if sock.write_all(&b).await.is_err() {
+                        return;
+                    }
+                }
                 Action::WriteAndClose(b) => {
                     let _ = sock.write_all(&b).await;
                     return;

@@ -1,0 +1,86 @@
+//! Interop with a broker no one here wrote: librdkafka's mock cluster (through the `rdkafka`
+//! crate). Its ApiVersions answer to v3 is the malformed UNSUPPORTED_VERSION case the
+//! connection must survive by reading only the error code.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use klamm_net::{Cluster, ConnectionConfig};
+use klamm_protocol::ApiKey;
+use klamm_protocol::error_code::ErrorCode;
+use klamm_protocol::messages::produce::request::{PartitionProduceData, TopicProduceData};
+use klamm_protocol::messages::{ApiVersionsRequest, MetadataRequest, ProduceRequest};
+use klamm_protocol::record::{BatchBuilder, Compression, Header};
+use rdkafka::mocking::MockCluster;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn api_versions_metadata_and_produce_against_the_librdkafka_mock() {
+    let mock = MockCluster::new(3).expect("mock cluster");
+    mock.create_topic("interop", 3, 1).expect("topic");
+    let bootstrap = mock.bootstrap_servers();
+
+    let cluster = Cluster::builder()
+        .bootstrap(&bootstrap)
+        .connection(
+            ConnectionConfig::builder()
+                .request_timeout(Duration::from_secs(10))
+                .build()
+                .expect("config"),
+        )
+        .connect()
+        .await
+        .expect("connect to the mock");
+    assert_eq!(cluster.metadata().brokers.len(), 3);
+    let topic = cluster.topic("interop").await.expect("topic");
+    assert_eq!(topic.partitions.len(), 3);
+
+    for p in 0..3 {
+        let leader = cluster.leader("interop", p).await.expect("leader");
+        let conn = leader.connection();
+        assert!(conn.api_versions().broker_range(ApiKey::Produce).is_some());
+        // ApiVersions and Metadata at the negotiated versions decode.
+        conn.send(ApiVersionsRequest::default())
+            .await
+            .expect("ApiVersions");
+        conn.send(MetadataRequest::default())
+            .await
+            .expect("Metadata");
+
+        let mut b = BatchBuilder::new(Compression::None);
+        for i in 0..10 {
+            b.append(
+                1_700_000_000_000 + i,
+                Some(b"k"),
+                Some(b"value"),
+                &[] as &[Header],
+            )
+            .expect("append");
+        }
+        let records: Bytes = b.seal().expect("seal").to_bytes();
+        let resp = leader
+            .send(ProduceRequest {
+                acks: -1,
+                timeout_ms: 5_000,
+                topic_data: vec![TopicProduceData {
+                    name: "interop".into(),
+                    partition_data: vec![PartitionProduceData {
+                        index: p,
+                        records: Some(records),
+                        ..Default::default()
+                    }],
+                    ..Default::default()
+                }],
+                ..Default::default()
+            })
+            .await
+            .expect("produce");
+        let part = &resp.responses[0].partition_responses[0];
+        assert_eq!(
+            ErrorCode::from_i16(part.error_code),
+            ErrorCode::None,
+            "partition {p}"
+        );
+        assert_eq!(part.base_offset, 0, "partition {p}");
+    }
+    cluster.close();
+}
