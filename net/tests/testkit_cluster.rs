@@ -292,3 +292,25 @@ async fn sasl_scram_and_plain_against_the_testkit() {
     );
     assert!(!wrong.is_retriable());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metadata_is_refreshed_every_max_age_until_close() {
+    let tk = testkit(1).await;
+    let c = Cluster::builder()
+        .bootstrap(tk.bootstrap())
+        .metadata_max_age(Duration::from_millis(100))
+        .connect()
+        .await
+        .expect("cluster");
+    let start = c.metadata_refreshes();
+    tokio::time::sleep(Duration::from_millis(450)).await;
+    let refreshed = c.metadata_refreshes() - start;
+    assert!(
+        (3..=6).contains(&refreshed),
+        "{refreshed} refreshes in 450 ms"
+    );
+    c.close();
+    let at_close = c.metadata_refreshes();
+    tokio::time::sleep(Duration::from_millis(250)).await;
+    assert_eq!(c.metadata_refreshes(), at_close, "no refresh after close");
+}

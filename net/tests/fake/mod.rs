@@ -11,8 +11,8 @@ use klamm_protocol::header::RequestHeader;
 use klamm_protocol::messages::api_versions::response::ApiVersion;
 use klamm_protocol::messages::{ApiVersionsRequest, ApiVersionsResponse};
 use klamm_protocol::{ApiKey, Message, SUPPORTED_APIS};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::TcpListener;
 
 /// One request as the fake broker saw it.
 #[derive(Debug, Clone)]
@@ -92,7 +92,13 @@ impl FakeBroker {
     }
 }
 
-async fn serve(mut sock: TcpStream, opts: Options, script: Script, seen: Arc<Mutex<Vec<Seen>>>) {
+/// Serves one connection (plain TCP or TLS) until it closes.
+pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
+    mut sock: S,
+    opts: Options,
+    script: Script,
+    seen: Arc<Mutex<Vec<Seen>>>,
+) {
     let decoder = FrameDecoder::new(64 << 20);
     let mut buf = BytesMut::new();
     loop {
