@@ -63,6 +63,9 @@ fn read(
                 };
                 if p.leader != node {
                     let mut e = partition_error(fp.partition, codes::NOT_LEADER_OR_FOLLOWER);
+                    if version < 12 {
+                        return e;
+                    }
                     e.current_leader = LeaderIdAndEpoch {
                         leader_id: p.leader,
                         leader_epoch: p.leader_epoch,

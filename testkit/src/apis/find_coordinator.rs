@@ -63,24 +63,26 @@ impl Api for FindCoordinator {
     }
 
     fn error(ctx: &Ctx<'_>, req: &Self::Req, code: i16) -> Self::Resp {
+        if ctx.version < 4 {
+            return FindCoordinatorResponse {
+                error_code: code,
+                node_id: -1,
+                port: -1,
+                ..FindCoordinatorResponse::default()
+            };
+        }
         FindCoordinatorResponse {
-            error_code: code,
-            node_id: -1,
-            port: -1,
-            coordinators: if ctx.version >= 4 {
-                req.coordinator_keys
-                    .iter()
-                    .map(|k| Coordinator {
-                        key: k.clone(),
-                        node_id: -1,
-                        port: -1,
-                        error_code: code,
-                        ..Coordinator::default()
-                    })
-                    .collect()
-            } else {
-                Vec::new()
-            },
+            coordinators: req
+                .coordinator_keys
+                .iter()
+                .map(|k| Coordinator {
+                    key: k.clone(),
+                    node_id: -1,
+                    port: -1,
+                    error_code: code,
+                    ..Coordinator::default()
+                })
+                .collect(),
             ..FindCoordinatorResponse::default()
         }
     }

@@ -69,7 +69,8 @@ impl Api for ListOffsets {
                             error_code: codes::NONE,
                             timestamp,
                             offset,
-                            leader_epoch: p.leader_epoch,
+                            // v4+ only (the field is not ignorable).
+                            leader_epoch: if ctx.version >= 4 { p.leader_epoch } else { -1 },
                             ..ListOffsetsPartitionResponse::default()
                         }
                     })

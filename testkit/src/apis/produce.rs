@@ -56,6 +56,7 @@ impl Api for Produce {
                         partition_error(p.index, r.error, r.message)
                     };
                     if r.error == codes::NOT_LEADER_OR_FOLLOWER
+                        && ctx.version >= 10
                         && let Some(part) = state.partition(&t.name, p.index)
                     {
                         // KIP-951: tell the client where the leader went.
