@@ -1,0 +1,47 @@
+//! What a benchmark child process used: CPU time and peak resident memory, read from Linux's
+//! `/proc/self` (so no unsafe FFI is needed).
+
+use std::time::Duration;
+
+/// CPU time (user + system) of this process so far.
+pub fn cpu_time() -> Option<Duration> {
+    // /proc/self/stat fields 14 and 15 (1-based) are utime and stime in clock ticks. The
+    // command name (field 2) may contain spaces, so count from the closing parenthesis.
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    let after = &stat[stat.rfind(')')? + 2..];
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    let utime: u64 = fields.get(11)?.parse().ok()?;
+    let stime: u64 = fields.get(12)?.parse().ok()?;
+    // USER_HZ is 100 on every mainstream Linux build (it is fixed by the kernel ABI).
+    Some(Duration::from_millis((utime + stime) * 10))
+}
+
+/// Peak resident set size of this process (VmHWM) in bytes.
+pub fn peak_rss_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_this_process() {
+        let before = cpu_time().expect("cpu time");
+        let mut x = 0u64;
+        let start = std::time::Instant::now();
+        while start.elapsed() < Duration::from_millis(120) {
+            x = x.wrapping_mul(31).wrapping_add(7);
+        }
+        std::hint::black_box(x);
+        let after = cpu_time().expect("cpu time");
+        assert!(
+            after >= before + Duration::from_millis(50),
+            "{before:?} -> {after:?}"
+        );
+        assert!(peak_rss_bytes().expect("rss") > 1024 * 1024);
+    }
+}
