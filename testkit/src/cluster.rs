@@ -506,7 +506,8 @@ impl Cluster {
             .map(|o| o.offset)
     }
 
-    /// Runs `f` on the cluster state, for assertions the methods above do not cover.
+    /// Runs `f` on the cluster state, for assertions the methods above do not cover. The
+    /// brokers wait while `f` runs: keep it short.
     pub fn with_state<R>(&self, f: impl FnOnce(&ClusterState) -> R) -> R {
         f(&self.inner.state())
     }

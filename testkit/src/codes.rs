@@ -66,5 +66,7 @@ pub const INVALID_RECORD: i16 = 87;
 pub const UNSTABLE_OFFSET_COMMIT: i16 = 88;
 /// A newer producer with the same transactional id exists.
 pub const PRODUCER_FENCED: i16 = 90;
+/// The fetch session is unknown to the broker.
+pub const FETCH_SESSION_ID_NOT_FOUND: i16 = 70;
 /// The topic id is unknown.
 pub const UNKNOWN_TOPIC_ID: i16 = 100;

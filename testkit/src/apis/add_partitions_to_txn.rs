@@ -75,6 +75,9 @@ fn one(
     } else {
         state.add_partitions_to_txn(txn_id, producer_id, epoch, &parts, Instant::now(), now_ms())
     };
+    drop(state);
+    // A transaction completed on the way may have written markers.
+    ctx.inner.appended.notify_waiters();
     let version = ctx.version;
     results(
         codes

@@ -158,7 +158,7 @@ impl Api for Fetch {
         if req.session_epoch > 0 {
             // An incremental fetch of a session this broker never created.
             return Some(FetchResponse {
-                error_code: 70, // FETCH_SESSION_ID_NOT_FOUND
+                error_code: codes::FETCH_SESSION_ID_NOT_FOUND,
                 ..FetchResponse::default()
             });
         }

@@ -421,8 +421,8 @@ impl ClusterState {
 
     /// Completes transactions whose markers are due and aborts (with an epoch bump, fencing
     /// the producer) ongoing transactions older than their timeout. Called on every
-    /// transactional request and by the cluster's ticker.
-    pub fn complete_due(&mut self, now: Instant, now_ms: i64) {
+    /// transactional request and by the cluster's ticker. Returns whether anything changed.
+    pub fn complete_due(&mut self, now: Instant, now_ms: i64) -> bool {
         let due: Vec<String> = self
             .txns
             .metas
@@ -430,6 +430,7 @@ impl ClusterState {
             .filter(|(_, m)| m.completes_at.is_some_and(|t| t <= now))
             .map(|(k, _)| k.clone())
             .collect();
+        let changed = !due.is_empty();
         for id in due {
             self.complete(&id, now_ms);
         }
@@ -443,12 +444,14 @@ impl ClusterState {
             })
             .map(|(k, _)| k.clone())
             .collect();
+        let changed = changed || !expired.is_empty();
         for id in expired {
             tracing::info!(txn_id = %id, "transaction timed out; aborting");
             self.txns.timed_out += 1;
             self.bump_epoch(&id);
             self.begin_end(&id, false, now, now_ms);
         }
+        changed
     }
 
     /// The `__consumer_offsets` partition of a group (what AddOffsetsToTxn adds).
