@@ -7,6 +7,7 @@
 //!
 //! [`Needs`]: klamm_integration::Needs
 
+mod klamm_batches;
 mod leader_move;
 mod roundtrip;
 mod throttling;
