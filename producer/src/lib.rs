@@ -2,6 +2,7 @@
 #![forbid(unsafe_code)]
 
 pub mod accumulator;
+mod builder;
 pub mod config;
 pub mod delivery;
 pub mod error;
@@ -14,6 +15,7 @@ mod producer;
 pub mod record;
 pub mod sender;
 
+pub use builder::ProducerBuilder;
 pub use config::{
     Acks, Compression, ConfigError, PartitionerChoice, ProducerConfig, ProducerConfigBuilder,
 };

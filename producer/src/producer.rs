@@ -82,6 +82,11 @@ pub struct ProducerMetrics {
 }
 
 impl Producer {
+    /// A builder: Java's settings and defaults, then `build().await` connects.
+    pub fn builder() -> crate::ProducerBuilder {
+        crate::ProducerBuilder::default()
+    }
+
     /// A producer over any [`Transport`], for tests and custom networking. Spawns the sender
     /// task on the current Tokio runtime (panics outside one, like `tokio::spawn`).
     pub fn with_transport(config: ProducerConfig, transport: Arc<dyn Transport>) -> Producer {

@@ -7,10 +7,12 @@
 //! request), so a forced close fails them explicitly and a dropped task drops them, which
 //! resolves their records' futures with [`ProducerError::Closed`] (DESIGN.md invariant 6).
 
+mod cluster;
 mod request;
 mod response;
 mod transport;
 
+pub use cluster::ClusterTransport;
 pub use request::produce_request;
 pub use response::{Verdict, classify, limit_retries, no_answer};
 pub use transport::{TopicInfo, Transport};

@@ -1,0 +1,300 @@
+//! End-to-end: klamm-producer over klamm-net against klamm-testkit (real TCP on 127.0.0.1),
+//! with faults injected by the testkit and counted.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use klamm_producer::{Producer, ProducerError, ProducerRecord};
+use klamm_protocol::ApiKey;
+use klamm_protocol::error_code::ErrorCode;
+use klamm_protocol::record::RecordBatch;
+use klamm_testkit::{Cluster, Fault, FaultAction};
+
+const PARTITIONS: i32 = 6;
+
+async fn cluster() -> Cluster {
+    Cluster::builder()
+        .brokers(3)
+        .topic("t", PARTITIONS)
+        .start()
+        .await
+        .expect("testkit starts")
+}
+
+fn builder(c: &Cluster) -> klamm_producer::ProducerBuilder {
+    Producer::builder()
+        .bootstrap(c.bootstrap().split(','))
+        .linger(Duration::from_millis(2))
+        .retry_backoff(Duration::from_millis(10))
+        .request_timeout(Duration::from_secs(5))
+        .delivery_timeout(Duration::from_secs(60))
+}
+
+/// `tasks` tasks each send `per_task` records keyed by task, valued "task:seq".
+async fn produce(p: &Producer, tasks: usize, per_task: usize) {
+    let mut handles = Vec::new();
+    for t in 0..tasks {
+        let p = p.clone();
+        handles.push(tokio::spawn(async move {
+            let mut futures = Vec::with_capacity(per_task);
+            for i in 0..per_task {
+                let r = ProducerRecord::new("t")
+                    .key(format!("k{t}"))
+                    .value(format!("{t}:{i}"))
+                    .header("n", format!("{i}"));
+                futures.push(p.send(r).await.expect("accepted"));
+            }
+            for f in futures {
+                f.await.expect("delivered");
+            }
+        }));
+    }
+    for h in handles {
+        h.await.unwrap();
+    }
+}
+
+/// Reads every partition's stored batches back: asserts no duplicate, per-key order kept,
+/// keys on murmur2's partition; returns the record count.
+fn read_back(c: &Cluster) -> usize {
+    let mut total = 0;
+    for p in 0..PARTITIONS {
+        let mut last: HashMap<String, i64> = HashMap::new();
+        for bytes in c.batches("t", p) {
+            let batch = RecordBatch::decode(bytes).expect("stored batch decodes");
+            for r in batch.records().expect("records") {
+                let r = r.expect("record");
+                let key = r.key.clone().expect("keyed");
+                assert_eq!(
+                    klamm_producer::partitioner::partition_for_key(&key, PARTITIONS),
+                    Some(p)
+                );
+                let v = String::from_utf8(r.value.clone().unwrap().to_vec()).unwrap();
+                let (task, seq) = v.split_once(':').unwrap();
+                let seq: i64 = seq.parse().unwrap();
+                let prev = last.insert(task.to_owned(), seq).unwrap_or(-1);
+                assert_eq!(
+                    seq,
+                    prev + 1,
+                    "partition {p}, task {task}: {prev} then {seq}"
+                );
+                total += 1;
+            }
+        }
+    }
+    total
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn produce_and_read_back() {
+    let c = cluster().await;
+    let p = builder(&c).build().await.unwrap();
+    produce(&p, 4, 50_000).await;
+    assert_eq!(read_back(&c), 200_000);
+    p.close(Duration::from_secs(10)).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exactly_once_when_connections_drop_after_applying() {
+    let c = cluster().await;
+    let fault = c.inject(Fault::new(ApiKey::Produce, FaultAction::DropAfter).every(7));
+    let p = builder(&c).build().await.unwrap();
+    produce(&p, 4, 50_000).await;
+    assert!(c.fault_fired(fault) > 0, "the fault really happened");
+    assert_eq!(read_back(&c), 200_000, "zero lost, zero duplicated");
+    p.close(Duration::from_secs(10)).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exactly_once_through_not_leader_and_leader_moves() {
+    let c = cluster().await;
+    let fault = c.inject(
+        Fault::new(
+            ApiKey::Produce,
+            FaultAction::Error(ErrorCode::NotLeaderOrFollower.as_i16()),
+        )
+        .every(5),
+    );
+    let p = builder(&c).build().await.unwrap();
+    let mover = {
+        let moves: Vec<(i32, i32)> = (0..PARTITIONS).map(|p| (p, (p + 1) % 3)).collect();
+        let c2 = &c;
+        async move {
+            for (partition, node) in moves {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+                c2.move_leader("t", partition, node).unwrap();
+            }
+        }
+    };
+    tokio::join!(produce(&p, 4, 50_000), mover);
+    assert!(c.fault_fired(fault) > 0);
+    assert_eq!(read_back(&c), 200_000);
+    p.close(Duration::from_secs(10)).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exactly_once_through_sequence_errors() {
+    let c = cluster().await;
+    let out_of_order = c.inject(
+        Fault::new(
+            ApiKey::Produce,
+            FaultAction::Error(ErrorCode::OutOfOrderSequenceNumber.as_i16()),
+        )
+        .every(11),
+    );
+    let unknown = c.inject(
+        Fault::new(
+            ApiKey::Produce,
+            FaultAction::Error(ErrorCode::UnknownProducerId.as_i16()),
+        )
+        .every(13),
+    );
+    let p = builder(&c).build().await.unwrap();
+    produce(&p, 4, 50_000).await;
+    assert!(c.fault_fired(out_of_order) > 0 && c.fault_fired(unknown) > 0);
+    assert!(p.metrics().producer_ids > 1, "recovered by epoch bumps");
+    assert_eq!(read_back(&c), 200_000);
+    p.close(Duration::from_secs(10)).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sixteen_tasks_into_a_throttled_broker_and_a_prompt_close() {
+    let c = cluster().await;
+    // 20 KB/s for everyone, measured over Kafka's 10+ s window: the first ~200 KB pass, the
+    // rest (16 tasks x 200 records of ~100 bytes in all) is throttled for several seconds.
+    c.set_produce_quota(None, Some(20_000.0));
+    let p = builder(&c).build().await.unwrap();
+    let done = tokio::time::timeout(Duration::from_secs(60), async {
+        let mut handles = Vec::new();
+        for t in 0..16 {
+            let p = p.clone();
+            handles.push(tokio::spawn(async move {
+                let mut fs = Vec::new();
+                for i in 0..200 {
+                    let r = ProducerRecord::new("t")
+                        .key(format!("k{t}"))
+                        .value(format!("{t}:{i}:{}", "x".repeat(80)));
+                    fs.push(p.send(r).await.unwrap());
+                }
+                for f in fs {
+                    f.await.unwrap();
+                }
+            }));
+        }
+        for h in handles {
+            h.await.unwrap();
+        }
+    })
+    .await;
+    assert!(done.is_ok(), "16 tasks into a throttled broker deadlocked");
+    assert!(!c.throttles().is_empty(), "the quota really throttled");
+    assert!(p.metrics().throttle_time_ms > 0);
+
+    // A long throttle, then close: it must return promptly.
+    c.set_produce_quota(None, Some(1_000.0));
+    let mut pending = Vec::new();
+    for i in 0..200 {
+        let r = ProducerRecord::new("t").value(format!("late-{i}:{}", "y".repeat(500)));
+        pending.push(p.send(r).await.unwrap());
+    }
+    let started = Instant::now();
+    let closed = p.close(Duration::from_millis(500)).await;
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "close hung behind a throttle"
+    );
+    if closed.is_err() {
+        let failed = futures_count_errors(pending).await;
+        assert!(failed > 0);
+    }
+}
+
+async fn futures_count_errors(fs: Vec<klamm_producer::DeliveryFuture>) -> usize {
+    let mut n = 0;
+    for f in fs {
+        if tokio::time::timeout(Duration::from_secs(5), f)
+            .await
+            .expect("every future resolves after close")
+            .is_err()
+        {
+            n += 1;
+        }
+    }
+    n
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn back_pressure_with_a_stalled_broker() {
+    let c = cluster().await;
+    c.inject(Fault::new(
+        ApiKey::Produce,
+        FaultAction::Delay(Duration::from_secs(30)),
+    ));
+    let p = builder(&c)
+        .buffer_memory(1024 * 1024)
+        .max_block(Duration::from_millis(500))
+        .build()
+        .await
+        .unwrap();
+    let mut accepted = 0usize;
+    let started = Instant::now();
+    let err = loop {
+        match p
+            .send(ProducerRecord::new("t").value(vec![b'v'; 1_000]))
+            .await
+        {
+            Ok(_f) => accepted += 1,
+            Err(e) => break e,
+        }
+        assert!(accepted < 100_000, "memory not bounded");
+    };
+    assert!(
+        matches!(err, ProducerError::BufferExhausted { .. }),
+        "{err}"
+    );
+    assert!(started.elapsed() >= Duration::from_millis(500));
+    assert!(accepted <= 1_100, "{accepted} records of 1 KB in 1 MiB");
+    assert!(p.metrics().buffer_available_bytes < 20_000);
+    let _ = p.close(Duration::from_millis(200)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_input_gets_typed_errors() {
+    let err = Producer::builder().build().await.unwrap_err();
+    assert!(err.to_string().contains("bootstrap"), "{err}");
+    let c = Cluster::builder()
+        .brokers(1)
+        .topic("t", 2)
+        .auto_create_topics(false)
+        .start()
+        .await
+        .unwrap();
+    let p = builder(&c)
+        .max_request_size(10_000)
+        .max_block(Duration::from_millis(300))
+        .build()
+        .await
+        .unwrap();
+    let err = p
+        .send(ProducerRecord::new("t").value(vec![0u8; 20_000]))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ProducerError::RecordTooLarge { .. }), "{err}");
+    let err = p
+        .send(ProducerRecord::new("missing").value("x"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, ProducerError::MetadataTimeout { .. }),
+        "{err}"
+    );
+    // Other partitions keep being served.
+    let m = p
+        .send(ProducerRecord::new("t").value("ok").partition(1))
+        .await
+        .unwrap()
+        .await
+        .unwrap();
+    assert_eq!((m.partition, m.offset), (1, 0));
+    p.close(Duration::from_secs(5)).await.unwrap();
+}
