@@ -3,7 +3,7 @@
 //! * keyed records: `toPositive(murmur2(key)) % partitions`, exactly as Java (see [`murmur2`]);
 //! * keyless records (or all records with `partitioner_ignore_keys`): the uniform sticky
 //!   partitioner of KIP-794 ([`StickyPartitioner`]);
-//! * [`PartitionerChoice::RoundRobin`](crate::config::PartitionerChoice::RoundRobin) and a user
+//! * [`crate::config::PartitionerChoice::RoundRobin`] and a user
 //!   function ([`PartitionerFn`]) as alternatives.
 //!
 //! Per-topic state lives in a [`TopicPartitioner`], which the accumulator keeps next to the
