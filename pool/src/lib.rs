@@ -10,6 +10,7 @@ mod pool;
 mod producer;
 mod recover;
 mod shared;
+mod txn_producer;
 
 pub use config::{MAX_POOL_SIZE, PoolBuilder, PoolConfig};
 pub use driver::{DriverFactory, health_of};
@@ -18,3 +19,4 @@ pub use guard::{PooledProducer, Txn};
 pub use metrics::PoolMetrics;
 pub use pool::TransactionalPool;
 pub use producer::{Health, PoolProducer, ProducerFactory, transactional_id};
+pub use txn_producer::FnFactory;
