@@ -39,7 +39,7 @@ mod tests {
         while after < before + Duration::from_millis(30) {
             assert!(start.elapsed() < Duration::from_secs(10), "cpu time stuck at {after:?}");
             for _ in 0..100_000 {
-                x = x.wrapping_mul(31).wrapping_add(7);
+                x = std::hint::black_box(x.wrapping_mul(31).wrapping_add(7));
             }
             after = cpu_time().expect("cpu time");
         }
