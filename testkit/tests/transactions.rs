@@ -421,3 +421,51 @@ async fn add_partitions_v4_batches_transactions_and_verifies() {
     assert_eq!(code(coord.call(&tx(false), 4).await), 0);
     assert_eq!(code(coord.call(&tx(true), 4).await), 0);
 }
+
+#[tokio::test]
+async fn describe_producers_shows_open_transactions() {
+    use klamm_protocol::messages::describe_producers::request::TopicRequest;
+    let cluster = Cluster::builder().topic("t", 1).start().await.unwrap();
+    let mut coord = coordinator(&cluster, 1, "tx-d").await;
+    let i = coord.call(&init("tx-d"), 4).await;
+    let (pid, epoch) = (i.producer_id, i.producer_epoch);
+    coord
+        .call(&add_partitions("tx-d", pid, epoch, "t", &[0]), 3)
+        .await;
+    let mut leader = client_for(&cluster, "t", 0).await;
+    leader
+        .call(
+            &produce_req(
+                "t",
+                0,
+                -1,
+                batch(&["a", "b", "c"], Some((pid, epoch, 0)), true),
+            ),
+            9,
+        )
+        .await;
+    let ask = DescribeProducersRequest {
+        topics: vec![TopicRequest {
+            name: "t".into(),
+            partition_indexes: vec![0, 5],
+            ..Default::default()
+        }],
+        ..Default::default()
+    };
+    let r = leader.call(&ask, 0).await;
+    let p = &r.topics[0].partitions;
+    assert_eq!(p[1].error_code, codes::UNKNOWN_TOPIC_OR_PARTITION);
+    let s = &p[0].active_producers;
+    assert_eq!(s.len(), 1);
+    assert_eq!(
+        (s[0].producer_id, s[0].producer_epoch, s[0].last_sequence),
+        (pid, i32::from(epoch), 2)
+    );
+    assert_eq!(s[0].current_txn_start_offset, 0);
+    coord.call(&end("tx-d", pid, epoch, true), 3).await;
+    let r = leader.call(&ask, 0).await;
+    assert_eq!(
+        r.topics[0].partitions[0].active_producers[0].current_txn_start_offset,
+        -1
+    );
+}

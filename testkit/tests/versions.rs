@@ -59,6 +59,7 @@ fn served(api: ApiKey) -> std::ops::RangeInclusive<i16> {
         ApiKey::AddOffsetsToTxn | ApiKey::EndTxn | ApiKey::TxnOffsetCommit => (0, 4),
         ApiKey::SaslAuthenticate => (0, 2),
         ApiKey::SaslHandshake => (1, 1),
+        ApiKey::DescribeProducers => (0, 0),
         _ => (1, 0),
     };
     min..=max
@@ -303,6 +304,18 @@ async fn every_served_version_answers() {
     }
     for v in served(ApiKey::SaslAuthenticate) {
         each_way(&cluster, &mut c, &SaslAuthenticateRequest::default(), v).await;
+    }
+    for v in served(ApiKey::DescribeProducers) {
+        use klamm_protocol::messages::describe_producers::request::TopicRequest;
+        let req = DescribeProducersRequest {
+            topics: vec![TopicRequest {
+                name: "t".into(),
+                partition_indexes: vec![0, 1],
+                ..Default::default()
+            }],
+            ..Default::default()
+        };
+        each_way(&cluster, &mut c, &req, v).await;
     }
     assert_eq!(cluster.malformed_requests(), 0);
 }

@@ -78,11 +78,13 @@ mod tests {
             .find(|k| k.api_key == ApiKey::Produce.as_i16())
             .unwrap();
         assert_eq!((produce.min_version, produce.max_version), (3, 11));
-        assert!(
-            !keys
-                .iter()
-                .any(|k| k.api_key == ApiKey::DescribeProducers.as_i16())
-        );
+        // Fetch is clipped to the versions served, not the codec's whole range.
+        let fetch = keys
+            .iter()
+            .find(|k| k.api_key == ApiKey::Fetch.as_i16())
+            .unwrap();
+        assert_eq!((fetch.min_version, fetch.max_version), (4, 16));
+        assert_eq!(keys.len(), 16);
         assert!(keys.iter().all(|k| k.min_version <= k.max_version));
     }
 }

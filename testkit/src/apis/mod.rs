@@ -5,6 +5,7 @@ mod add_offsets_to_txn;
 mod add_partitions_to_txn;
 mod api_versions;
 mod create_topics;
+mod describe_producers;
 mod end_txn;
 mod fetch;
 mod find_coordinator;
@@ -48,6 +49,7 @@ const SERVED: &[(ApiKey, i16, i16)] = &[
     (ApiKey::EndTxn, 0, 4),
     (ApiKey::TxnOffsetCommit, 0, 4),
     (ApiKey::SaslAuthenticate, 0, 2),
+    (ApiKey::DescribeProducers, 0, 0),
 ];
 
 /// The version range served for `api`, if it is served at all.
@@ -70,6 +72,7 @@ pub(crate) fn kip219(api: ApiKey, version: i16) -> bool {
         ApiKey::FindCoordinator => 2,
         ApiKey::ApiVersions => 2,
         ApiKey::CreateTopics => 3,
+        ApiKey::DescribeProducers => 0,
         ApiKey::InitProducerId
         | ApiKey::AddPartitionsToTxn
         | ApiKey::AddOffsetsToTxn
@@ -211,6 +214,9 @@ pub(crate) async fn dispatch(ctx: &mut Ctx<'_>, correlation_id: i32, body: Reque
             run::<txn_offset_commit::TxnOffsetCommit>(ctx, c, r).await
         }
         RequestBody::SaslAuthenticate(r) => run::<sasl::Authenticate>(ctx, c, r).await,
+        RequestBody::DescribeProducers(r) => {
+            run::<describe_producers::DescribeProducers>(ctx, c, r).await
+        }
         _ => Outcome::Close,
     }
 }

@@ -159,7 +159,7 @@ impl PartitionLog {
             bytes,
         });
         self.next_offset = offset + 1;
-        let first = self.producers.record_marker(producer_id, epoch);
+        let first = self.producers.record_marker(producer_id, epoch, timestamp);
         self.ongoing.remove(&producer_id);
         if !commit && let Some(first_offset) = first {
             self.aborted.push(AbortedTxn {
@@ -169,6 +169,11 @@ impl PartitionLog {
             });
         }
         Ok(offset)
+    }
+
+    /// The producers with state on this partition (DescribeProducers).
+    pub fn producers(&self) -> Vec<super::producer::ProducerSnapshot> {
+        self.producers.snapshot()
     }
 
     /// Whether `producer_id` has an open transaction on this partition.

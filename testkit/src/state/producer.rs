@@ -24,6 +24,22 @@ struct Entry {
     epoch: i16,
     batches: VecDeque<BatchMeta>,
     txn_first_offset: Option<i64>,
+    last_timestamp: i64,
+}
+
+/// What DescribeProducers reports of one producer on one partition.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProducerSnapshot {
+    /// Producer id.
+    pub producer_id: i64,
+    /// Its epoch.
+    pub epoch: i16,
+    /// Last sequence appended, -1 if none is remembered.
+    pub last_sequence: i32,
+    /// Largest timestamp of its last batch or marker.
+    pub last_timestamp: i64,
+    /// First offset of its open transaction, -1 if none.
+    pub txn_start_offset: i64,
 }
 
 /// The outcome of checking a batch against the producer state.
@@ -113,6 +129,24 @@ impl ProducerStates {
         if h.is_transactional() && entry.txn_first_offset.is_none() {
             entry.txn_first_offset = Some(first_offset);
         }
+        entry.last_timestamp = h.max_timestamp;
+    }
+
+    /// Every producer with state here, by producer id.
+    pub fn snapshot(&self) -> Vec<ProducerSnapshot> {
+        let mut out: Vec<ProducerSnapshot> = self
+            .entries
+            .iter()
+            .map(|(pid, e)| ProducerSnapshot {
+                producer_id: *pid,
+                epoch: e.epoch,
+                last_sequence: e.batches.back().map_or(-1, |b| b.last_seq),
+                last_timestamp: e.last_timestamp,
+                txn_start_offset: e.txn_first_offset.unwrap_or(-1),
+            })
+            .collect();
+        out.sort_by_key(|p| p.producer_id);
+        out
     }
 
     /// Checks the epoch of an end-transaction marker (`INVALID_PRODUCER_EPOCH` if older).
@@ -125,8 +159,9 @@ impl ProducerStates {
 
     /// Records an end-transaction marker: the epoch moves up (clearing the batch metadata if
     /// it changed) and the open transaction ends. Returns its first offset, if one was open.
-    pub fn record_marker(&mut self, producer_id: i64, epoch: i16) -> Option<i64> {
+    pub fn record_marker(&mut self, producer_id: i64, epoch: i16, timestamp: i64) -> Option<i64> {
         let entry = self.entries.entry(producer_id).or_default();
+        entry.last_timestamp = timestamp;
         if entry.epoch != epoch {
             entry.epoch = epoch;
             entry.batches.clear();
@@ -223,7 +258,7 @@ mod tests {
         assert_eq!(s.open_txn(1), Some(10));
         assert_eq!(s.check(&h(1, 0, 3, 1)), Err(codes::INVALID_TXN_STATE));
         assert_eq!(s.check_marker(1, 1), Ok(()));
-        assert_eq!(s.record_marker(1, 1), Some(10));
+        assert_eq!(s.record_marker(1, 1, 0), Some(10));
         assert_eq!(s.open_txn(1), None);
         assert_eq!(s.check(&t), Err(codes::INVALID_PRODUCER_EPOCH));
         assert_eq!(s.check_marker(1, 0), Err(codes::INVALID_PRODUCER_EPOCH));
@@ -256,7 +291,7 @@ mod tests {
     fn a_marker_epoch_bump_requires_sequence_zero() {
         let mut s = ProducerStates::default();
         append(&mut s, &h(1, 0, 0, 5), 0).unwrap();
-        s.record_marker(1, 1);
+        s.record_marker(1, 1, 0);
         assert_eq!(
             s.check(&h(1, 1, 5, 1)),
             Err(codes::OUT_OF_ORDER_SEQUENCE_NUMBER)
