@@ -169,6 +169,38 @@ proptest! {
     }
 
     #[test]
+    fn try_append_fills_a_batch_up_to_its_size(
+        p in params(),
+        recs in proptest::collection::vec(rec(), 1..40),
+        limit in 61usize..20_000,
+    ) {
+        let mut b = BatchBuilder::new(p.compression)
+            .base_offset(p.base_offset)
+            .producer(p.producer.0, p.producer.1, p.producer.2)
+            .transactional(p.transactional)
+            .partition_leader_epoch(p.leader_epoch);
+        let mut taken = 0;
+        for r in &recs {
+            let before = b.size();
+            match b.try_append(limit, r.ts, r.key.as_deref(), r.value.as_deref(), &r.headers).unwrap() {
+                Some(delta) => {
+                    prop_assert_eq!(delta as usize, taken);
+                    taken += 1;
+                }
+                None => {
+                    prop_assert_eq!(b.size(), before);
+                    prop_assert!(before + b.record_size(r.ts, r.key.as_deref(), r.value.as_deref(), &r.headers) > limit);
+                    break;
+                }
+            }
+        }
+        prop_assert!(taken >= 1);
+        prop_assert!(taken == 1 || b.size() <= limit);
+        let batch = RecordBatch::decode(b.seal().unwrap().into_bytes()).unwrap();
+        check(&p, &recs[..taken], &batch);
+    }
+
+    #[test]
     fn many_batches_in_one_field(
         p in params(),
         groups in proptest::collection::vec(proptest::collection::vec(rec(), 1..5), 1..5),

@@ -226,6 +226,50 @@ impl BatchBuilder {
         headers: &[H],
     ) -> Result<i32, EncodeError> {
         let body = self.body_len(timestamp_ms, key, value, headers);
+        self.write(body, timestamp_ms, key, value, headers)
+    }
+
+    /// Appends the record only if the batch then holds at most `max_size` bytes
+    /// ([`size`](Self::size), before compression), or if the batch is empty (a record bigger
+    /// than the batch size gets a batch of its own, as in the Java producer). Returns its offset
+    /// delta, or `Ok(None)`, leaving the batch unchanged, when it does not fit. This computes
+    /// the record's size once, where [`size_with`](Self::size_with) then
+    /// [`append`](Self::append) compute it twice.
+    ///
+    /// ```
+    /// use klamm_protocol::record::{BatchBuilder, Compression, NO_HEADERS};
+    /// let mut b = BatchBuilder::new(Compression::None);
+    /// assert_eq!(b.try_append(100, 0, None, Some(&[0; 80]), NO_HEADERS)?, Some(0));
+    /// assert_eq!(b.try_append(100, 0, None, Some(&[0; 80]), NO_HEADERS)?, None); // full
+    /// assert_eq!(b.record_count(), 1);
+    /// # Ok::<(), klamm_protocol::EncodeError>(())
+    /// ```
+    pub fn try_append<H: AsHeader>(
+        &mut self,
+        max_size: usize,
+        timestamp_ms: i64,
+        key: Option<&[u8]>,
+        value: Option<&[u8]>,
+        headers: &[H],
+    ) -> Result<Option<i32>, EncodeError> {
+        let body = self.body_len(timestamp_ms, key, value, headers);
+        if self.count > 0 && self.buf.len() + varlong_len(body as i64) + body > max_size {
+            return Ok(None);
+        }
+        self.write(body, timestamp_ms, key, value, headers)
+            .map(Some)
+    }
+
+    /// Writes a record whose body takes `body` bytes.
+    #[inline(always)]
+    fn write<H: AsHeader>(
+        &mut self,
+        body: usize,
+        timestamp_ms: i64,
+        key: Option<&[u8]>,
+        value: Option<&[u8]>,
+        headers: &[H],
+    ) -> Result<i32, EncodeError> {
         let total = varlong_len(body as i64) + body;
         if body > i32::MAX as usize || self.buf.len() + total > i32::MAX as usize {
             return Err(EncodeError::TooLong {
