@@ -442,3 +442,23 @@ async fn trailing_bytes_after_a_response_body_are_ignored() {
         assert_eq!(echoed_name(&r), Some(name));
     }
 }
+
+#[tokio::test]
+async fn never_more_than_max_in_flight_requests_on_the_wire() {
+    let broker = FakeBroker::start(|_| Action::Nothing).await;
+    let conn = connect(&broker, 3).await;
+    let callers: Vec<_> = (0..10)
+        .map(|i| {
+            let c = conn.clone();
+            tokio::spawn(async move { c.send(topic_request(&format!("t{i}"))).await })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    // ApiVersions plus exactly three Metadata requests reached the broker.
+    assert_eq!(broker.seen().len(), 4);
+    assert_eq!(conn.in_flight(), 3);
+    conn.close();
+    for c in callers {
+        assert!(matches!(c.await.expect("task"), Err(Error::Closed)));
+    }
+}
