@@ -347,26 +347,28 @@ impl RecordAccumulator {
         n
     }
 
-    /// Queue lengths per partition of a topic, for the adaptive sticky partitioner.
-    pub fn update_partitioner_load(&self, topic: &str) {
-        let Some(t) = self
-            .topics
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(topic)
-            .cloned()
-        else {
-            return;
-        };
+    /// Feed every topic's adaptive sticky partitioner with its partitions' queue lengths
+    /// (batches waiting), as Java does on each sender round (KIP-794). No-op when
+    /// `partitioner_adaptive` is off.
+    pub fn update_partitioner_load(&self) {
         if !self.config.partitioner_adaptive {
             return;
         }
-        let loads: Vec<(i32, u32)> = t
-            .queues()
-            .into_iter()
-            .map(|(p, q)| (p, lock(&q).batches.len() as u32))
+        let topics: Vec<Arc<TopicQueues>> = self
+            .topics
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .values()
+            .cloned()
             .collect();
-        t.partitioner.sticky().update_load(&loads);
+        for t in topics {
+            let loads: Vec<(i32, u32)> = t
+                .queues()
+                .into_iter()
+                .map(|(p, q)| (p, lock(&q).batches.len() as u32))
+                .collect();
+            t.partitioner.sticky().update_load(&loads);
+        }
     }
 
     fn all_queues(&self) -> Vec<(TopicPartition, SharedQueue)> {

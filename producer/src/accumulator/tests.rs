@@ -471,5 +471,5 @@ async fn keyless_records_stick_to_one_partition_per_batch() {
     let switches = partitions.windows(2).filter(|w| w[0] != w[1]).count();
     // ~5,000 bytes over batches of 1,000 bytes: a handful of switches, never per record.
     assert!(switches <= 8, "{partitions:?}");
-    a.update_partitioner_load("t");
+    a.update_partitioner_load();
 }

@@ -95,6 +95,9 @@ impl SenderShared {
 
 type RequestId = u64;
 
+/// How often the adaptive sticky partitioner gets fresh queue lengths.
+const LOAD_UPDATE_INTERVAL: std::time::Duration = std::time::Duration::from_millis(50);
+
 enum Event {
     Response(RequestId, Result<ProduceResponse, ProducerError>),
     ProducerId(Result<ProducerIdEpoch, ProducerError>),
@@ -116,6 +119,7 @@ pub struct Sender<T: Transport + ?Sized> {
     init_pid_after: Option<Instant>,
     init_pid_attempts: u32,
     next_request: RequestId,
+    load_updated: Option<Instant>,
 }
 
 impl<T: Transport + ?Sized> Sender<T> {
@@ -139,6 +143,7 @@ impl<T: Transport + ?Sized> Sender<T> {
             init_pid_after: None,
             init_pid_attempts: 0,
             next_request: 0,
+            load_updated: None,
         }
     }
 
@@ -217,6 +222,13 @@ impl<T: Transport + ?Sized> Sender<T> {
             };
             self.shared.count(|m| m.batches_failed += 1);
             batch.fail(error);
+        }
+        if self
+            .load_updated
+            .is_none_or(|at| now >= at + LOAD_UPDATE_INTERVAL)
+        {
+            self.acc.update_partitioner_load();
+            self.load_updated = Some(now);
         }
         let max_in_flight = self.config.max_in_flight;
         let per_node = &self.per_node;
