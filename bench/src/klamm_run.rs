@@ -1,11 +1,73 @@
-//! The Klamm side of the producer benchmark.
+//! The Klamm side of the producer benchmark: klamm-producer with the same settings as the
+//! librdkafka side.
+
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use klamm_producer::{Acks, Producer, ProducerRecord};
 
 use crate::run::{ProducerRun, RunResult};
+use crate::usage;
 
 /// Sends `run.records` records with klamm-producer and waits for every delivery.
-pub fn producer(_run: &ProducerRun) -> Result<RunResult, String> {
-    Err(
-        "klamm-producer cannot connect to a broker yet (its klamm-net transport is not wired)"
-            .into(),
-    )
+pub fn producer(run: &ProducerRun) -> Result<RunResult, String> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| format!("runtime: {e}"))?;
+    rt.block_on(async {
+        let producer = Producer::builder()
+            .bootstrap(run.bootstrap.split(','))
+            .acks(Acks::All)
+            .enable_idempotence(run.idempotence)
+            .linger(Duration::from_millis(run.linger_ms))
+            .batch_size(run.batch_size)
+            .buffer_memory(256 * 1024 * 1024)
+            .max_in_flight(5)
+            .build()
+            .await
+            .map_err(|e| format!("klamm producer: {e}"))?;
+        let payload = Bytes::from(vec![b'x'; run.record_size]);
+        let topic: std::sync::Arc<str> = run.topic.as_str().into();
+        // Delivery futures are awaited by a second task while the first keeps sending, as an
+        // application would.
+        let (tx, mut rx) = tokio::sync::mpsc::channel(65_536);
+        let waiter = tokio::spawn(async move {
+            let (mut ok, mut failed) = (0u64, 0u64);
+            while let Some(fut) = rx.recv().await {
+                match fut.await {
+                    Ok(_) => ok += 1,
+                    Err(_) => failed += 1,
+                }
+            }
+            (ok, failed)
+        });
+        let cpu0 = usage::cpu_time().unwrap_or_default();
+        let start = Instant::now();
+        for _ in 0..run.records {
+            let record = ProducerRecord::new(topic.clone()).value(payload.clone());
+            let fut = producer
+                .send(record)
+                .await
+                .map_err(|e| format!("klamm send: {e}"))?;
+            tx.send(fut).await.map_err(|_| "delivery waiter ended")?;
+        }
+        drop(tx);
+        producer.flush().await;
+        let (ok, failed) = waiter.await.map_err(|e| format!("waiter: {e}"))?;
+        let elapsed = start.elapsed();
+        let cpu = usage::cpu_time().unwrap_or_default().saturating_sub(cpu0);
+        producer
+            .close(Duration::from_secs(30))
+            .await
+            .map_err(|e| format!("klamm close: {e}"))?;
+        Ok(RunResult {
+            delivered: ok,
+            failed,
+            elapsed_s: elapsed.as_secs_f64(),
+            cpu_s: cpu.as_secs_f64(),
+            peak_rss: usage::peak_rss_bytes().unwrap_or(0),
+        })
+    })
 }

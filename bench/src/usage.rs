@@ -37,7 +37,10 @@ mod tests {
         let mut x = 0u64;
         let mut after = before;
         while after < before + Duration::from_millis(30) {
-            assert!(start.elapsed() < Duration::from_secs(10), "cpu time stuck at {after:?}");
+            assert!(
+                start.elapsed() < Duration::from_secs(10),
+                "cpu time stuck at {after:?}"
+            );
             for _ in 0..100_000 {
                 x = std::hint::black_box(x.wrapping_mul(31).wrapping_add(7));
             }
