@@ -249,3 +249,83 @@ async fn faults_during_load_keep_exactly_once() {
     assert_eq!(m.in_use, 0);
     assert_eq!(pool.close(Duration::from_secs(5)).await, 0);
 }
+
+/// A broker restarted under load (the coordinator of some pool ids among its roles): clients
+/// see failed or unknown commits while it is down, never a duplicate or a lost commit, and the
+/// pool serves again once it is back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_broker_restart_under_load_keeps_exactly_once() {
+    let kit = testkit().await;
+    let pool = pool(&kit, "restart", 4).await;
+    let victim = kit.coordinator(CoordinatorKind::Transaction, "restart-0");
+    let stopped_at = Arc::new(std::sync::Mutex::new(None));
+    let mut tasks = Vec::new();
+    for t in 0..8i32 {
+        let (pool, kit) = (pool.clone(), Arc::clone(&kit));
+        let stopped_at = Arc::clone(&stopped_at);
+        tasks.push(tokio::spawn(async move {
+            let group = format!("r{t}");
+            let (mut last, mut failed) = (None, 0u32);
+            for i in 0..30i64 {
+                match commit_offset(&pool, &group, t % 6, i, false).await {
+                    Ok(()) => last = Some(i),
+                    Err(klamm_pool::TransactionError::Pool(PoolError::Commit {
+                        outcome: CommitOutcome::Unknown,
+                        ..
+                    })) => {
+                        failed += 1;
+                        let seen = kit.committed_offset(&group, TOPIC, t % 6);
+                        assert!(
+                            seen == last || seen == Some(i),
+                            "client {t} txn {i}: {seen:?}"
+                        );
+                        last = seen;
+                    }
+                    Err(_) => failed += 1,
+                }
+                assert_eq!(
+                    kit.committed_offset(&group, TOPIC, t % 6),
+                    last,
+                    "client {t} txn {i}"
+                );
+                if t == 0 && i == 5 {
+                    *stopped_at.lock().unwrap() = Some(std::time::Instant::now());
+                    kit.stop_broker(victim).unwrap();
+                    tokio::time::sleep(Duration::from_millis(300)).await;
+                    kit.restart_broker(victim).await.unwrap();
+                }
+            }
+            (last, failed)
+        }));
+    }
+    let mut failed = 0;
+    for t in tasks {
+        let (last, f) = t.await.expect("client task");
+        failed += f;
+        assert_eq!(
+            last,
+            Some(29),
+            "the last transaction of every client committed"
+        );
+    }
+    assert!(kit.broker_running(victim));
+    // The outage was real: after the stop, the victim only heard from new connections.
+    let stopped_at = stopped_at.lock().unwrap().expect("the broker was stopped");
+    let (before, after): (Vec<_>, Vec<_>) = kit
+        .arrivals()
+        .into_iter()
+        .filter(|a| a.broker == victim)
+        .partition(|a| a.at < stopped_at);
+    let old: std::collections::BTreeSet<_> = before.iter().map(|a| a.connection).collect();
+    assert!(
+        !old.is_empty() && !after.is_empty(),
+        "broker {victim} served before and after"
+    );
+    assert!(
+        after.iter().all(|a| !old.contains(&a.connection)),
+        "every connection to broker {victim} was cut by the stop"
+    );
+    println!("transactions failed during the outage: {failed}");
+    assert_eq!(pool.metrics().in_use, 0);
+    assert_eq!(pool.close(Duration::from_secs(5)).await, 0);
+}
