@@ -3,7 +3,7 @@
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use bytes::Bytes;
 use klamm_protocol::ApiKey;
@@ -275,7 +275,7 @@ async fn tick(inner: std::sync::Weak<Inner>) {
         };
         inner
             .state()
-            .complete_due(Instant::now(), crate::apis::now_ms());
+            .complete_due(crate::apis::now(), crate::apis::now_ms());
         inner.appended.notify_waiters();
     }
 }

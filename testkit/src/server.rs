@@ -116,7 +116,7 @@ where
             break;
         };
         if let Some((ms, delay_first)) = throttle {
-            let until = Instant::now() + apis::ms(ms);
+            let until = crate::apis::now() + apis::ms(ms);
             if delay_first {
                 tokio::time::sleep(apis::ms(ms)).await;
             } else {
@@ -183,7 +183,7 @@ async fn process(
         version,
         client_id: &client_id,
         request_size: req.size,
-        now: Instant::now(),
+        now: crate::apis::now(),
         quota_throttle_ms: 0,
         close_after: false,
         conn: state,
@@ -201,7 +201,7 @@ async fn process(
                     broker: node,
                     connection: conn,
                     api_key: api.as_i16(),
-                    at: Instant::now(),
+                    at: crate::apis::now(),
                     throttle_ms,
                     from_quota,
                 });
@@ -244,7 +244,7 @@ async fn read_frames<R>(
                 return;
             }
         };
-        let at = Instant::now();
+        let at = crate::apis::now();
         let size = frame.len() + 4;
         let (header, body) = match RequestHeader::split_frame(&frame) {
             Ok(x) => x,

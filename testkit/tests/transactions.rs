@@ -469,3 +469,27 @@ async fn describe_producers_shows_open_transactions() {
         -1
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_paused_test_clock_drives_transaction_timeouts() {
+    let cluster = Cluster::builder().topic("t", 1).start().await.unwrap();
+    let mut coord = coordinator(&cluster, 1, "tx-p").await;
+    let i = coord.call(&init("tx-p"), 4).await;
+    let (pid, epoch) = (i.producer_id, i.producer_epoch);
+    coord
+        .call(&add_partitions("tx-p", pid, epoch, "t", &[0]), 3)
+        .await;
+    let started = std::time::Instant::now();
+    tokio::time::sleep(Duration::from_secs(59)).await;
+    assert_eq!(cluster.timed_out_transactions(), 0);
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(
+        cluster.timed_out_transactions(),
+        1,
+        "60 s timeout on tokio's clock"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "without waiting a minute"
+    );
+}

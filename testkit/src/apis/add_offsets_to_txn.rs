@@ -1,8 +1,6 @@
 //! AddOffsetsToTxn: adds a group's offsets partition to the transaction, so that
 //! TxnOffsetCommit may follow.
 
-use std::time::Instant;
-
 use klamm_protocol::messages::{AddOffsetsToTxnRequest, AddOffsetsToTxnResponse};
 
 use super::{Api, Ctx, fenced_for_version, now_ms};
@@ -24,7 +22,7 @@ impl Api for AddOffsetsToTxn {
                 req.producer_id,
                 req.producer_epoch,
                 &req.group_id,
-                Instant::now(),
+                crate::apis::now(),
                 now_ms(),
             )
         };

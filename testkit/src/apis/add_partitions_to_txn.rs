@@ -1,8 +1,6 @@
 //! AddPartitionsToTxn: adds partitions to the ongoing transaction (v0-3, from clients), or
 //! adds/verifies them for many transactions at once (v4+, KIP-890's broker form).
 
-use std::time::Instant;
-
 use klamm_protocol::messages::add_partitions_to_txn::request::AddPartitionsToTxnTopic;
 use klamm_protocol::messages::add_partitions_to_txn::response::{
     AddPartitionsToTxnPartitionResult, AddPartitionsToTxnResult, AddPartitionsToTxnTopicResult,
@@ -73,7 +71,14 @@ fn one(
             })
             .collect()
     } else {
-        state.add_partitions_to_txn(txn_id, producer_id, epoch, &parts, Instant::now(), now_ms())
+        state.add_partitions_to_txn(
+            txn_id,
+            producer_id,
+            epoch,
+            &parts,
+            crate::apis::now(),
+            now_ms(),
+        )
     };
     drop(state);
     // A transaction completed on the way may have written markers.

@@ -2,8 +2,6 @@
 //! in it (after the configured marker delay, during which requests get
 //! CONCURRENT_TRANSACTIONS).
 
-use std::time::Instant;
-
 use klamm_protocol::messages::{EndTxnRequest, EndTxnResponse};
 
 use super::{Api, Ctx, fenced_for_version, now_ms};
@@ -25,7 +23,7 @@ impl Api for EndTxn {
                 req.producer_id,
                 req.producer_epoch,
                 req.committed,
-                Instant::now(),
+                crate::apis::now(),
                 now_ms(),
             )
         };

@@ -2,8 +2,6 @@
 //! coordinator's id and a bumped epoch (fencing older instances, aborting their open
 //! transaction).
 
-use std::time::Instant;
-
 use klamm_protocol::messages::{InitProducerIdRequest, InitProducerIdResponse};
 
 use super::{Api, Ctx, fenced_for_version, now_ms};
@@ -29,7 +27,7 @@ impl Api for InitProducerId {
             req.transactional_id.as_deref(),
             req.transaction_timeout_ms,
             expected,
-            Instant::now(),
+            crate::apis::now(),
             now_ms(),
         );
         drop(state);

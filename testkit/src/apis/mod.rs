@@ -156,7 +156,7 @@ async fn run<A: Api>(ctx: &mut Ctx<'_>, correlation_id: i32, req: A::Req) -> Out
             FaultAction::Throttle(ms) => injected_throttle = Some(ms),
         }
     }
-    ctx.now = Instant::now();
+    ctx.now = now();
     let resp = match injected_error {
         Some(_) if !A::expects_response(&req) => None,
         Some(code) => Some(A::error(ctx, &req, code)),
@@ -231,7 +231,20 @@ pub(crate) fn fenced_for_version(code: i16, version: i16, first_fenced: i16) -> 
     }
 }
 
-/// Wall-clock milliseconds since the Unix epoch.
+/// The current instant on tokio's clock (so a paused test clock pauses the brokers too), as a
+/// `std` instant for the state model.
+pub(crate) fn now() -> Instant {
+    tokio::time::Instant::now().into_std()
+}
+
+/// Milliseconds on the same clock since the first call, for rate measurements (quotas).
+pub(crate) fn mono_ms() -> i64 {
+    static BASE: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+    let base = *BASE.get_or_init(now);
+    i64::try_from(now().saturating_duration_since(base).as_millis()).unwrap_or(i64::MAX)
+}
+
+/// Wall-clock milliseconds since the Unix epoch (record timestamps).
 pub(crate) fn now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

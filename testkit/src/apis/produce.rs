@@ -7,7 +7,7 @@ use klamm_protocol::messages::produce::response::{
 };
 use klamm_protocol::messages::{ProduceRequest, ProduceResponse};
 
-use super::{Api, Ctx, now_ms};
+use super::{Api, Ctx, mono_ms};
 use crate::codes;
 
 pub(crate) struct Produce;
@@ -77,7 +77,7 @@ impl Api for Produce {
             }
             throttle = state
                 .quotas
-                .record_produce(ctx.client_id, ctx.request_size, now_ms());
+                .record_produce(ctx.client_id, ctx.request_size, mono_ms());
         }
         ctx.inner.appended.notify_waiters();
         ctx.quota_throttle_ms = throttle;
