@@ -462,3 +462,37 @@ async fn never_more_than_max_in_flight_requests_on_the_wire() {
         assert!(matches!(c.await.expect("task"), Err(Error::Closed)));
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_future_dropped_after_its_response_arrived_still_applies_the_throttle() {
+    let broker = FakeBroker::start(|s| {
+        let resp = MetadataResponse {
+            throttle_time_ms: 400,
+            ..Default::default()
+        };
+        Action::Write(response(
+            s.header.correlation_id,
+            &resp,
+            s.header.request_api_version,
+        ))
+    })
+    .await;
+    let layer = klamm_net::throttle::ThrottleLayer::new("fake");
+    let handle = layer.handle();
+    let conn =
+        BrokerConnection::connect_with_throttle(&broker.addr, &config(5), Some(handle.clone()))
+            .await
+            .expect("connect");
+    let mut fut = Box::pin(conn.send(topic_request("x")));
+    assert!(
+        futures::poll!(&mut fut).is_pending(),
+        "sent, not answered yet"
+    );
+    // The answer arrives and waits in the future, which is never polled again.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(handle.metrics().responses, 0);
+    drop(fut);
+    assert_eq!(handle.metrics().responses, 1);
+    assert!(handle.remaining() > Duration::from_millis(200));
+    assert_eq!(conn.in_flight(), 0);
+}

@@ -13,7 +13,7 @@ use klamm_protocol::primitives::DecodeContext;
 use klamm_protocol::{DecodeError, Message, Request};
 use tokio::sync::oneshot;
 
-use super::io::Reply;
+use super::io::{OrphanThrottle, Reply};
 use crate::error::Error;
 use crate::throttle::{ThrottleHandle, ThrottleTime, broker_delays_response};
 
@@ -164,6 +164,7 @@ enum State {
         version: i16,
         broker: Arc<str>,
         throttle: Option<ThrottleHandle>,
+        orphan: OrphanThrottle,
     },
 }
 
@@ -174,7 +175,9 @@ impl<B> ResponseFuture<B> {
             _body: std::marker::PhantomData,
         }
     }
+}
 
+impl<B: ResponseBody> ResponseFuture<B> {
     pub(crate) fn waiting(
         rx: oneshot::Receiver<Reply>,
         version: i16,
@@ -187,8 +190,28 @@ impl<B> ResponseFuture<B> {
                 version,
                 broker,
                 throttle,
+                orphan: orphan_throttle::<B>,
             },
             _body: std::marker::PhantomData,
+        }
+    }
+}
+
+impl<B> Drop for ResponseFuture<B> {
+    /// A future dropped after its response arrived but before it was polled again still
+    /// applies the response's throttle (the connection's reader cannot: it handed it over).
+    fn drop(&mut self) {
+        if let State::Waiting {
+            rx,
+            version,
+            throttle: Some(handle),
+            orphan,
+            ..
+        } = &mut self.state
+            && let Ok(Ok(Some(answer))) = rx.try_recv()
+            && let Some((ms, broker_delayed)) = orphan(&answer.frame, *version)
+        {
+            handle.observe(ms, broker_delayed);
         }
     }
 }
@@ -210,6 +233,7 @@ impl<B: ResponseBody> Future for ResponseFuture<B> {
                 version,
                 broker,
                 throttle,
+                ..
             } => {
                 let reply = match Pin::new(rx).poll(cx) {
                     Poll::Pending => return Poll::Pending,
