@@ -124,6 +124,47 @@ pub fn run(args: &BenchArgs) -> Result<bool> {
             });
         }
     }
+    // The client comparisons with rdkafka run each client in its own process (CPU and peak
+    // memory are per process), so they live in the klamm-bench binary, not in criterion.
+    for area in [Area::Producer] {
+        if args.area != area && args.area != Area::All {
+            continue;
+        }
+        let t = ui::clock();
+        let label = format!("bench/{}/vs-rdkafka", area.name());
+        let pb = ui::spinner(&label);
+        let mut cmd = workspace::cargo();
+        cmd.args([
+            "run",
+            "--release",
+            "-q",
+            "-p",
+            "klamm-bench",
+            "--",
+            area.name(),
+        ]);
+        if args.quick {
+            cmd.arg("--quick");
+        }
+        ui::say(&pb, &format!("--> {}", ui::describe(&cmd)));
+        let out = ui::run_streaming(&pb, cmd)?;
+        pb.finish_and_clear();
+        reports.push(StepReport {
+            name: label,
+            status: if out.success {
+                Status::Passed
+            } else {
+                Status::Failed(format!(
+                    "the comparison failed (exit {:?}); rerun `cargo run --release -p klamm-bench -- {}`",
+                    out.code,
+                    area.name()
+                ))
+            },
+            elapsed: t.elapsed(),
+            tests: TestCounts::default(),
+            detail: String::new(),
+        });
+    }
     let results = load_results(&workspace::target_dir().join("criterion"), since);
     print_table(&results);
     Ok(ui::summary("bench", &reports, start.elapsed()))

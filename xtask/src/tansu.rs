@@ -162,7 +162,28 @@ impl Background {
             "waiting for the background tansu install (log: {})",
             self.log.display()
         ));
-        let status = self.child.wait()?;
+        // Report progress (crates compiled so far) every minute, so a CI log shows life.
+        let mut last_report = Instant::now();
+        let status = loop {
+            if let Some(status) = self.child.try_wait()? {
+                break status;
+            }
+            std::thread::sleep(Duration::from_millis(500));
+            let compiled = std::fs::read_to_string(&self.log)
+                .map(|t| t.matches("Compiling ").count())
+                .unwrap_or(0);
+            pb.set_message(format!(
+                "waiting for the background tansu install: {compiled} crates compiled (log: {})",
+                self.log.display()
+            ));
+            if pb.is_hidden() && last_report.elapsed() >= Duration::from_secs(60) {
+                last_report = Instant::now();
+                println!(
+                    "tansu: background install running for {}, {compiled} crates compiled",
+                    ui::fmt_duration(self.started.elapsed())
+                );
+            }
+        };
         pb.finish_and_clear();
         let took = ui::fmt_duration(self.started.elapsed());
         if !status.success() {
