@@ -315,3 +315,27 @@ async fn metadata_is_refreshed_every_max_age_until_close() {
     tokio::time::sleep(Duration::from_millis(250)).await;
     assert_eq!(c.metadata_refreshes(), at_close, "no refresh after close");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reconnect_attempts_to_a_down_broker_back_off_exponentially() {
+    let tk = testkit(1).await;
+    let c = cluster(&tk).await; // backoff 10 ms .. 200 ms
+    c.topic("t").await.expect("topic");
+    let id = tk.leader("t", 0).expect("leader");
+    c.broker(id).await.expect("connected");
+    tk.stop_broker(id).expect("stop");
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let start = tokio::time::Instant::now();
+    let mut stamps = Vec::new();
+    for _ in 0..5 {
+        let err = c.broker(id).await.expect_err("down");
+        assert!(err.is_retriable(), "{err}");
+        stamps.push(start.elapsed());
+    }
+    // Attempts after 0, 10, 20, 40, 80 ms of backoff (each with ±20 % jitter).
+    let gaps: Vec<Duration> = stamps.windows(2).map(|w| w[1] - w[0]).collect();
+    for (gap, nominal) in gaps.iter().zip([10u64, 20, 40, 80]) {
+        assert!(*gap >= Duration::from_millis(nominal * 8 / 10), "{gaps:?}");
+    }
+    assert!(gaps[3] > gaps[0], "{gaps:?}");
+}
