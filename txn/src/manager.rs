@@ -10,6 +10,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
+use klamm_producer::ProducerError;
 use klamm_producer::idempotence::{ProducerIdEpoch, TopicPartition};
 use klamm_protocol::error_code::ErrorCode;
 use tokio::sync::Notify;
@@ -283,6 +284,39 @@ impl TransactionManager {
                 self.enter_abortable(err, true)
             }
             _ => self.enter_abortable(err, false),
+        }
+    }
+
+    /// Sender hook: a transactional batch failed for good with `error`; `needs_epoch_bump`
+    /// when its sequence range became a gap (the abort must then bump the epoch, KIP-360).
+    pub fn on_batch_failed(
+        &self,
+        tp: &TopicPartition,
+        error: &ProducerError,
+        needs_epoch_bump: bool,
+    ) {
+        match error {
+            ProducerError::Broker { code, .. } => {
+                self.on_batch_error(tp, *code);
+                if needs_epoch_bump {
+                    self.lock().epoch_bump_required = true;
+                }
+            }
+            e if e.kind() == klamm_producer::ErrorKind::Fatal => {
+                self.enter_fatal(TxnError::Producer(e.clone()));
+            }
+            e => self.enter_abortable(TxnError::Producer(e.clone()), needs_epoch_bump),
+        }
+    }
+
+    /// Sender hook: the error that failed the transaction (AbortableError or FatalError), so
+    /// that batches not yet drained fail with it instead of waiting for partitions that will
+    /// never be added.
+    pub fn failure(&self) -> Option<Arc<TxnError>> {
+        let g = self.lock();
+        match g.state {
+            TxnState::AbortableError | TxnState::FatalError => g.last_error.clone(),
+            _ => None,
         }
     }
 

@@ -151,3 +151,34 @@ fn kip890_is_latched_at_begin() {
     drop(m.begin_send(&tp(3)).expect("send"));
     assert!(m.is_send_to_partition_allowed(&tp(3)), "implicitly added");
 }
+
+#[test]
+fn failed_batches_from_the_sender_hook() {
+    let m = ready();
+    m.start(Op::BeginTransaction)
+        .expect("begin")
+        .complete(TxnState::InTransaction)
+        .expect("in txn");
+    assert_eq!(m.failure(), None);
+    let timeout = klamm_producer::ProducerError::DeliveryTimeout {
+        topic: Arc::from("t"),
+        partition: 0,
+        timeout: std::time::Duration::from_secs(1),
+        attempts: 3,
+        last_error: None,
+    };
+    m.on_batch_failed(&tp(0), &timeout, true);
+    assert_eq!(m.state(), TxnState::AbortableError);
+    assert!(
+        m.end_plan(false).bump,
+        "a sequence gap asks for an epoch bump"
+    );
+    let cause = m.failure().expect("failure reported to the sender");
+    assert!(matches!(&*cause, TxnError::Producer(_)));
+    m.on_batch_failed(
+        &tp(0),
+        &klamm_producer::ProducerError::Fatal(Arc::from("broken")),
+        false,
+    );
+    assert_eq!(m.state(), TxnState::FatalError);
+}
