@@ -111,6 +111,11 @@ async fn a_no_request_reaches_a_throttled_broker_before_its_deadline() {
     let m = svc.throttle().metrics();
     assert_eq!(m.throttled_responses, fired);
     assert_eq!(m.throttle_time_max_ms, 60);
+    // 160 produce answers, plus the Metadata answers this connection also carried.
+    assert!(m.responses >= 160, "{}", m.responses);
+    let avg = 60.0 * fired as f64 / m.responses as f64;
+    assert!((m.throttle_time_avg_ms() - avg).abs() < 1e-9);
+    assert_eq!(c.throttle_metrics(), vec![(svc.node_id(), m)]);
 }
 
 /// (b) A one-hour throttle, then close(): every waiter gets "closed" within 100 ms.

@@ -292,6 +292,20 @@ impl Cluster {
         }))
     }
 
+    /// Throttle metrics of every broker this handle has connected to, by broker id (Java's
+    /// `produce-throttle-time-avg/max` are [`ThrottleMetrics::throttle_time_avg_ms`] and
+    /// `throttle_time_max_ms`).
+    ///
+    /// [`ThrottleMetrics::throttle_time_avg_ms`]: crate::throttle::ThrottleMetrics::throttle_time_avg_ms
+    pub fn throttle_metrics(&self) -> Vec<(i32, crate::throttle::ThrottleMetrics)> {
+        let mut out: Vec<_> = lock(&self.inner.brokers)
+            .iter()
+            .map(|(&id, e)| (id, e.throttle().handle().metrics()))
+            .collect();
+        out.sort_by_key(|(id, _)| *id);
+        out
+    }
+
     /// Closes every connection and throttle gate (waking throttled waiters at once with a
     /// "closed" error) and stops background refreshes.
     pub fn close(&self) {

@@ -22,8 +22,10 @@ use super::kip219::ThrottleTime;
 /// waiting. [`ThrottleHandle::close`] wakes every waiter at once with
 /// [`ThrottleError::Closed`].
 ///
-/// Only requests not yet past `poll_ready` are held: requests already in flight when a
-/// throttle is learned are not recalled (as in the Java client).
+/// Once the inner service is ready (a free in-flight slot, typically), the deadline is checked
+/// again, so a throttle that arrived while the caller waited for the slot still holds it back
+/// (keeping the slot). Requests already sent when a throttle is learned are not recalled (as
+/// in the Java client).
 pub struct ThrottleService<S> {
     inner: S,
     shared: Arc<Shared>,
