@@ -7,7 +7,9 @@ use std::time::{Duration, Instant};
 use klamm_producer::{Producer, ProducerError, ProducerRecord};
 use klamm_protocol::ApiKey;
 use klamm_protocol::error_code::ErrorCode;
-use klamm_protocol::record::RecordBatch;
+use klamm_protocol::messages::FetchRequest;
+use klamm_protocol::messages::fetch::request::{FetchPartition, FetchTopic};
+use klamm_protocol::record::{RecordBatch, RecordBatches};
 use klamm_testkit::{Cluster, Fault, FaultAction};
 
 const PARTITIONS: i32 = 6;
@@ -54,14 +56,71 @@ async fn produce(p: &Producer, tasks: usize, per_task: usize) {
     }
 }
 
-/// Reads every partition's stored batches back: asserts no duplicate, per-key order kept,
-/// keys on murmur2's partition; returns the record count.
-fn read_back(c: &Cluster) -> usize {
-    let mut total = 0;
+/// Reads every partition back with Fetch requests (v12, from offset 0 to the high watermark)
+/// through klamm-net.
+async fn fetch_all(c: &Cluster) -> Vec<Vec<RecordBatch>> {
+    let net = klamm_net::Cluster::builder()
+        .bootstrap(c.bootstrap())
+        .connect()
+        .await
+        .expect("connect for fetching");
+    let mut all = Vec::new();
     for p in 0..PARTITIONS {
+        let mut batches = Vec::new();
+        let mut offset = 0;
+        loop {
+            let leader = net.leader("t", p).await.expect("leader");
+            let request = FetchRequest {
+                replica_id: -1,
+                max_wait_ms: 0,
+                min_bytes: 0,
+                max_bytes: 64 << 20,
+                session_epoch: -1,
+                topics: vec![FetchTopic {
+                    topic: "t".into(),
+                    partitions: vec![FetchPartition {
+                        partition: p,
+                        fetch_offset: offset,
+                        current_leader_epoch: -1,
+                        last_fetched_epoch: -1,
+                        log_start_offset: -1,
+                        partition_max_bytes: 16 << 20,
+                        ..Default::default()
+                    }],
+                    ..Default::default()
+                }],
+                ..Default::default()
+            };
+            let response = leader
+                .connection()
+                .send_at(request, 12)
+                .await
+                .expect("fetch answered");
+            let data = &response.body.responses[0].partitions[0];
+            assert_eq!(data.error_code, 0, "fetch error on partition {p}");
+            let before = offset;
+            for batch in RecordBatches::new(data.records.clone().unwrap_or_default()) {
+                let batch = batch.expect("fetched batch decodes");
+                offset = batch.last_offset() + 1;
+                batches.push(batch);
+            }
+            if offset >= data.high_watermark || offset == before {
+                break;
+            }
+        }
+        all.push(batches);
+    }
+    all
+}
+
+/// Reads every partition back with Fetch: asserts no duplicate, per-key order kept, keys on
+/// murmur2's partition; returns the record count.
+async fn read_back(c: &Cluster) -> usize {
+    let mut total = 0;
+    for (p, batches) in fetch_all(c).await.into_iter().enumerate() {
+        let p = p as i32;
         let mut last: HashMap<String, i64> = HashMap::new();
-        for bytes in c.batches("t", p) {
-            let batch = RecordBatch::decode(bytes).expect("stored batch decodes");
+        for batch in batches {
             for r in batch.records().expect("records") {
                 let r = r.expect("record");
                 let key = r.key.clone().expect("keyed");
@@ -90,7 +149,7 @@ async fn produce_and_read_back() {
     let c = cluster().await;
     let p = builder(&c).build().await.unwrap();
     produce(&p, 4, 50_000).await;
-    assert_eq!(read_back(&c), 200_000);
+    assert_eq!(read_back(&c).await, 200_000);
     p.close(Duration::from_secs(10)).await.unwrap();
 }
 
@@ -101,7 +160,7 @@ async fn exactly_once_when_connections_drop_after_applying() {
     let p = builder(&c).build().await.unwrap();
     produce(&p, 4, 50_000).await;
     assert!(c.fault_fired(fault) > 0, "the fault really happened");
-    assert_eq!(read_back(&c), 200_000, "zero lost, zero duplicated");
+    assert_eq!(read_back(&c).await, 200_000, "zero lost, zero duplicated");
     p.close(Duration::from_secs(10)).await.unwrap();
 }
 
@@ -128,7 +187,7 @@ async fn exactly_once_through_not_leader_and_leader_moves() {
     };
     tokio::join!(produce(&p, 4, 50_000), mover);
     assert!(c.fault_fired(fault) > 0);
-    assert_eq!(read_back(&c), 200_000);
+    assert_eq!(read_back(&c).await, 200_000);
     p.close(Duration::from_secs(10)).await.unwrap();
 }
 
@@ -153,7 +212,7 @@ async fn exactly_once_through_sequence_errors() {
     produce(&p, 4, 50_000).await;
     assert!(c.fault_fired(out_of_order) > 0 && c.fault_fired(unknown) > 0);
     assert!(p.metrics().producer_ids > 1, "recovered by epoch bumps");
-    assert_eq!(read_back(&c), 200_000);
+    assert_eq!(read_back(&c).await, 200_000);
     p.close(Duration::from_secs(10)).await.unwrap();
 }
 
