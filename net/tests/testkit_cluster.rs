@@ -339,3 +339,36 @@ async fn reconnect_attempts_to_a_down_broker_back_off_exponentially() {
     }
     assert!(gaps[3] > gaps[0], "{gaps:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_broken_coordinator_connection_forgets_the_coordinator() {
+    let tk = testkit(3).await;
+    let c = cluster(&tk).await;
+    let kind = klamm_testkit::CoordinatorKind::Transaction;
+    let first = c
+        .coordinator(CoordinatorType::Transaction, "txn-a")
+        .await
+        .expect("coordinator");
+    let old = first.node_id();
+    assert_eq!(old, tk.coordinator(kind, "txn-a"));
+    let new = (0..3)
+        .map(|i| tk.brokers()[i].0)
+        .find(|&n| n != old)
+        .expect("another broker");
+    tk.move_coordinator(kind, "txn-a", new).expect("move");
+    // Without a disconnect the cache still answers the old broker...
+    let cached = c
+        .coordinator(CoordinatorType::Transaction, "txn-a")
+        .await
+        .expect("cached");
+    assert_eq!(cached.node_id(), old);
+    // ...until the connection to it breaks: then the coordinator is looked up again.
+    tk.stop_broker(old).expect("stop");
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let _ = c.broker(old).await;
+    let found = c
+        .coordinator(CoordinatorType::Transaction, "txn-a")
+        .await
+        .expect("looked up again");
+    assert_eq!(found.node_id(), new);
+}

@@ -203,12 +203,13 @@ impl Cluster {
                 })?
             }
         };
-        let (svc, reconnected) = entry.service(&self.inner.cfg.connection).await?;
-        if reconnected {
-            // A broken connection often means the cluster changed.
+        if entry.has_broken_connection() {
+            // A broken connection often means the cluster changed: refresh metadata, and
+            // look coordinators on that broker up again, as the Java client does.
+            lock(&self.inner.coordinators).retain(|_, node| *node != node_id);
             self.request_refresh();
         }
-        Ok(svc)
+        entry.service(&self.inner.cfg.connection).await
     }
 
     /// The service of the leader of `topic`/`partition`, refreshing metadata once if the
@@ -271,8 +272,8 @@ impl Cluster {
         Ok(out)
     }
 
-    /// Forgets the cached coordinator for `key` (after NOT_COORDINATOR,
-    /// COORDINATOR_NOT_AVAILABLE or a disconnect).
+    /// Forgets the cached coordinator for `key` (after NOT_COORDINATOR or
+    /// COORDINATOR_NOT_AVAILABLE; a broken connection to a coordinator forgets it by itself).
     pub fn invalidate_coordinator(&self, kind: CoordinatorType, key: &str) {
         lock(&self.inner.coordinators).remove(&(kind, key.to_owned()));
     }
@@ -402,7 +403,7 @@ async fn refresh(inner: &Arc<Inner>) -> Result<Arc<Metadata>, Error> {
         };
         let entry = ensure_entry(inner, id, &addr);
         let r = match entry.service(cfg).await {
-            Ok((svc, _)) => svc.send(req.clone()).await,
+            Ok(svc) => svc.send(req.clone()).await,
             Err(e) => Err(e),
         };
         match r {

@@ -69,22 +69,21 @@ impl BrokerEntry {
         matches!(&*self.state(), State::Connected(c) if !c.is_closed())
     }
 
-    /// Returns `(service, reconnected)`: the broker's service, connecting first if needed
-    /// (after the backoff of previous failures). `reconnected` is true when a broken
-    /// connection was found, so the caller can refresh metadata.
-    pub(crate) async fn service(
-        &self,
-        config: &ConnectionConfig,
-    ) -> Result<(BrokerService, bool), Error> {
-        let mut found_broken = false;
+    /// Whether the last connection broke (and no reconnect has started yet).
+    pub(crate) fn has_broken_connection(&self) -> bool {
+        matches!(&*self.state(), State::Connected(c) if c.is_closed())
+    }
+
+    /// The broker's service, connecting first if needed (after the backoff of previous
+    /// failures).
+    pub(crate) async fn service(&self, config: &ConnectionConfig) -> Result<BrokerService, Error> {
         let fut = {
             let mut st = self.state();
             match &*st {
                 State::Connected(c) if !c.is_closed() => {
-                    return Ok((self.wrap(c.clone(), config), false));
+                    return Ok(self.wrap(c.clone(), config));
                 }
                 State::Connected(c) => {
-                    found_broken = true;
                     tracing::debug!(node = self.node_id, reason = ?c.closed_reason(), "connection broken; reconnecting");
                     let fut = self.connect_after(Instant::now(), config);
                     *st = State::Connecting {
@@ -130,7 +129,7 @@ impl BrokerEntry {
             }
         }
         let conn = result?;
-        Ok((self.wrap(conn, config), found_broken))
+        Ok(self.wrap(conn, config))
     }
 
     fn connect_after(&self, at: Instant, config: &ConnectionConfig) -> Connecting {
