@@ -162,6 +162,13 @@ impl Background {
             "waiting for the background tansu install (log: {})",
             self.log.display()
         ));
+        // Now that CI waits for it, give the install normal priority again (crates it
+        // compiles from now on inherit it; failure just means it stays niced).
+        let _ = Command::new("renice")
+            .args(["-n", "0", "-p", &self.child.id().to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
         // Report progress (crates compiled so far) every minute, so a CI log shows life.
         let mut last_report = Instant::now();
         let status = loop {
