@@ -107,7 +107,7 @@ pub struct Arrival {
     pub broker: i32,
     /// Connection number (unique in the cluster).
     pub connection: u64,
-    /// When its frame was read.
+    /// When its frame was read (on tokio's clock, so a paused test clock applies).
     pub at: Instant,
     /// API key.
     pub api_key: i16,
