@@ -13,6 +13,10 @@ use klamm_protocol::messages::produce::request::{PartitionProduceData, TopicProd
 use klamm_protocol::record::{BatchBuilder, Compression, Header};
 use klamm_testkit::{Fault, FaultAction};
 
+/// The real-time tests of this file measure delays of a few milliseconds; they run one at a
+/// time so that they do not slow each other down.
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 fn produce(partition: i32) -> ProduceRequest {
     let mut b = BatchBuilder::new(Compression::None);
     b.append(1_700_000_000_000, None, Some(b"v"), &[] as &[Header])
@@ -62,6 +66,7 @@ async fn setup(brokers: i32, max_in_flight: usize) -> (klamm_testkit::Cluster, C
 /// throttle was announced.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_no_request_reaches_a_throttled_broker_before_its_deadline() {
+    let _serial = SERIAL.lock().await;
     let (tk, c) = setup(1, 1).await;
     let fault = tk.inject(Fault::new(ApiKey::Produce, FaultAction::Throttle(60)).every(5));
     let svc = c.leader("t", 0).await.expect("leader");
@@ -121,6 +126,7 @@ async fn a_no_request_reaches_a_throttled_broker_before_its_deadline() {
 /// (b) A one-hour throttle, then close(): every waiter gets "closed" within 100 ms.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn b_close_during_a_one_hour_throttle_returns_within_100ms() {
+    let _serial = SERIAL.lock().await;
     let (tk, c) = setup(1, 5).await;
     tk.inject(Fault::new(ApiKey::Produce, FaultAction::Throttle(3_600_000)).times(1));
     let svc = c.leader("t", 0).await.expect("leader");
@@ -168,6 +174,7 @@ async fn b_close_during_a_one_hour_throttle_returns_within_100ms() {
 /// (d) A throttle on one broker delays neither another broker nor metadata refreshes.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn d_a_throttle_on_one_broker_adds_no_delay_to_another() {
+    let _serial = SERIAL.lock().await;
     let (tk, c) = setup(3, 5).await;
     let a = tk.leader("t", 0).expect("leader");
     let p_b = (0..6)
@@ -202,6 +209,7 @@ async fn d_a_throttle_on_one_broker_adds_no_delay_to_another() {
 /// not wait a second time.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn e_a_pre_kip219_throttle_is_not_waited_for_twice() {
+    let _serial = SERIAL.lock().await;
     let (tk, c) = setup(1, 5).await;
     let svc = c.leader("t", 0).await.expect("leader");
     tk.inject(Fault::new(ApiKey::Produce, FaultAction::Throttle(400)).times(1));

@@ -14,6 +14,10 @@ use rand::{Rng, SeedableRng};
 use tokio::time::Instant;
 use tower::{Layer, Service, ServiceExt};
 
+/// The real-time tests of this file measure delays of a few milliseconds; they run one at a
+/// time so that they do not slow each other down.
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 fn seed() -> u64 {
     let seed = std::env::var("KLAMM_SEED")
         .ok()
@@ -91,6 +95,7 @@ async fn a_many_tasks_never_send_before_the_deadline_paused() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_many_tasks_never_send_before_the_deadline_real_time() {
+    let _serial = SERIAL.lock().await;
     let report = many_tasks_scenario(16, 15, seed(), false).await;
     assert!(report.gated_calls > 0);
     assert!(
@@ -101,6 +106,7 @@ async fn a_many_tasks_never_send_before_the_deadline_real_time() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn b_close_during_a_one_hour_throttle_wakes_every_waiter_within_100ms() {
+    let _serial = SERIAL.lock().await;
     let log = Log::default();
     let layer = ThrottleLayer::new("broker-1");
     let handle = layer.handle();
@@ -218,6 +224,7 @@ async fn d_a_throttle_on_broker_1_adds_no_delay_to_broker_2_paused() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn d_a_throttle_on_broker_1_adds_no_delay_to_broker_2_real_time() {
+    let _serial = SERIAL.lock().await;
     let log1 = Log::default();
     let log2 = Log::default();
     let mut s1 = ThrottleLayer::new("broker-1").layer(MockBroker::new(log1.clone()));
