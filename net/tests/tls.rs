@@ -100,3 +100,32 @@ async fn requests_flow_over_tls_and_an_untrusted_certificate_is_refused() {
         .expect_err("unknown issuer");
     assert!(matches!(err, Error::Tls { .. }), "{err}");
 }
+
+#[tokio::test]
+async fn large_requests_are_flushed_over_tls() {
+    use klamm_protocol::messages::metadata::request::MetadataRequestTopic;
+    let (addr, cert) = tls_broker().await;
+    let cfg = ConnectionConfig::builder()
+        .tls(client_tls(Some(cert)))
+        .build()
+        .expect("config");
+    let conn = BrokerConnection::connect(&addr, &cfg)
+        .await
+        .expect("TLS connect");
+    // About 100 KiB of topic names: above the size written directly instead of coalesced.
+    let big = MetadataRequest {
+        topics: Some(
+            (0..1000)
+                .map(|i| MetadataRequestTopic {
+                    name: Some(format!("{i:0>100}")),
+                    ..Default::default()
+                })
+                .collect(),
+        ),
+        ..Default::default()
+    };
+    tokio::time::timeout(Duration::from_secs(5), conn.send(big))
+        .await
+        .expect("answered")
+        .expect("metadata");
+}

@@ -268,13 +268,17 @@ async fn write<W: AsyncWrite + Unpin>(
     out: &mut BytesMut,
     shared: &Shared,
 ) -> Result<(), Error> {
-    if out.is_empty() {
-        return Ok(());
-    }
+    // Always flushed, even with nothing buffered here: a frame written directly may still sit
+    // in a TLS session's buffer.
     let r = tokio::select! {
         biased;
         _ = shared.shutdown.cancelled() => Err(Error::Closed),
-        r = async { w.write_all(out).await?; w.flush().await } => r.map_err(|e| Error::io(&shared.broker, e)),
+        r = async {
+            if !out.is_empty() {
+                w.write_all(out).await?;
+            }
+            w.flush().await
+        } => r.map_err(|e| Error::io(&shared.broker, e)),
     };
     out.clear();
     r
