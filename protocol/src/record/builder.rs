@@ -41,6 +41,7 @@ pub struct BatchBuilder {
     /// The 61-byte header (written at seal time) followed by the uncompressed records.
     buf: Vec<u8>,
     compression: Compression,
+    level: Option<i32>,
     attributes: Attributes,
     base_offset: i64,
     partition_leader_epoch: i32,
@@ -65,6 +66,7 @@ impl BatchBuilder {
         BatchBuilder {
             buf,
             compression,
+            level: None,
             attributes: Attributes::default().with_compression(compression),
             base_offset: 0,
             partition_leader_epoch: NO_PARTITION_LEADER_EPOCH,
@@ -82,6 +84,24 @@ impl BatchBuilder {
         self.producer_id = producer_id;
         self.producer_epoch = producer_epoch;
         self.base_sequence = base_sequence;
+        self
+    }
+
+    /// Sets the compression level (Kafka's `compression.<codec>.level`, KIP-390): gzip 1-9
+    /// (default 6), zstd -131072 to 22 (default 3, out-of-range levels are clamped by zstd).
+    /// LZ4 and snappy have no level here (the LZ4 frames are the same format at any level).
+    /// An invalid gzip level fails at [`seal`](Self::seal).
+    ///
+    /// ```
+    /// use klamm_protocol::record::{BatchBuilder, Compression, NO_HEADERS, RecordBatch};
+    /// let mut b = BatchBuilder::new(Compression::Zstd).compression_level(19);
+    /// b.append(0, None, Some(&[7; 1000]), NO_HEADERS)?;
+    /// let batch = RecordBatch::decode(b.seal()?.into_bytes())?;
+    /// assert_eq!(batch.records()?.count(), 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn compression_level(mut self, level: i32) -> Self {
+        self.level = Some(level);
         self
     }
 
@@ -324,7 +344,8 @@ impl BatchBuilder {
             let records = &self.buf[RECORD_BATCH_OVERHEAD..];
             let mut out = Vec::with_capacity(RECORD_BATCH_OVERHEAD + records.len() / 2 + 64);
             out.resize(RECORD_BATCH_OVERHEAD, 0);
-            self.compression.compress(records, &mut out)?;
+            self.compression
+                .compress_at(self.level, records, &mut out)?;
             out
         };
         if buf.len() > i32::MAX as usize {

@@ -85,21 +85,35 @@ impl Compression {
         }
     }
 
-    /// Compresses `src`, appending the result to `out`.
+    /// Compresses `src` at the codec's default level, appending the result to `out`.
+    #[cfg(test)]
     pub(crate) fn compress(self, src: &[u8], out: &mut Vec<u8>) -> Result<(), EncodeError> {
+        self.compress_at(None, src, out)
+    }
+
+    /// Compresses `src` at `level` (the codec's default when `None`; see
+    /// [`BatchBuilder::compression_level`](super::BatchBuilder::compression_level)), appending
+    /// the result to `out`.
+    pub(crate) fn compress_at(
+        self,
+        level: Option<i32>,
+        src: &[u8],
+        out: &mut Vec<u8>,
+    ) -> Result<(), EncodeError> {
+        let _ = level; // unused when no leveled codec is compiled in
         match self {
             Compression::None => {
                 out.extend_from_slice(src);
                 Ok(())
             }
             #[cfg(feature = "gzip")]
-            Compression::Gzip => gzip::compress(src, out),
+            Compression::Gzip => gzip::compress(level, src, out),
             #[cfg(feature = "snappy")]
             Compression::Snappy => snappy::compress(src, out),
             #[cfg(feature = "lz4")]
             Compression::Lz4 => lz4::compress(src, out),
             #[cfg(feature = "zstd")]
-            Compression::Zstd => zstd_codec::compress(src, out),
+            Compression::Zstd => zstd_codec::compress(level, src, out),
             #[allow(unreachable_patterns)]
             other => Err(EncodeError::Invalid {
                 what: "compression",
@@ -200,8 +214,22 @@ mod gzip {
     use super::*;
     use std::io::Write;
 
-    pub(super) fn compress(src: &[u8], out: &mut Vec<u8>) -> Result<(), EncodeError> {
-        let mut enc = flate2::write::GzEncoder::new(out, flate2::Compression::default());
+    pub(super) fn compress(
+        level: Option<i32>,
+        src: &[u8],
+        out: &mut Vec<u8>,
+    ) -> Result<(), EncodeError> {
+        let level = match level {
+            None | Some(-1) => flate2::Compression::default(),
+            Some(l @ 0..=9) => flate2::Compression::new(l as u32),
+            Some(l) => {
+                return Err(EncodeError::Invalid {
+                    what: "compression level",
+                    detail: format!("gzip levels are 1-9 (or -1 for the default), not {l}"),
+                });
+            }
+        };
+        let mut enc = flate2::write::GzEncoder::new(out, level);
         enc.write_all(src).map_err(|e| encode_failed("gzip", e))?;
         enc.finish().map_err(|e| encode_failed("gzip", e))?;
         Ok(())
@@ -321,21 +349,32 @@ mod zstd_codec {
     thread_local! {
         /// zstd contexts are costly to create (hundreds of KiB of tables), so each thread
         /// keeps one of each and reuses it for every batch.
-        static COMPRESSOR: RefCell<Option<zstd::bulk::Compressor<'static>>> =
+        static COMPRESSOR: RefCell<Option<(i32, zstd::bulk::Compressor<'static>)>> =
             const { RefCell::new(None) };
         static DECOMPRESSOR: RefCell<Option<zstd::bulk::Decompressor<'static>>> =
             const { RefCell::new(None) };
     }
 
-    pub(super) fn compress(src: &[u8], out: &mut Vec<u8>) -> Result<(), EncodeError> {
+    pub(super) fn compress(
+        level: Option<i32>,
+        src: &[u8],
+        out: &mut Vec<u8>,
+    ) -> Result<(), EncodeError> {
+        let level = level.unwrap_or(LEVEL);
         COMPRESSOR.with(|cell| {
             let mut slot = cell.borrow_mut();
-            let c = match slot.as_mut() {
+            let (current, c) = match slot.as_mut() {
                 Some(c) => c,
-                None => slot.insert(
-                    zstd::bulk::Compressor::new(LEVEL).map_err(|e| encode_failed("zstd", e))?,
-                ),
+                None => slot.insert((
+                    level,
+                    zstd::bulk::Compressor::new(level).map_err(|e| encode_failed("zstd", e))?,
+                )),
             };
+            if *current != level {
+                c.set_compression_level(level)
+                    .map_err(|e| encode_failed("zstd", e))?;
+                *current = level;
+            }
             let start = out.len();
             out.reserve(zstd::zstd_safe::compress_bound(src.len()));
             let mut cursor = std::io::Cursor::new(std::mem::take(out));
@@ -418,6 +457,36 @@ mod tests {
         assert_eq!(
             Compression::Snappy.decompress(&raw, usize::MAX).unwrap(),
             src
+        );
+    }
+
+    #[test]
+    fn levels_change_the_output_not_the_format() {
+        let src = sample();
+        for (c, levels) in [
+            (Compression::Gzip, &[1, 9, -1][..]),
+            (Compression::Zstd, &[1, 19, -5, 3][..]),
+        ] {
+            if !c.is_enabled() {
+                continue;
+            }
+            let mut sizes = Vec::new();
+            for &l in levels {
+                let mut out = Vec::new();
+                c.compress_at(Some(l), &src, &mut out).unwrap();
+                assert_eq!(c.decompress(&out, src.len()).unwrap(), src, "{c} {l}");
+                sizes.push(out.len());
+            }
+            assert!(
+                sizes[1] < sizes[0],
+                "{c}: a higher level compresses better: {sizes:?}"
+            );
+        }
+        #[cfg(feature = "gzip")]
+        assert!(
+            Compression::Gzip
+                .compress_at(Some(10), b"x", &mut Vec::new())
+                .is_err()
         );
     }
 
