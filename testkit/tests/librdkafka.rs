@@ -98,8 +98,8 @@ async fn cluster() -> Cluster {
     Cluster::builder().brokers(3).start().await.unwrap()
 }
 
-fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> impl Future<Output = T> {
-    async move { tokio::task::spawn_blocking(f).await.expect("blocking task") }
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+    tokio::task::spawn_blocking(f).await.expect("blocking task")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
