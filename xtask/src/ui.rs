@@ -285,12 +285,16 @@ pub fn summary(what: &str, reports: &[StepReport], total: Duration) -> bool {
         );
     }
     println!(
-        "{} in {}: {} step(s) failed",
+        "{} in {}: {} step(s) failed, {} skipped (see the reasons above)",
         if ok { "OK" } else { "FAILED" },
         fmt_duration(total),
         reports
             .iter()
             .filter(|r| matches!(r.status, Status::Failed(_)))
+            .count(),
+        reports
+            .iter()
+            .filter(|r| matches!(r.status, Status::Skipped(_)))
             .count()
     );
     // The closing line: tests (and non-test checks such as fmt/clippy) as one count.
