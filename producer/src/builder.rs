@@ -9,7 +9,7 @@ use crate::Producer;
 use crate::config::{Acks, Compression, PartitionerChoice, ProducerConfig, ProducerConfigBuilder};
 use crate::error::ProducerError;
 use crate::partitioner::PartitionerContext;
-use crate::sender::ClusterTransport;
+use crate::sender::{ClusterTransport, TransactionHook};
 
 /// Builds a [`Producer`]: every setting of [`ProducerConfigBuilder`] (Java's names and
 /// defaults), then [`build`](Self::build) connects to the cluster.
@@ -19,6 +19,21 @@ pub struct ProducerBuilder {
     config: ProducerConfigBuilder,
     connection: Option<ConnectionConfig>,
     auto_create_topics: Option<bool>,
+    hook: HookSlot,
+}
+
+/// The optional transaction hook (a trait object, so Debug by hand).
+#[derive(Clone, Default)]
+struct HookSlot(Option<Arc<dyn TransactionHook>>);
+
+impl std::fmt::Debug for HookSlot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_some() {
+            "Some(TransactionHook)"
+        } else {
+            "None"
+        })
+    }
 }
 
 macro_rules! forward {
@@ -117,10 +132,36 @@ impl ProducerBuilder {
         Ok(self.config.clone().build()?)
     }
 
+    /// A transaction manager that steers the sender (klamm-txn sets this; see
+    /// [`TransactionHook`]).
+    pub fn transaction_hook(mut self, hook: Arc<dyn TransactionHook>) -> Self {
+        self.hook = HookSlot(Some(hook));
+        self
+    }
+
     /// Validate the settings, connect to the bootstrap brokers, fetch metadata and start the
     /// sender task.
     pub async fn build(self) -> Result<Producer, ProducerError> {
+        let cluster = self.connect_cluster().await?;
+        self.build_on(cluster)
+    }
+
+    /// Start the producer on a cluster handle that is already connected, sharing its metadata
+    /// and connections with whoever else holds it (klamm-txn's coordinator conversation,
+    /// klamm-pool's producers).
+    pub fn build_on(self, cluster: Cluster) -> Result<Producer, ProducerError> {
         let config = self.config.build()?;
+        Ok(Producer::with_transport_and_hook(
+            config,
+            Arc::new(ClusterTransport::new(cluster)),
+            self.hook.0,
+        ))
+    }
+
+    /// Validate the settings and connect to the bootstrap brokers with the producer's
+    /// connection settings (client id, request timeout, in-flight limit, TLS, SASL).
+    pub async fn connect_cluster(&self) -> Result<Cluster, ProducerError> {
+        let config = self.config.clone().build()?;
         let mut connection = ConnectionConfig::builder()
             .client_id(config.client_id.clone())
             .request_timeout(config.request_timeout)
@@ -153,9 +194,6 @@ impl ProducerBuilder {
                     .into(),
                 )
             })?;
-        Ok(Producer::with_transport(
-            config,
-            Arc::new(ClusterTransport::new(cluster)),
-        ))
+        Ok(cluster)
     }
 }

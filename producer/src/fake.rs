@@ -59,6 +59,8 @@ struct State {
     faults: VecDeque<Fault>,
     random_faults: Option<(rand::rngs::StdRng, Vec<Fault>, f64)>,
     injected: HashMap<String, u64>,
+    /// (producer id, epoch, transactional flag) of every batch received, in order.
+    batch_headers: Vec<(i64, i16, bool)>,
 }
 
 /// The in-memory cluster.
@@ -115,6 +117,11 @@ impl FakeCluster {
             .get(&(topic.to_owned(), partition))
             .cloned()
             .unwrap_or_default()
+    }
+
+    /// (producer id, epoch, transactional flag) of every batch received, in order.
+    pub fn batch_headers(&self) -> Vec<(i64, i16, bool)> {
+        self.lock().batch_headers.clone()
     }
 
     pub fn injected(&self, what: &str) -> u64 {
@@ -185,6 +192,11 @@ impl FakeCluster {
         let Some(batch) = records.and_then(|r| RecordBatch::decode(r).ok()) else {
             return (ErrorCode::CorruptMessage, -1);
         };
+        st.batch_headers.push((
+            batch.producer_id(),
+            batch.producer_epoch(),
+            batch.is_transactional(),
+        ));
         let key = (topic.to_owned(), partition);
         let count = batch.record_count();
         let base = batch.base_sequence();

@@ -14,6 +14,8 @@ pub mod partitioner;
 mod producer;
 pub mod record;
 pub mod sender;
+#[cfg(test)]
+mod txn_hook_tests;
 
 pub use builder::ProducerBuilder;
 pub use config::{
@@ -23,3 +25,4 @@ pub use delivery::DeliveryFuture;
 pub use error::{CloseReason, ErrorKind, ProducerError};
 pub use producer::{Producer, ProducerMetrics};
 pub use record::{Header, ProducerRecord, RecordMetadata};
+pub use sender::TransactionHook;

@@ -13,7 +13,7 @@ use crate::delivery::DeliveryFuture;
 use crate::error::{CloseReason, ProducerError};
 use crate::partitioner::PartitionAvailability;
 use crate::record::ProducerRecord;
-use crate::sender::{Sender, SenderMetrics, SenderShared, TopicInfo, Transport};
+use crate::sender::{Sender, SenderMetrics, SenderShared, TopicInfo, TransactionHook, Transport};
 
 /// An idempotent (by default) asynchronous Kafka producer. Cheap to clone; clones share one
 /// buffer and one sender task. See the crate docs for an example.
@@ -90,6 +90,16 @@ impl Producer {
     /// A producer over any [`Transport`], for tests and custom networking. Spawns the sender
     /// task on the current Tokio runtime (panics outside one, like `tokio::spawn`).
     pub fn with_transport(config: ProducerConfig, transport: Arc<dyn Transport>) -> Producer {
+        Producer::with_transport_and_hook(config, transport, None)
+    }
+
+    /// Like [`with_transport`](Self::with_transport), with a transaction manager steering the
+    /// sender (klamm-txn; see [`TransactionHook`]).
+    pub fn with_transport_and_hook(
+        config: ProducerConfig,
+        transport: Arc<dyn Transport>,
+        hook: Option<Arc<dyn TransactionHook>>,
+    ) -> Producer {
         let config = Arc::new(config);
         let acc = Arc::new(RecordAccumulator::new(Arc::clone(&config)));
         let shared = Arc::new(SenderShared::default());
@@ -98,7 +108,8 @@ impl Producer {
             Arc::clone(&acc),
             Arc::clone(&transport),
             Arc::clone(&shared),
-        );
+        )
+        .with_hook(hook);
         let handle = tokio::spawn(sender.run());
         Producer {
             inner: Arc::new(Inner {
@@ -219,6 +230,15 @@ impl Producer {
         }
         self.inner.acc.begin_flush();
         let _end = EndFlush(&self.inner.acc);
+        futures::future::join_all(self.inner.acc.incomplete()).await;
+    }
+
+    /// Fail every batch not yet sent with `error`, then wait until every batch already in
+    /// flight has its outcome. A transaction's abort needs this: its ABORT markers must come
+    /// after every write of the transaction, and nothing unsent may be written later.
+    pub async fn abort_unsent(&self, error: ProducerError) {
+        let n = self.inner.acc.abort_queued(&error);
+        tracing::debug!(batches = n, "unsent batches failed");
         futures::future::join_all(self.inner.acc.incomplete()).await;
     }
 

@@ -68,6 +68,7 @@ impl ProducerBatch {
         id: BatchId,
         tp: TopicPartition,
         compression: Compression,
+        transactional: bool,
         capacity: usize,
         reservation: Reservation,
         registry: Arc<Incomplete>,
@@ -78,7 +79,9 @@ impl ProducerBatch {
         ProducerBatch {
             id,
             tp,
-            body: Body::Open(BatchBuilder::with_capacity(compression, capacity)),
+            body: Body::Open(
+                BatchBuilder::with_capacity(compression, capacity).transactional(transactional),
+            ),
             records: 0,
             completer,
             _reservation: reservation,

@@ -277,6 +277,9 @@ impl RecordAccumulator {
             id,
             tp,
             self.config.compression,
+            // KIP-98: batches of a transactional producer carry the transactional flag, so
+            // read_committed readers hold them back until the COMMIT/ABORT marker.
+            self.config.transactional_id.is_some(),
             capacity,
             reservation,
             Arc::clone(&self.incomplete),

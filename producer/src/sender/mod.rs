@@ -11,11 +11,13 @@ mod cluster;
 mod request;
 mod response;
 mod transport;
+mod txn_hook;
 
 pub use cluster::ClusterTransport;
 pub use request::produce_request;
 pub use response::{Verdict, classify, limit_retries, no_answer};
 pub use transport::{TopicInfo, Transport};
+pub use txn_hook::TransactionHook;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
@@ -120,6 +122,7 @@ pub struct Sender<T: Transport + ?Sized> {
     init_pid_attempts: u32,
     next_request: RequestId,
     load_updated: Option<Instant>,
+    hook: Option<Arc<dyn TransactionHook>>,
 }
 
 impl<T: Transport + ?Sized> Sender<T> {
@@ -144,7 +147,14 @@ impl<T: Transport + ?Sized> Sender<T> {
             init_pid_attempts: 0,
             next_request: 0,
             load_updated: None,
+            hook: None,
         }
+    }
+
+    /// Let a transaction manager steer this sender (see [`TransactionHook`]).
+    pub fn with_hook(mut self, hook: Option<Arc<dyn TransactionHook>>) -> Self {
+        self.hook = hook;
+        self
     }
 
     /// Run until the accumulator is closed and everything accepted has an outcome, or until
@@ -172,7 +182,10 @@ impl<T: Transport + ?Sized> Sender<T> {
                 let init_pid = &mut self.init_pid;
                 let acc = &self.acc;
                 let shared = &self.shared;
+                let hook = &self.hook;
                 tokio::select! {
+                    () = async { hook.as_ref().expect("guarded by the condition").changed().await },
+                        if hook.is_some() => Event::Wake,
                     Some((id, result)) = responses.next(), if !responses.is_empty() => {
                         Event::Response(id, result)
                     }
@@ -200,7 +213,24 @@ impl<T: Transport + ?Sized> Sender<T> {
     /// backing-off batch becomes ready.
     fn send_ready(&mut self) -> Option<Instant> {
         let now = Instant::now();
+        if let Some(hook) = &self.hook {
+            if let Some(error) = hook.failed() {
+                let n = self.acc.abort_queued(&error);
+                if n > 0 {
+                    tracing::debug!(batches = n, %error, "transaction failed: unsent batches failed");
+                }
+            }
+            // The transaction manager owns the producer id (InitProducerId with the
+            // transactional id); adopt a new one only when nothing is in flight (invariant 2).
+            if let (Some(pid), Some(idem)) = (hook.producer_id_epoch(), self.idem.as_ref())
+                && idem.producer() != Some(pid)
+                && idem.can_bump()
+            {
+                self.on_producer_id(Ok(pid));
+            }
+        }
         if let Some(idem) = &self.idem
+            && self.hook.is_none()
             && self.init_pid.is_none()
             && self.init_pid_after.is_none_or(|at| at <= now)
             && (idem.producer().is_none() || idem.bump_requested())
@@ -221,6 +251,7 @@ impl<T: Transport + ?Sized> Sender<T> {
                 last_error: batch.last_error().cloned().map(Arc::new),
             };
             self.shared.count(|m| m.batches_failed += 1);
+            self.report_failure(&tp, &error);
             batch.fail(error);
         }
         if self
@@ -233,13 +264,24 @@ impl<T: Transport + ?Sized> Sender<T> {
         let max_in_flight = self.config.max_in_flight;
         let per_node = &self.per_node;
         let transport = &self.transport;
+        let hook = &self.hook;
         let drained = self.acc.drain(DrainContext {
             now,
-            leader_for: &|tp| transport.leader(tp),
+            leader_for: &|tp| {
+                if hook.as_ref().is_some_and(|h| !h.may_drain(tp)) {
+                    return None;
+                }
+                transport.leader(tp)
+            },
             node_ready: &|node| per_node.get(&node).copied().unwrap_or(0) < max_in_flight,
             idempotence: self.idem.as_mut(),
         });
-        if !drained.unknown_leaders.is_empty() {
+        // Partitions the transaction holds back (not added yet) are not a metadata problem.
+        if drained
+            .unknown_leaders
+            .iter()
+            .any(|tp| self.hook.as_ref().is_none_or(|h| h.may_drain(tp)))
+        {
             self.transport.refresh_metadata();
         }
         for (batch, error) in drained.failed {
@@ -368,8 +410,17 @@ impl<T: Transport + ?Sized> Sender<T> {
                 if fatal {
                     self.set_fatal(error.clone());
                 }
+                self.report_failure(&tp, &error);
                 batch.fail(error);
             }
+        }
+    }
+
+    /// Tells the transaction manager, if any, that a batch of `tp` failed for good.
+    fn report_failure(&self, tp: &crate::idempotence::TopicPartition, error: &ProducerError) {
+        if let Some(hook) = &self.hook {
+            let needs_bump = self.idem.as_ref().is_some_and(|i| i.bump_requested());
+            hook.on_batch_failed(tp, error, needs_bump);
         }
     }
 
