@@ -64,6 +64,7 @@ pub struct ProducerBatch {
 }
 
 impl ProducerBatch {
+    #[allow(clippy::too_many_arguments)] // one call site, in the accumulator
     pub(crate) fn new(
         id: BatchId,
         tp: TopicPartition,
