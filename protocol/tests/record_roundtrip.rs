@@ -297,6 +297,8 @@ proptest! {
     fn random_bytes_never_panic(data in proptest::collection::vec(any::<u8>(), 0..400)) {
         let lenient = DecodeOptions { verify_crc: false, max_decompressed_size: 1 << 20 };
         walk(Bytes::from(data.clone()), lenient);
+        // No limit at all must not overflow anything either.
+        walk(Bytes::from(data.clone()), DecodeOptions { verify_crc: false, max_decompressed_size: usize::MAX });
         // With a plausible header in front, so the record walk is reached.
         let mut framed = BatchBuilder::new(Compression::None);
         framed.append(0, None, Some(&data), &[] as &[(String, Option<Vec<u8>>)]).unwrap();

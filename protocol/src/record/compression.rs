@@ -200,7 +200,7 @@ fn read_bounded(
     use std::io::Read;
     let mut out = Vec::with_capacity(size_hint.min(limit));
     let read = (&mut r)
-        .take(limit as u64 + 1)
+        .take((limit as u64).saturating_add(1))
         .read_to_end(&mut out)
         .map_err(|e| failed(c.name(), e))?;
     if read > limit {
@@ -280,6 +280,14 @@ mod snappy {
         let n = snap::raw::decompress_len(block).map_err(|e| failed("snappy", e))?;
         if n > limit.saturating_sub(out.len()) {
             return Err(too_large(Compression::Snappy, limit));
+        }
+        // A snappy element of at most 5 bytes expands to at most 64 bytes: a block claiming
+        // more is corrupt, and is refused before its claimed size is allocated.
+        if n > block.len().saturating_mul(64) {
+            return Err(failed(
+                "snappy",
+                format!("{} bytes cannot expand to {n}", block.len()),
+            ));
         }
         let start = out.len();
         out.resize(start + n, 0);
@@ -391,18 +399,27 @@ mod zstd_codec {
             if size > limit as u64 {
                 return Err(too_large(Compression::Zstd, limit));
             }
+            // The one-shot path allocates the declared size up front, so it is only taken when
+            // the input could really expand that far (an RLE block of 4 bytes yields at most
+            // 128 KiB); an implausible claim goes to the streaming path, which allocates only
+            // as output appears.
+            let plausible = (src.len() as u64).saturating_mul(32 * 1024);
             // One frame that declares its size: decompress in one go. Several frames or a
             // lying size fall through to the streaming path.
-            let one_shot = DECOMPRESSOR.with(|cell| {
-                let mut slot = cell.borrow_mut();
-                let d = match slot.as_mut() {
-                    Some(d) => d,
-                    None => slot.insert(zstd::bulk::Decompressor::new().ok()?),
-                };
-                let mut out = Vec::with_capacity(size as usize);
-                d.decompress_to_buffer(src, &mut out).ok()?;
-                Some(out)
-            });
+            let one_shot = (size <= plausible)
+                .then(|| {
+                    DECOMPRESSOR.with(|cell| {
+                        let mut slot = cell.borrow_mut();
+                        let d = match slot.as_mut() {
+                            Some(d) => d,
+                            None => slot.insert(zstd::bulk::Decompressor::new().ok()?),
+                        };
+                        let mut out = Vec::with_capacity(size as usize);
+                        d.decompress_to_buffer(src, &mut out).ok()?;
+                        Some(out)
+                    })
+                })
+                .flatten();
             if let Some(v) = one_shot {
                 return Ok(v);
             }
@@ -488,6 +505,32 @@ mod tests {
                 .compress_at(Some(10), b"x", &mut Vec::new())
                 .is_err()
         );
+    }
+
+    #[test]
+    fn implausible_size_claims_are_refused_before_allocating() {
+        #[cfg(feature = "snappy")]
+        {
+            // A raw snappy preamble claiming 32 MiB, followed by nothing.
+            let err = Compression::Snappy
+                .decompress(&[0x80, 0x80, 0x80, 0x10], usize::MAX)
+                .unwrap_err();
+            assert!(matches!(err, DecodeError::Decompression { .. }), "{err}");
+        }
+        #[cfg(feature = "zstd")]
+        {
+            // A real frame whose header is kept but whose blocks are cut off: the one-shot
+            // path would allocate the declared 1 MiB; the streaming path fails instead.
+            let mut out = Vec::new();
+            Compression::Zstd
+                .compress_at(None, &sample(), &mut out)
+                .unwrap();
+            assert!(
+                Compression::Zstd
+                    .decompress(&out[..12], usize::MAX)
+                    .is_err()
+            );
+        }
     }
 
     #[test]
