@@ -119,10 +119,12 @@ pub struct ProducerConfig {
     pub partitioner_adaptive: bool,
     /// `partitioner.availability.timeout.ms`: a leader whose queue has not drained for this
     /// long is skipped by the sticky partitioner; zero disables the check. Default 0.
+    /// Validated and kept, but not enforced yet: only partitions without a leader are skipped.
     pub partitioner_availability_timeout: Duration,
     /// `metadata.max.age.ms`: refresh metadata at least this often. Default 5 min.
     pub metadata_max_age: Duration,
     /// `metadata.max.idle.ms`: forget a topic not produced to for this long. Default 5 min.
+    /// Kept, but not enforced yet: topics are never forgotten.
     pub metadata_max_idle: Duration,
     /// `transactional.id`, for klamm-txn. Default none.
     pub transactional_id: Option<String>,
