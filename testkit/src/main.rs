@@ -6,6 +6,8 @@
 //! The first line printed is `bootstrap: 127.0.0.1:PORT,...`, then one `broker N: ADDR` line
 //! per broker and, with `--tls`, `ca: PATH` (the PEM of the self-signed certificate).
 
+#![forbid(unsafe_code)]
+
 use std::io::Write;
 use std::process::ExitCode;
 use std::time::Duration;
