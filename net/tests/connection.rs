@@ -496,3 +496,25 @@ async fn a_future_dropped_after_its_response_arrived_still_applies_the_throttle(
     assert!(handle.remaining() > Duration::from_millis(150));
     assert_eq!(conn.in_flight(), 0);
 }
+
+#[tokio::test]
+async fn responses_arriving_in_tiny_pieces_are_reassembled() {
+    for piece in [1usize, 3, 7] {
+        let broker = FakeBroker::start(move |s| Action::Trickle(piece, echo(s))).await;
+        let conn = connect(&broker, 5).await;
+        let (a, b) = tokio::join!(
+            conn.send(topic_request("first-topic")),
+            conn.send(topic_request("second"))
+        );
+        assert_eq!(
+            echoed_name(&a.expect("a")),
+            Some("first-topic"),
+            "pieces of {piece}"
+        );
+        assert_eq!(
+            echoed_name(&b.expect("b")),
+            Some("second"),
+            "pieces of {piece}"
+        );
+    }
+}

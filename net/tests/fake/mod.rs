@@ -31,6 +31,8 @@ pub enum Action {
     WriteAndClose(Vec<u8>),
     /// Wait (without blocking the runtime), then write these bytes.
     Later(std::time::Duration, Vec<u8>),
+    /// Write these bytes in pieces of the given size, flushing and pausing between pieces.
+    Trickle(usize, Vec<u8>),
 }
 
 /// The script: called for every request but ApiVersions (unless `raw_api_versions`).
@@ -120,6 +122,14 @@ pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
                     }
                 }
                 Action::Nothing => {}
+                Action::Trickle(n, b) => {
+                    for piece in b.chunks(n.max(1)) {
+                        if sock.write_all(piece).await.is_err() || sock.flush().await.is_err() {
+                            return;
+                        }
+                        tokio::time::sleep(std::time::Duration::from_micros(200)).await;
+                    }
+                }
                 Action::Later(d, b) => {
                     tokio::time::sleep(d).await;
                     if sock.write_all(&b).await.is_err() {
