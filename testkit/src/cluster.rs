@@ -522,3 +522,40 @@ impl Cluster {
         self.inner.tls.as_ref().map(|t| t.cert_der.to_vec())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_handle_can_be_shared_between_tasks() {
+        fn shareable<T: Send + Sync + 'static>() {}
+        shareable::<Cluster>();
+        shareable::<ClusterBuilder>();
+    }
+
+    #[tokio::test]
+    async fn bad_configurations_are_refused() {
+        assert!(matches!(
+            Cluster::builder().brokers(0).start().await,
+            Err(TestkitError::Config(_))
+        ));
+        assert!(matches!(
+            Cluster::builder().topic("bad name", 1).start().await,
+            Err(TestkitError::CreateTopic { code: 17, .. })
+        ));
+        let c = Cluster::builder().brokers(2).start().await.unwrap();
+        assert!(matches!(
+            c.stop_broker(5),
+            Err(TestkitError::UnknownBroker(5))
+        ));
+        assert!(matches!(
+            c.move_coordinator(CoordinatorKind::Group, "g", 9),
+            Err(TestkitError::UnknownBroker(9))
+        ));
+        assert!(matches!(
+            c.move_leader("nope", 0, 1),
+            Err(TestkitError::UnknownPartition { .. })
+        ));
+    }
+}
