@@ -117,6 +117,9 @@ pub enum TxnError {
     /// The producer was closed.
     #[error("the transactional producer is closed")]
     Closed,
+    /// The builder was given no transactional id.
+    #[error("a transactional producer needs a transactional id: call transactional_id(..)")]
+    MissingTransactionalId,
     /// The state machine was asked for a transition its table forbids: a bug in Klamm.
     #[error("internal error: transaction state transition {from} -> {to} is not allowed")]
     InvalidTransition {
@@ -164,7 +167,8 @@ impl TxnError {
             | TxnError::TransactionEnding { .. }
             | TxnError::CommitOutcomeUnknown { .. }
             | TxnError::AbortOutcomeUnknown { .. }
-            | TxnError::ConcurrentOperation { .. } => ErrorKind::Usage,
+            | TxnError::ConcurrentOperation { .. }
+            | TxnError::MissingTransactionalId => ErrorKind::Usage,
             TxnError::MustAbort { .. } => ErrorKind::Abortable,
             TxnError::FatalState { .. } | TxnError::Closed | TxnError::InvalidTransition { .. } => {
                 ErrorKind::Fatal
@@ -176,11 +180,10 @@ impl TxnError {
                 Disposition::Abortable { .. } => ErrorKind::Abortable,
                 Disposition::Fatal => ErrorKind::Fatal,
             },
-            TxnError::Producer(e) => match e.kind() {
-                // inside a transaction a lost record can only be repaired by aborting
-                ErrorKind::Retriable => ErrorKind::Abortable,
-                other => other,
-            },
+            // a record refused by `send` was never accepted: the transaction is intact and the
+            // producer's own kind applies (a record that failed after it was accepted makes
+            // the transaction abortable through the state machine, see `MustAbort`)
+            TxnError::Producer(e) => e.kind(),
             TxnError::Transport(e) => {
                 if e.is_retriable() {
                     ErrorKind::Retriable

@@ -5,6 +5,7 @@ pub mod classify;
 pub mod cluster;
 pub mod coordinator;
 pub mod error;
+mod hook;
 pub mod manager;
 pub mod partitions;
 pub mod producer;
@@ -18,5 +19,5 @@ pub use coordinator::{
 };
 pub use error::TxnError;
 pub use manager::{TransactionManager, TxnConfig, TxnStatus};
-pub use producer::{ProducerBackend, TransactionalProducer};
+pub use producer::{ProducerBackend, TransactionalProducer, TransactionalProducerBuilder};
 pub use state::{Op, TxnState};

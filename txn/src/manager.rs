@@ -104,6 +104,9 @@ pub struct TransactionManager {
     sends_idle: Notify,
     /// Signalled when partitions were registered or added.
     partitions_changed: Notify,
+    /// Wakes the producer's sender (one waiter; `notify_one` keeps a permit, so a change
+    /// between the sender's check and its wait is not lost).
+    sender_wake: Notify,
 }
 
 impl TransactionManager {
@@ -129,6 +132,7 @@ impl TransactionManager {
             }),
             sends_idle: Notify::new(),
             partitions_changed: Notify::new(),
+            sender_wake: Notify::new(),
         }
     }
 
@@ -345,6 +349,8 @@ impl TransactionManager {
             g.last_error = Some(Arc::new(err));
         }
         let _ = Self::transition(&mut g, TxnState::AbortableError);
+        drop(g);
+        self.sender_wake.notify_one();
     }
 
     /// Marks the producer closed: FatalError with [`TxnError::Closed`] as the cause.
@@ -360,6 +366,15 @@ impl TransactionManager {
         }
         g.last_error = Some(Arc::new(err));
         let _ = Self::transition(&mut g, TxnState::FatalError);
+        drop(g);
+        self.sender_wake.notify_one();
+    }
+
+    /// Resolves at the next change the producer's sender must react to (a partition added,
+    /// a new producer id or epoch, the transaction failed), or at once if one happened since
+    /// the last wait. Meant for one waiter: the producer's sender.
+    pub async fn sender_wake(&self) {
+        self.sender_wake.notified().await;
     }
 
     /// Routes an operation's error to the state it implies (by its kind and the API's
@@ -426,6 +441,8 @@ impl TransactionManager {
         g.producer = Some(p);
         g.epoch_bump_required = false;
         g.skip_end_txn = false;
+        drop(g);
+        self.sender_wake.notify_one();
     }
 
     /// Records what the coordinator knows of the open transaction (never downgrades).
@@ -469,6 +486,7 @@ impl TransactionManager {
             g.coordinator_knows_txn = Knows::Yes;
         }
         drop(g);
+        self.sender_wake.notify_one();
         self.partitions_changed.notify_waiters();
     }
 

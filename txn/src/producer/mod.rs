@@ -9,8 +9,10 @@
 //! transaction (one batched AddPartitionsToTxn per round) so the sender can drain them.
 
 mod backend;
+mod kafka;
 
 pub use backend::ProducerBackend;
+pub use kafka::TransactionalProducerBuilder;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -105,7 +107,17 @@ impl<B: ProducerBackend, T: CoordinatorTransport + 'static> TransactionalProduce
         let mgr = self.manager();
         let permit = mgr.admit_send()?;
         let topic = Arc::clone(&record.topic);
-        let future = self.shared.backend.send(record).await?;
+        let future = match self.shared.backend.send(record).await {
+            Ok(f) => f,
+            Err(e) => {
+                let e = TxnError::Producer(e);
+                if e.kind() == klamm_producer::ErrorKind::Fatal {
+                    // the producer underneath cannot go on (closed, fenced): neither can we
+                    mgr.enter_fatal(e.clone());
+                }
+                return Err(e);
+            }
+        };
         permit.register(&TopicPartition {
             topic,
             partition: future.partition(),

@@ -238,3 +238,15 @@ async fn close_is_fatal_and_observable() {
         "{e}"
     );
 }
+
+#[tokio::test]
+async fn a_fatal_send_error_makes_the_producer_fatal() {
+    let (_coord, backend, p) = producer(1);
+    p.init_transactions().await.expect("init");
+    p.begin_transaction().expect("begin");
+    // the producer underneath closes (or fails) on its own
+    backend.close(Duration::ZERO).await.expect("close");
+    let e = p.send(record("x")).await.expect_err("closed");
+    assert_eq!(e.kind(), ErrorKind::Fatal);
+    assert_eq!(p.state(), TxnState::FatalError);
+}

@@ -1,0 +1,151 @@
+//! klamm-producer's [`Producer`] as the backend of a [`TransactionalProducer`], and the
+//! builder that wires both to one klamm-net cluster.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use klamm_net::{Cluster, ConnectionConfig};
+use klamm_producer::{
+    DeliveryFuture, Producer, ProducerConfigBuilder, ProducerError, ProducerRecord,
+};
+
+use super::{ProducerBackend, TransactionalProducer};
+use crate::cluster::ClusterTransport;
+use crate::error::TxnError;
+use crate::manager::{TransactionManager, TxnConfig};
+
+impl ProducerBackend for Producer {
+    fn send(
+        &self,
+        record: ProducerRecord,
+    ) -> impl Future<Output = Result<DeliveryFuture, ProducerError>> + Send {
+        Producer::send(self, record)
+    }
+
+    fn flush(&self) -> impl Future<Output = ()> + Send {
+        Producer::flush(self)
+    }
+
+    fn abort_unsent(&self, error: ProducerError) -> impl Future<Output = ()> + Send {
+        Producer::abort_unsent(self, error)
+    }
+
+    fn close(&self, timeout: Duration) -> impl Future<Output = Result<(), ProducerError>> + Send {
+        Producer::close(self, timeout)
+    }
+}
+
+/// Builds a [`TransactionalProducer`] on klamm-producer: the transactional id, the
+/// transaction settings and every producer setting (Java's names), then
+/// [`build`](Self::build) connects.
+#[derive(Debug)]
+pub struct TransactionalProducerBuilder {
+    bootstrap: Vec<String>,
+    producer: ProducerConfigBuilder,
+    connection: Option<ConnectionConfig>,
+    txn: TxnConfig,
+}
+
+impl TransactionalProducer<Producer, ClusterTransport> {
+    /// A builder for a transactional producer on klamm-producer.
+    pub fn builder() -> TransactionalProducerBuilder {
+        TransactionalProducerBuilder {
+            bootstrap: Vec::new(),
+            producer: klamm_producer::ProducerConfig::builder(),
+            connection: None,
+            txn: TxnConfig::new(""),
+        }
+    }
+}
+
+impl TransactionalProducerBuilder {
+    /// `bootstrap.servers`: `host:port`, several separated by commas.
+    pub fn bootstrap(mut self, servers: impl AsRef<str>) -> Self {
+        self.bootstrap.extend(
+            servers
+                .as_ref()
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned),
+        );
+        self
+    }
+
+    /// `transactional.id`: stable across restarts, so that a restarted instance fences
+    /// its predecessor.
+    pub fn transactional_id(mut self, id: impl Into<Arc<str>>) -> Self {
+        self.txn.transactional_id = id.into();
+        self
+    }
+
+    /// `transaction.timeout.ms`: how long the coordinator lets a transaction stay open.
+    pub fn transaction_timeout(mut self, timeout: Duration) -> Self {
+        self.txn.transaction_timeout = timeout;
+        self
+    }
+
+    /// Upper bound of `init_transactions`, `commit_transaction`, `abort_transaction` and
+    /// `send_offsets_to_transaction` (Java's `max.block.ms` for those calls).
+    pub fn operation_timeout(mut self, timeout: Duration) -> Self {
+        self.txn.operation_timeout = timeout;
+        self
+    }
+
+    /// Every other producer setting, on klamm-producer's config builder (`linger`,
+    /// `batch_size`, `compression`, ...). The transactional id is set by this builder.
+    pub fn producer(
+        mut self,
+        settings: impl FnOnce(ProducerConfigBuilder) -> ProducerConfigBuilder,
+    ) -> Self {
+        self.producer = settings(self.producer);
+        self
+    }
+
+    /// Connection settings (TLS, SASL, timeouts).
+    pub fn connection(mut self, config: ConnectionConfig) -> Self {
+        self.connection = Some(config);
+        self
+    }
+
+    /// Validates the settings, connects, and starts the producer. Call
+    /// [`TransactionalProducer::init_transactions`] next.
+    pub async fn build(
+        self,
+    ) -> Result<TransactionalProducer<Producer, ClusterTransport>, TxnError> {
+        if self.txn.transactional_id.is_empty() {
+            return Err(TxnError::MissingTransactionalId);
+        }
+        let config = self
+            .producer
+            .bootstrap(self.bootstrap.iter().cloned())
+            .transactional_id(self.txn.transactional_id.to_string())
+            .enable_idempotence(true)
+            .build()
+            .map_err(ProducerError::from)?;
+        let mut cluster = Cluster::builder().bootstrap(self.bootstrap.join(","));
+        if let Some(c) = self.connection {
+            cluster = cluster.connection(c);
+        }
+        let cluster = cluster.connect().await.map_err(|e| {
+            TxnError::Producer(ProducerError::Fatal(
+                format!("could not connect to the bootstrap brokers: {e}").into(),
+            ))
+        })?;
+        let manager = Arc::new(TransactionManager::new(self.txn));
+        let hook: Arc<dyn klamm_producer::TransactionHook> = manager.clone();
+        let producer = Producer::with_transport_and_hook(
+            config,
+            Arc::new(klamm_producer::sender::ClusterTransport::new(
+                cluster.clone(),
+            )),
+            Some(hook),
+        );
+        Ok(TransactionalProducer::new(
+            manager,
+            producer,
+            ClusterTransport::new(cluster),
+        ))
+    }
+}
