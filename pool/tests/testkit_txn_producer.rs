@@ -18,14 +18,22 @@ use klamm_txn::{
 
 const TOPIC: &str = "t";
 
-/// A backend that refuses records: only offsets go into these transactions.
-struct OffsetsOnly;
+/// A backend that refuses records: only offsets go into these transactions. With `fatal`, it
+/// refuses them as a broken producer would (the transactional producer becomes fatal).
+struct OffsetsOnly {
+    fatal: bool,
+}
 
 impl ProducerBackend for OffsetsOnly {
     async fn send(&self, _record: ProducerRecord) -> Result<DeliveryFuture, ProducerError> {
-        Err(ProducerError::Fatal(Arc::from(
-            "this test backend writes no records",
-        )))
+        if self.fatal {
+            return Err(ProducerError::Fatal(Arc::from("broken backend")));
+        }
+        // A usage error (the state stays InTransaction): the transaction can still be aborted.
+        Err(ProducerError::RecordTooLarge {
+            size: usize::MAX,
+            max_request_size: 0,
+        })
     }
     async fn flush(&self) {}
     async fn abort_unsent(&self, _error: ProducerError) {}
@@ -66,7 +74,7 @@ async fn pooled_transactional_producers_commit_and_abort_exactly_once() {
             cfg.retry_backoff = Duration::from_millis(20);
             let p: Producer = TransactionalProducer::new(
                 TransactionalProducer::<OffsetsOnly, ClusterTransport>::manager_for(cfg),
-                OffsetsOnly,
+                OffsetsOnly { fatal: false },
                 ClusterTransport::new(cluster),
             );
             p.init_transactions().await?;
@@ -121,4 +129,64 @@ async fn pooled_transactional_producers_commit_and_abort_exactly_once() {
     let (taken, ()) = tokio::join!(pool2.close(Duration::from_secs(5)), async { drop(g) });
     assert_eq!(taken, 0);
     assert!(pool.is_closed());
+}
+
+/// A producer whose backend breaks is closed and replaced under the same id; the next
+/// transaction runs on the new one.
+#[tokio::test]
+async fn a_broken_transactional_producer_is_replaced() {
+    let kit = Cluster::builder()
+        .brokers(3)
+        .topic(TOPIC, 6)
+        .start()
+        .await
+        .unwrap();
+    let cluster = klamm_net::Cluster::builder()
+        .bootstrap(kit.bootstrap())
+        .connect()
+        .await
+        .unwrap();
+    let created = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let factory = FnFactory(move |id: String| {
+        let (cluster, created) = (cluster.clone(), Arc::clone(&created));
+        async move {
+            // only the first producer is broken
+            let fatal = created.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 0;
+            let p: Producer = TransactionalProducer::new(
+                TransactionalProducer::<OffsetsOnly, ClusterTransport>::manager_for(
+                    TxnConfig::new(id),
+                ),
+                OffsetsOnly { fatal },
+                ClusterTransport::new(cluster),
+            );
+            p.init_transactions().await?;
+            Ok::<_, TxnError>(p)
+        }
+    });
+    let pool = TransactionalPool::builder()
+        .factory(factory)
+        .id_prefix("broken")
+        .size(1)
+        .build()
+        .await
+        .unwrap();
+    let group = ConsumerGroupMetadata::new("b");
+    let e = pool
+        .transaction(|txn| async move {
+            let _delivery = txn.send(ProducerRecord::new(TOPIC).value("x")).await?;
+            Ok::<_, TxnError>(())
+        })
+        .await
+        .unwrap_err();
+    assert!(matches!(e, TransactionError::Aborted(_)), "{e}");
+    let g = &group;
+    pool.transaction(|txn| async move {
+        assert_eq!(txn.transactional_id(), "broken-0");
+        txn.send_offsets_to_transaction(&offsets(0, 5), g).await
+    })
+    .await
+    .unwrap();
+    assert_eq!(kit.committed_offset("b", TOPIC, 0), Some(5));
+    let m = pool.metrics();
+    assert_eq!((m.replacements, m.creates), (1, 2));
 }
