@@ -76,3 +76,51 @@ async fn full_transaction_api_against_the_librdkafka_mock() {
         assert_eq!(p.state(), TxnState::Ready, "round {round}");
     }
 }
+
+#[tokio::test]
+async fn real_producer_against_the_librdkafka_mock() {
+    let mock = MockCluster::new(3).expect("mock cluster");
+    mock.create_topic("t", 3, 1).expect("topic");
+    mock.create_topic("in", 1, 1).expect("input topic");
+    let p = TransactionalProducer::builder()
+        .bootstrap(mock.bootstrap_servers())
+        .transactional_id("mock-real-0")
+        .operation_timeout(Duration::from_secs(30))
+        .build()
+        .await
+        .expect("build");
+    p.init_transactions().await.expect("init");
+    for round in 0..4 {
+        p.begin_transaction().expect("begin");
+        let mut futures = Vec::new();
+        for i in 0..5 {
+            let rec = ProducerRecord::new("t")
+                .partition((round + i) % 3)
+                .value(format!("{round}-{i}"));
+            futures.push(p.send(rec).await.expect("send"));
+        }
+        let offsets = [(
+            TopicPartition {
+                topic: Arc::from("in"),
+                partition: 0,
+            },
+            OffsetAndMetadata::new(i64::from(round)),
+        )];
+        p.send_offsets_to_transaction(&offsets, &ConsumerGroupMetadata::new("g"))
+            .await
+            .expect("send_offsets");
+        if round == 2 {
+            p.abort_transaction().await.expect("abort");
+            for f in futures {
+                // sent before the abort, or failed by it: either way resolved
+                let _ = f.await;
+            }
+        } else {
+            p.commit_transaction().await.expect("commit");
+            for f in futures {
+                f.await.expect("delivered");
+            }
+        }
+        assert_eq!(p.state(), TxnState::Ready, "round {round}");
+    }
+}
