@@ -3,7 +3,7 @@
 use crate::error::EncodeError;
 
 use super::header::{Attributes, TimestampType};
-use super::write::{AsHeader, nullable_len_len, put_nullable, put_varlong, varlong_len};
+use super::write::{AsHeader, nullable_len_len, put_nullable, put_varlong, varlong_len, zigzag64};
 use super::{
     Compression, NO_PARTITION_LEADER_EPOCH, NO_PRODUCER_EPOCH, NO_PRODUCER_ID, NO_SEQUENCE,
     RECORD_BATCH_OVERHEAD, SealedBatch,
@@ -306,11 +306,18 @@ impl BatchBuilder {
         let delta = self.timestamp_delta(timestamp_ms);
         let offset_delta = self.count;
         let buf = &mut self.buf;
-        buf.reserve(total);
-        put_varlong(buf, body as i64);
-        buf.push(0); // record attributes (unused)
-        put_varlong(buf, delta);
-        put_varlong(buf, offset_delta as i64);
+        buf.reserve(total + PREFIX);
+        // The fixed fields go through a small stack buffer that is copied whole (a constant-size
+        // copy) and then cut back to what was written: no per-byte capacity checks.
+        let mut head = [0u8; PREFIX];
+        let mut n = 0;
+        put_var_at(&mut head, &mut n, zigzag64(body as i64));
+        n += 1; // record attributes (unused), already 0
+        put_var_at(&mut head, &mut n, zigzag64(delta));
+        put_var_at(&mut head, &mut n, zigzag64(offset_delta as i64));
+        let start = buf.len();
+        buf.extend_from_slice(&head);
+        buf.truncate(start + n);
         put_nullable(buf, key);
         put_nullable(buf, value);
         put_varlong(buf, headers.len() as i64);
@@ -370,6 +377,22 @@ impl BatchBuilder {
         fields.write(&mut buf[..RECORD_BATCH_OVERHEAD]);
         Ok(SealedBatch::from_written(buf))
     }
+}
+
+/// Room for a record's length, attributes, timestamp delta and offset delta (5 + 1 + 10 + 5
+/// bytes at most), rounded up.
+const PREFIX: usize = 24;
+
+/// Writes an unsigned LEB128 value into `head` at `*n`.
+#[inline(always)]
+fn put_var_at(head: &mut [u8; PREFIX], n: &mut usize, mut v: u64) {
+    while v >= 0x80 {
+        head[*n] = (v as u8) | 0x80;
+        *n += 1;
+        v >>= 7;
+    }
+    head[*n] = v as u8;
+    *n += 1;
 }
 
 /// Header fields written at seal time (the CRC comes after).
