@@ -8,6 +8,7 @@
 //! [`Needs`]: klamm_integration::Needs
 
 mod klamm_batches;
+mod klamm_producer;
 mod leader_move;
 mod roundtrip;
 mod throttling;
