@@ -2,6 +2,7 @@
 
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -199,7 +200,24 @@ impl<F: ProducerFactory> TransactionalPool<F> {
     /// The producer goes back to the pool in every case (aborted, or replaced under the same
     /// id when it is broken), also when this future is dropped midway. See the crate-level
     /// example.
-    pub async fn transaction<T, E, Fut, Func>(&self, f: Func) -> Result<T, TransactionError<E>>
+    ///
+    /// The returned future is boxed and `Send`, so it can be awaited in any spawned task or
+    /// web handler (it also keeps rustc from having to prove `Send` through every producer
+    /// future's lifetimes at the call site).
+    pub fn transaction<'a, T, E, Fut, Func>(
+        &'a self,
+        f: Func,
+    ) -> Pin<Box<dyn Future<Output = Result<T, TransactionError<E>>> + Send + 'a>>
+    where
+        Func: FnOnce(Txn<F::Producer>) -> Fut + Send + 'a,
+        Fut: Future<Output = Result<T, E>> + Send + 'a,
+        T: Send + 'a,
+        E: Send + 'a,
+    {
+        Box::pin(self.run_transaction(f))
+    }
+
+    async fn run_transaction<T, E, Fut, Func>(&self, f: Func) -> Result<T, TransactionError<E>>
     where
         Func: FnOnce(Txn<F::Producer>) -> Fut,
         Fut: Future<Output = Result<T, E>>,

@@ -259,10 +259,12 @@ async fn a_broker_restart_under_load_keeps_exactly_once() {
     let pool = pool(&kit, "restart", 4).await;
     let victim = kit.coordinator(CoordinatorKind::Transaction, "restart-0");
     let stopped_at = Arc::new(std::sync::Mutex::new(None));
+    let restarted_at = Arc::new(std::sync::Mutex::new(None));
     let mut tasks = Vec::new();
     for t in 0..8i32 {
         let (pool, kit) = (pool.clone(), Arc::clone(&kit));
         let stopped_at = Arc::clone(&stopped_at);
+        let restarted_at = Arc::clone(&restarted_at);
         tasks.push(tokio::spawn(async move {
             let group = format!("r{t}");
             let (mut last, mut failed) = (None, 0u32);
@@ -293,6 +295,7 @@ async fn a_broker_restart_under_load_keeps_exactly_once() {
                     kit.stop_broker(victim).unwrap();
                     tokio::time::sleep(Duration::from_millis(300)).await;
                     kit.restart_broker(victim).await.unwrap();
+                    *restarted_at.lock().unwrap() = Some(std::time::Instant::now());
                 }
             }
             (last, failed)
@@ -309,13 +312,19 @@ async fn a_broker_restart_under_load_keeps_exactly_once() {
         );
     }
     assert!(kit.broker_running(victim));
-    // The outage was real: after the stop, the victim only heard from new connections.
+    // The outage was real: after the restart, the victim only heard from new connections.
     let stopped_at = stopped_at.lock().unwrap().expect("the broker was stopped");
-    let (before, after): (Vec<_>, Vec<_>) = kit
+    let restarted_at = restarted_at
+        .lock()
+        .unwrap()
+        .expect("the broker was restarted");
+    let arrivals: Vec<_> = kit
         .arrivals()
         .into_iter()
         .filter(|a| a.broker == victim)
-        .partition(|a| a.at < stopped_at);
+        .collect();
+    let before: Vec<_> = arrivals.iter().filter(|a| a.at < stopped_at).collect();
+    let after: Vec<_> = arrivals.iter().filter(|a| a.at > restarted_at).collect();
     let old: std::collections::BTreeSet<_> = before.iter().map(|a| a.connection).collect();
     assert!(
         !old.is_empty() && !after.is_empty(),
