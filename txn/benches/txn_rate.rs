@@ -1,0 +1,99 @@
+//! Transactions per second, Klamm vs rust-rdkafka's transactional producer, against the same
+//! in-process klamm-testkit cluster in the same run: 1-record and 100-record transactions.
+//! Each iteration is one whole transaction (begin, sends, commit).
+//!
+//! `cargo bench -p klamm-txn --bench txn_rate`
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use criterion::{Criterion, Throughput, criterion_main};
+use klamm_producer::ProducerRecord;
+use klamm_testkit::Cluster;
+use klamm_txn::TransactionalProducer;
+use rdkafka::ClientConfig;
+use rdkafka::producer::{BaseRecord, Producer as _, ThreadedProducer};
+
+const TOPIC: &str = "bench";
+
+fn bench(c: &mut Criterion) {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let kit = rt.block_on(async {
+        Cluster::builder()
+            .brokers(3)
+            .topic(TOPIC, 6)
+            .start()
+            .await
+            .expect("testkit")
+    });
+    let klamm = rt.block_on(async {
+        let p = TransactionalProducer::builder()
+            .bootstrap(kit.bootstrap())
+            .transactional_id("bench-klamm")
+            .build()
+            .await
+            .expect("build");
+        p.init_transactions().await.expect("init");
+        Arc::new(p)
+    });
+    let rdk: ThreadedProducer<_> = ClientConfig::new()
+        .set("bootstrap.servers", kit.bootstrap())
+        .set("transactional.id", "bench-rdkafka")
+        .set("linger.ms", "5")
+        .create()
+        .expect("rdkafka producer");
+    rdk.init_transactions(Duration::from_secs(30))
+        .expect("rdkafka init");
+
+    let mut group = c.benchmark_group("transactions");
+    group.sample_size(10);
+    for records in [1usize, 100] {
+        group.throughput(Throughput::Elements(1));
+        group.bench_function(format!("klamm/{records}-record"), |b| {
+            b.iter_custom(|iters| {
+                let p = Arc::clone(&klamm);
+                rt.block_on(async move {
+                    let start = Instant::now();
+                    for t in 0..iters {
+                        p.begin_transaction().expect("begin");
+                        for i in 0..records {
+                            let rec = ProducerRecord::new(TOPIC).value(format!("{t}-{i}"));
+                            let _f = p.send(rec).await.expect("send");
+                        }
+                        p.commit_transaction().await.expect("commit");
+                    }
+                    start.elapsed()
+                })
+            });
+        });
+        group.bench_function(format!("rdkafka/{records}-record"), |b| {
+            b.iter_custom(|iters| {
+                let start = Instant::now();
+                for t in 0..iters {
+                    rdk.begin_transaction().expect("begin");
+                    for i in 0..records {
+                        let v = format!("{t}-{i}");
+                        rdk.send(BaseRecord::<(), String>::to(TOPIC).payload(&v))
+                            .map_err(|(e, _)| e)
+                            .expect("send");
+                    }
+                    rdk.commit_transaction(Duration::from_secs(30))
+                        .expect("commit");
+                }
+                start.elapsed()
+            });
+        });
+    }
+    group.finish();
+}
+
+fn benches() {
+    let mut c = Criterion::default().configure_from_args();
+    bench(&mut c);
+}
+
+criterion_main!(benches);
