@@ -14,6 +14,15 @@
 //!   in the message).
 //! - `GET /metrics`: the pool's metrics.
 //! - Ctrl-C: closes the pool (waits up to 5 s for running transactions) and exits.
+//!
+//! An order whose body contains `reject` fails validation *after* its order record was sent:
+//! the transaction is aborted and neither record may ever become visible.
+//!
+//! With `--drive N [--concurrency C]` (what `cargo xtask demo` runs) the service also plays
+//! its own clients: it fires N concurrent requests at itself over HTTP (every tenth one a
+//! `reject`), reads `orders` and `audit` back with a `read_committed` Fetch, prints a results
+//! table (requests, commits, aborts, records visible, duplicates, missing, p50/p99 latency,
+//! requests/s) and exits non-zero if the exactly-once check failed.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -48,11 +57,18 @@ impl ProducerFactory for Factory {
 
 type Pool = TransactionalPool<Factory>;
 
+#[path = "orders_service/drive.rs"]
+mod drive;
+#[path = "orders_service/read_committed.rs"]
+mod read_committed;
+
 struct Args {
     bootstrap: String,
     listen: SocketAddr,
     size: usize,
     prefix: String,
+    drive: Option<usize>,
+    concurrency: usize,
 }
 
 fn args() -> Result<Args, String> {
@@ -61,6 +77,8 @@ fn args() -> Result<Args, String> {
         listen: SocketAddr::from(([127, 0, 0, 1], 0)),
         size: 8,
         prefix: "orders-svc".into(),
+        drive: None,
+        concurrency: 64,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -70,6 +88,12 @@ fn args() -> Result<Args, String> {
             "--listen" => a.listen = value()?.parse().map_err(|e| format!("--listen: {e}"))?,
             "--size" => a.size = value()?.parse().map_err(|e| format!("--size: {e}"))?,
             "--prefix" => a.prefix = value()?,
+            "--drive" => a.drive = Some(value()?.parse().map_err(|e| format!("--drive: {e}"))?),
+            "--concurrency" => {
+                a.concurrency = value()?
+                    .parse()
+                    .map_err(|e| format!("--concurrency: {e}"))?
+            }
             other => return Err(format!("unknown argument {other}")),
         }
     }
@@ -77,6 +101,30 @@ fn args() -> Result<Args, String> {
         return Err("--bootstrap HOST:PORT is required".into());
     }
     Ok(a)
+}
+
+/// Why an order's transaction did not commit.
+#[derive(Debug)]
+enum OrderError {
+    /// Kafka said no (the pool aborted, or replaced a broken producer).
+    Txn(TxnError),
+    /// The order failed validation after its record was sent (the pool aborted).
+    Rejected(String),
+}
+
+impl From<TxnError> for OrderError {
+    fn from(e: TxnError) -> Self {
+        OrderError::Txn(e)
+    }
+}
+
+impl std::fmt::Display for OrderError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            OrderError::Txn(e) => write!(f, "{e}"),
+            OrderError::Rejected(id) => write!(f, "order {id} rejected by validation"),
+        }
+    }
 }
 
 async fn create_order(
@@ -91,13 +139,18 @@ async fn write_order(pool: Pool, id: String, body: String) -> (StatusCode, Strin
     let key = id.clone();
     let result = pool
         .transaction(|txn| async move {
+            let reject = body.contains("reject");
             let order = txn
                 .send(ProducerRecord::new("orders").key(key.clone()).value(body))
                 .await?;
+            if reject {
+                // Validation fails after the order was written: the pool aborts.
+                return Err(OrderError::Rejected(key));
+            }
             let audit = txn
                 .send(ProducerRecord::new("audit").key(key).value("order created"))
                 .await?;
-            Ok::<_, TxnError>((txn.transactional_id().to_owned(), order, audit))
+            Ok::<_, OrderError>((txn.transactional_id().to_owned(), order, audit))
         })
         .await;
     match result {
@@ -129,7 +182,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args = args().map_err(|e| format!("{e}\nusage: orders_service --bootstrap HOST:PORT [--listen ADDR] [--size N] [--prefix P]"))?;
     let pool: Pool = TransactionalPool::builder()
         .factory(Factory {
-            bootstrap: args.bootstrap,
+            bootstrap: args.bootstrap.clone(),
         })
         .id_prefix(args.prefix)
         .size(args.size)
@@ -141,13 +194,30 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .route("/metrics", get(metrics))
         .with_state(pool.clone());
     let listener = tokio::net::TcpListener::bind(args.listen).await?;
-    println!("listening: http://{}", listener.local_addr()?);
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
-        .await?;
+    let addr = listener.local_addr()?;
+    println!("listening: http://{addr}");
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = stop_rx => {}
+                }
+            })
+            .await
+    });
+    let mut ok = true;
+    if let Some(n) = args.drive {
+        let report = drive::run(addr, &args.bootstrap, n, args.concurrency, &pool).await?;
+        ok = report.exactly_once();
+        let _ = stop_tx.send(());
+    }
+    server.await??;
     let taken = pool.close(Duration::from_secs(5)).await;
     eprintln!("pool closed ({taken} transactions cut short)");
+    if !ok {
+        return Err("the exactly-once check failed".into());
+    }
     Ok(())
 }

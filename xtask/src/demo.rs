@@ -7,7 +7,7 @@
 //! |---|---|---|
 //! | cluster | `klamm-testkit` bin (or `--bootstrap` / `--docker`; until the testkit binary lands, the librdkafka mock via `klamm-broker mock`) | `cargo run -p klamm-testkit -- --brokers 3`, reads `bootstrap: ...` |
 //! | producer | `klamm-producer` example `perf` | `perf --bootstrap ADDR --topic klamm-demo --num-records 200000 --record-size 100` |
-//! | pool | `klamm-pool` example `orders_service` | `orders_service --bootstrap ADDR` (fires requests, prints its results table) |
+//! | pool | `klamm-pool` example `orders_service` | `orders_service --bootstrap ADDR --drive 2000 --concurrency 64` (fires the requests at itself, reads back read_committed, prints its results table) |
 //!
 //! Acts whose target does not exist yet are listed as "not yet" with the issue that brings
 //! them; the demo never pretends they ran.
@@ -146,6 +146,11 @@ fn run_act(bar: &ProgressBar, act: &Act, addr: &str) -> Result<Status> {
     cmd.args(["run", "-q", "--release", "-p", act.package])
         .args([format!("--{}", act.kind), act.target.to_string()])
         .args(["--", "--bootstrap", addr]);
+    if act.name == "pool" {
+        // The service plays its own 64 concurrent clients, reads both topics back
+        // read_committed and prints the results table.
+        cmd.args(["--drive", "2000", "--concurrency", "64"]);
+    }
     if act.name == "producer" {
         cmd.args([
             "--topic",
