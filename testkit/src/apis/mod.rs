@@ -61,27 +61,10 @@ pub(crate) fn served(api: ApiKey) -> Option<(i16, i16)> {
 }
 
 /// Whether `version` of `api` is answered first and throttled after (KIP-219); for older
-/// versions the broker delays the response itself.
+/// versions the broker delays the response itself. The table is klamm-protocol's, shared with
+/// the client side (klamm-net's throttle layer).
 pub(crate) fn kip219(api: ApiKey, version: i16) -> bool {
-    let first = match api {
-        ApiKey::Produce => 6,
-        ApiKey::Fetch => 8,
-        ApiKey::ListOffsets => 3,
-        ApiKey::Metadata => 6,
-        ApiKey::OffsetFetch => 4,
-        ApiKey::FindCoordinator => 2,
-        ApiKey::ApiVersions => 2,
-        ApiKey::CreateTopics => 3,
-        ApiKey::DescribeProducers => 0,
-        ApiKey::InitProducerId
-        | ApiKey::AddPartitionsToTxn
-        | ApiKey::AddOffsetsToTxn
-        | ApiKey::EndTxn
-        | ApiKey::TxnOffsetCommit
-        | ApiKey::SaslAuthenticate => 1,
-        _ => 0,
-    };
-    version >= first
+    api.client_enforces_throttle(version)
 }
 
 /// What a handler sees of its request's context.
