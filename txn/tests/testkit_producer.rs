@@ -72,7 +72,7 @@ async fn transactions_every_fourth_aborted_read_committed() {
     p.init_transactions().await.expect("init");
     let mut expected: Vec<Vec<Bytes>> = vec![Vec::new(); PARTITIONS as usize];
     let mut seed: u64 = 0x0123_4567_89AB_CDEF;
-    for txn in 0..300u32 {
+    for txn in 0..1_000u32 {
         seed ^= seed << 13;
         seed ^= seed >> 7;
         seed ^= seed << 17;
