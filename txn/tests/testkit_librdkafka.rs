@@ -2,24 +2,20 @@
 //! what Klamm's transactional producer wrote to klamm-testkit (committed records exactly
 //! once, aborted ones never, per-partition order kept).
 
-mod support;
-
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use klamm_producer::ProducerRecord;
 use klamm_testkit::Cluster;
-use klamm_txn::{ClusterTransport, TransactionalProducer, TxnConfig};
+use klamm_txn::{ClusterTransport, TransactionalProducer};
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::Message;
 use rdkafka::{Offset, TopicPartitionList};
-use support::MiniProducer;
 
 const TOPIC: &str = "payments";
 const PARTITIONS: i32 = 3;
 
-type Producer = TransactionalProducer<MiniProducer, ClusterTransport>;
+type Producer = TransactionalProducer<klamm_producer::Producer, ClusterTransport>;
 
 /// Reads `topic` from the beginning with librdkafka until `expected` records arrived (or
 /// nothing new came for 10 s), then one more second to catch extras.
@@ -70,16 +66,14 @@ async fn librdkafka_reads_committed_transactions_only() {
         .start()
         .await
         .expect("testkit");
-    let cluster = klamm_net::Cluster::builder()
+    // The real transactional producer: klamm-txn on klamm-producer's sender.
+    let p: Producer = TransactionalProducer::builder()
         .bootstrap(kit.bootstrap())
-        .connect()
+        .transactional_id("payments-0")
+        .producer(|b| b.linger(Duration::from_millis(2)))
+        .build()
         .await
-        .expect("connect");
-    let mut cfg = TxnConfig::new("payments-0");
-    cfg.retry_backoff = Duration::from_millis(20);
-    let mgr = Producer::manager_for(cfg);
-    let backend = MiniProducer::start(Arc::clone(&mgr), cluster.clone());
-    let p = Producer::new(mgr, backend, ClusterTransport::new(cluster));
+        .expect("build");
     p.init_transactions().await.expect("init");
 
     let mut expected = vec![Vec::new(); PARTITIONS as usize];
