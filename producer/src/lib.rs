@@ -15,6 +15,8 @@ mod producer;
 pub mod record;
 pub mod sender;
 #[cfg(test)]
+mod tracing_tests;
+#[cfg(test)]
 mod txn_hook_tests;
 
 pub use builder::ProducerBuilder;

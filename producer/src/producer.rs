@@ -110,7 +110,14 @@ impl Producer {
             Arc::clone(&shared),
         )
         .with_hook(hook);
-        let handle = tokio::spawn(sender.run());
+        // The sender task's span carries the client id (and the transactional id) into every
+        // event it emits: connection, retry, epoch bump, fencing.
+        let span = tracing::info_span!(
+            "klamm_producer_sender",
+            client_id = %config.client_id,
+            transactional_id = config.transactional_id.as_deref().unwrap_or("")
+        );
+        let handle = tokio::spawn(tracing::Instrument::instrument(sender.run(), span));
         Producer {
             inner: Arc::new(Inner {
                 config,

@@ -140,7 +140,24 @@ async fn exactly_once_in_order_under_sequence_faults() {
         0.1,
     );
     let p = producer(&cluster, config().batch_size(256));
+    // The random schedule draws per request and the request count depends on timing, so make
+    // sure the broker loses the producer's state at least once mid-stream (after 20 requests,
+    // far fewer than 2,400 records in 256-byte batches need).
+    let forced = {
+        let cluster = Arc::clone(&cluster);
+        tokio::spawn(async move {
+            while cluster
+                .produce_calls
+                .load(std::sync::atomic::Ordering::Relaxed)
+                < 20
+            {
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+            cluster.push_fault(Fault::LoseProducerState);
+        })
+    };
     produce_keyed(&p, 0..8, 300).await;
+    forced.abort();
     assert_eq!(check_logs(&cluster, 6), 2_400, "nothing lost");
     assert!(cluster.injected("LoseProducerState") > 0);
     assert!(p.metrics().producer_ids > 1, "epoch bumped");

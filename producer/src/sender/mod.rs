@@ -28,6 +28,7 @@ use futures::stream::FuturesUnordered;
 use klamm_protocol::messages::produce::ProduceResponse;
 use tokio::sync::Notify;
 use tokio::time::Instant;
+use tracing::Instrument;
 
 use crate::accumulator::{DrainContext, ProducerBatch, RecordAccumulator};
 use crate::config::{Acks, ProducerConfig};
@@ -310,8 +311,17 @@ impl<T: Transport + ?Sized> Sender<T> {
             "produce request"
         );
         let response = self.transport.produce(node, request);
-        self.responses
-            .push(Box::pin(async move { (id, response.await) }));
+        // One span per Produce request, from send to answer (DESIGN.md: debug level on the
+        // hot path), so a subscriber can see each request's life and time.
+        let span = tracing::debug_span!(
+            "produce_request",
+            node,
+            request = id,
+            batches = batches.len()
+        );
+        self.responses.push(Box::pin(
+            async move { (id, response.await) }.instrument(span),
+        ));
         self.in_flight.insert(id, (node, batches));
         *self.per_node.entry(node).or_insert(0) += 1;
         self.shared.count(|m| m.requests += 1);
