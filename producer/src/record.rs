@@ -129,7 +129,9 @@ pub struct RecordMetadata {
     pub topic: Arc<str>,
     /// The partition.
     pub partition: i32,
-    /// The record's offset; `-1` with `acks = 0`, where the broker does not answer.
+    /// The record's offset; `-1` when unknown: with `acks = 0` (the broker does not answer),
+    /// and when the broker answered a retry with DUPLICATE_SEQUENCE_NUMBER (written by an
+    /// earlier attempt, offset no longer known; Java reports -1 too).
     pub offset: i64,
     /// The record's timestamp: the broker's log append time for topics with
     /// `message.timestamp.type=LogAppendTime`, the create time otherwise.

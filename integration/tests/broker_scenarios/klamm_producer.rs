@@ -47,6 +47,11 @@ async fn produce_with_klamm_producer(
         if meta.partition != r.partition {
             return Err(format!("record for {} landed in {}", r.partition, meta.partition).into());
         }
+        // -1: written, offset unknown (a DUPLICATE_SEQUENCE_NUMBER answer to a retry); the
+        // read-back below still checks that it is there exactly once.
+        if meta.offset < 0 {
+            continue;
+        }
         let slot = &mut last[r.partition as usize];
         if meta.offset <= *slot {
             return Err(format!(

@@ -81,10 +81,12 @@ pub fn classify(
             base_offset: answer.base_offset,
             log_append_time,
         },
-        // Written by an earlier attempt (KIP-98): success. Newer brokers answer NONE with the
-        // original offset instead.
+        // Written by an earlier attempt (KIP-98): success, but the broker no longer knows
+        // where (newer brokers answer NONE with the original offset when they do). Kafka sends
+        // -1 here and Java reports the offset as unknown; some brokers (the librdkafka mock)
+        // send 0, so never trust the field: -1, unknown.
         ErrorCode::DuplicateSequenceNumber if idempotent => Verdict::Complete {
-            base_offset: answer.base_offset,
+            base_offset: -1,
             log_append_time,
         },
         ErrorCode::OutOfOrderSequenceNumber | ErrorCode::UnknownProducerId if idempotent => {
@@ -200,12 +202,14 @@ mod tests {
                 log_append_time: None
             }
         );
+        // A duplicate is written, at an offset the broker no longer knows: -1 (as Java),
+        // whatever the base offset field holds.
         let mut a = answer(ErrorCode::DuplicateSequenceNumber);
         a.log_append_time_ms = 77;
         assert_eq!(
             classify(&tp(), Some(&a), true),
             Verdict::Complete {
-                base_offset: 40,
+                base_offset: -1,
                 log_append_time: Some(77)
             }
         );
