@@ -27,10 +27,8 @@ pub trait Message: Sized {
     /// Fails with [`DecodeError::UnsupportedVersion`] outside [`Message::VERSIONS`] and with
     /// [`DecodeError::TrailingBytes`] if the body holds more than one message.
     fn decode(body: &Bytes, version: i16) -> Result<Self, DecodeError> {
-        check_decode_version::<Self>(version)?;
-        let cx = DecodeContext::new(body, version);
-        let (rest, msg) = finish(Self::read(&body[..], &cx))?;
-        expect_end(rest)?;
+        let (msg, trailing) = Self::decode_lenient(body, version)?;
+        expect_end(&trailing)?;
         Ok(msg)
     }
 
