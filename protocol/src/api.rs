@@ -54,7 +54,7 @@ pub struct ApiInfo {
 
 /// Every API this codec covers, with its version range and first flexible version.
 pub const SUPPORTED_APIS: &[ApiInfo] = &[
-    api(ApiKey::Produce, 0, 11, 9),
+    api(ApiKey::Produce, 0, 12, 9),
     api(ApiKey::Fetch, 0, 17, 12),
     api(ApiKey::ListOffsets, 0, 10, 6),
     api(ApiKey::Metadata, 0, 13, 9),

@@ -143,10 +143,17 @@ impl BrokerConnection {
             .negotiate(R::API_KEY, R::VERSIONS, &self.shared.broker)
     }
 
+    /// The version `req` is sent at: the highest both sides support within what the request's
+    /// content allows ([`KafkaRequest::version_range`]).
+    pub fn version_for_request<R: KafkaRequest>(&self, req: &R) -> Result<i16, Error> {
+        self.versions
+            .negotiate(R::API_KEY, req.version_range(), &self.shared.broker)
+    }
+
     /// Sends `req` at the negotiated version and waits for the response (a slot in flight
     /// first). Dropping the future is safe at any point.
     pub async fn send<R: KafkaRequest>(&self, req: R) -> Result<Response<R::Response>, Error> {
-        let version = self.version_for::<R>()?;
+        let version = self.version_for_request(&req)?;
         self.send_at(req, version).await
     }
 
@@ -272,7 +279,7 @@ impl<R: KafkaRequest> Service<R> for BrokerConnection {
             return ResponseFuture::failed(Error::NotReady);
         };
         let result = self
-            .version_for::<R>()
+            .version_for_request(&req)
             .and_then(|v| Ok((v, self.start(&req, v, permit)?)));
         match result {
             Ok((version, rx)) => ResponseFuture::waiting(

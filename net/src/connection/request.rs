@@ -30,6 +30,12 @@ pub trait KafkaRequest: Request<Response: ResponseBody> + Send + 'static {
     fn expects_response(&self) -> bool {
         true
     }
+
+    /// The versions this particular request may be sent at; the type's whole range unless the
+    /// request's content rules some out.
+    fn version_range(&self) -> (i16, i16) {
+        Self::VERSIONS
+    }
 }
 
 macro_rules! bodies {
@@ -60,6 +66,17 @@ bodies! {
 impl KafkaRequest for ProduceRequest {
     fn expects_response(&self) -> bool {
         self.acks != 0
+    }
+
+    /// KIP-890 part 2: a transactional Produce v12 makes the broker add the partition to the
+    /// transaction implicitly, which only a producer in transaction version 2 may rely on. A
+    /// transactional request therefore stops at v11 here.
+    fn version_range(&self) -> (i16, i16) {
+        if self.transactional_id.is_some() {
+            (Self::VERSIONS.0, Self::VERSIONS.1.min(11))
+        } else {
+            Self::VERSIONS
+        }
     }
 }
 
@@ -263,5 +280,22 @@ impl<B: ResponseBody> Future for ResponseFuture<B> {
                 })
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod version_range_tests {
+    use super::*;
+
+    #[test]
+    fn a_transactional_produce_stops_at_v11_and_a_plain_one_uses_the_whole_range() {
+        let plain = ProduceRequest::default();
+        assert_eq!(plain.version_range(), ProduceRequest::VERSIONS);
+        assert_eq!(ProduceRequest::VERSIONS.1, 12);
+        let txn = ProduceRequest {
+            transactional_id: Some("orders-0".into()),
+            ..Default::default()
+        };
+        assert_eq!(txn.version_range(), (ProduceRequest::VERSIONS.0, 11));
     }
 }

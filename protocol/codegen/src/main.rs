@@ -15,7 +15,7 @@ use schema::{Field, MessageDef, Ty, Versions, parse_message};
 
 /// The APIs Klamm covers: (schema name, `ApiKey` variant, supported versions).
 const APIS: &[(&str, &str, i16, i16)] = &[
-    ("Produce", "Produce", 0, 11),
+    ("Produce", "Produce", 0, 12),
     ("Fetch", "Fetch", 0, 17),
     ("ListOffsets", "ListOffsets", 0, 10),
     ("Metadata", "Metadata", 0, 13),
@@ -35,6 +35,12 @@ const APIS: &[(&str, &str, i16, i16)] = &[
 
 /// Schema changes newer than the schema snapshot, applied by hand (each cites its KIP).
 fn overlay(m: &mut MessageDef) {
+    // KIP-890 part 2: Produce v12 has the same fields as v11. A transactional producer may send
+    // it only when the broker's finalized `transaction.version` is >= 2, and then the broker adds
+    // the partition to the transaction itself (no AddPartitionsToTxn first).
+    if m.name == "ProduceRequest" || m.name == "ProduceResponse" {
+        m.valid.hi = m.valid.hi.max(12);
+    }
     // KIP-1102: Metadata v13 adds a top-level error code to the response (and nothing to the
     // request). librdkafka 2.16 and the librdkafka mock speak v13.
     if m.name == "MetadataRequest" || m.name == "MetadataResponse" {
