@@ -114,25 +114,37 @@ impl TransactionalProducerBuilder {
     pub async fn build(
         self,
     ) -> Result<TransactionalProducer<Producer, ClusterTransport>, TxnError> {
-        if self.txn.transactional_id.is_empty() {
-            return Err(TxnError::MissingTransactionalId);
-        }
-        let config = self
-            .producer
-            .bootstrap(self.bootstrap.iter().cloned())
-            .transactional_id(self.txn.transactional_id.to_string())
-            .enable_idempotence(true)
-            .build()
-            .map_err(ProducerError::from)?;
+        self.producer_config()?;
+        let cluster = self.connect_cluster().await?;
+        self.build_on(cluster)
+    }
+
+    /// Connects to the bootstrap brokers with this builder's connection settings, without
+    /// starting a producer: a cluster handle to pass to [`build_on`](Self::build_on) of this
+    /// and other builders, so that several producers share its metadata and connections.
+    pub async fn connect_cluster(&self) -> Result<Cluster, TxnError> {
         let mut cluster = Cluster::builder().bootstrap(self.bootstrap.join(","));
-        if let Some(c) = self.connection {
-            cluster = cluster.connection(c);
+        if let Some(c) = &self.connection {
+            cluster = cluster.connection(c.clone());
         }
-        let cluster = cluster.connect().await.map_err(|e| {
+        cluster.connect().await.map_err(|e| {
             TxnError::Producer(ProducerError::Fatal(
                 format!("could not connect to the bootstrap brokers: {e}").into(),
             ))
-        })?;
+        })
+    }
+
+    /// Validates the settings and starts the producer on a cluster handle that is already
+    /// connected (from [`connect_cluster`](Self::connect_cluster) or klamm-net directly),
+    /// sharing its metadata and connections with every other holder. The producer keeps its
+    /// own transaction manager (producer id, epoch, state), accumulator, sequences and sender.
+    /// The bootstrap servers are still required (they are part of the validated settings).
+    /// Call [`TransactionalProducer::init_transactions`] next.
+    pub fn build_on(
+        self,
+        cluster: Cluster,
+    ) -> Result<TransactionalProducer<Producer, ClusterTransport>, TxnError> {
+        let config = self.producer_config()?;
         let manager = Arc::new(TransactionManager::new(self.txn));
         let hook: Arc<dyn klamm_producer::TransactionHook> = manager.clone();
         let producer = Producer::with_transport_and_hook(
@@ -147,5 +159,20 @@ impl TransactionalProducerBuilder {
             producer,
             ClusterTransport::new(cluster),
         ))
+    }
+
+    /// The producer settings with the transactional id and idempotence set, validated.
+    fn producer_config(&self) -> Result<klamm_producer::ProducerConfig, TxnError> {
+        if self.txn.transactional_id.is_empty() {
+            return Err(TxnError::MissingTransactionalId);
+        }
+        Ok(self
+            .producer
+            .clone()
+            .bootstrap(self.bootstrap.iter().cloned())
+            .transactional_id(self.txn.transactional_id.to_string())
+            .enable_idempotence(true)
+            .build()
+            .map_err(ProducerError::from)?)
     }
 }
