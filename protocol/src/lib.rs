@@ -10,6 +10,8 @@ pub mod header;
 pub mod messages;
 pub mod primitives;
 pub mod record;
+#[cfg(feature = "sasl")]
+pub mod sasl;
 
 pub use api::{ApiInfo, ApiKey, SUPPORTED_APIS};
 pub use codec::{Message, Request};

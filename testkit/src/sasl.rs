@@ -2,10 +2,9 @@
 //! mechanism, SaslAuthenticate carries the tokens. PLAIN (RFC 4616) and SCRAM-SHA-256/512
 //! (RFC 5802 / RFC 7677, 4096 iterations as Kafka's default).
 
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD as B64;
-use hmac::{Hmac, Mac};
-use sha2::{Digest, Sha256, Sha512};
+use klamm_protocol::sasl::{
+    ClientFirst, SaslError as ScramError, ScramCredential, ScramMechanism, ScramServer,
+};
 
 /// A SASL mechanism the brokers can require.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -91,15 +90,9 @@ pub(crate) enum SaslSession {
     Start,
     /// Handshake done; waiting for the first token.
     Chosen(Mechanism),
-    /// SCRAM: server-first sent.
-    ScramSent {
-        mechanism: Mechanism,
-        user: String,
-        nonce: String,
-        salt: Vec<u8>,
-        client_first_bare: String,
-        server_first: String,
-    },
+    /// SCRAM: server-first sent; the exchange (klamm-protocol's, shared with the client side)
+    /// waits for client-final.
+    ScramSent(Box<ScramServer>),
     /// Authenticated or failed: nothing more to do.
     Done,
 }
@@ -115,6 +108,17 @@ pub(crate) enum SaslError {
     IllegalState,
 }
 
+impl From<ScramError> for SaslError {
+    fn from(e: ScramError) -> Self {
+        SaslError::Failed(match e {
+            ScramError::Malformed(what) => what,
+            ScramError::NonceMismatch => "nonce mismatch",
+            _ => "invalid username or password",
+        })
+    }
+}
+
+/// Kafka's default SCRAM iteration count.
 const ITERATIONS: u32 = 4096;
 
 impl SaslSession {
@@ -150,124 +154,42 @@ impl SaslSession {
                     _ => Err(SaslError::Failed("invalid username or password")),
                 }
             }
-            SaslSession::Chosen(m) => self.scram_first(config, m, token),
-            SaslSession::ScramSent {
-                mechanism,
-                user,
-                nonce,
-                salt,
-                client_first_bare,
-                server_first,
-            } => {
+            SaslSession::Chosen(Mechanism::ScramSha256) => {
+                self.scram_first(config, ScramMechanism::Sha256, token)
+            }
+            SaslSession::Chosen(Mechanism::ScramSha512) => {
+                self.scram_first(config, ScramMechanism::Sha512, token)
+            }
+            SaslSession::ScramSent(mut server) => {
                 *self = SaslSession::Done;
-                let pass = config
-                    .password(&user)
-                    .ok_or(SaslError::Failed("unknown user"))?;
-                let msg = std::str::from_utf8(token).map_err(|_| SaslError::Failed("bad token"))?;
-                let (without_proof, proof) = msg
-                    .rsplit_once(",p=")
-                    .ok_or(SaslError::Failed("no proof"))?;
-                let attr = |k: &str| {
-                    without_proof
-                        .split(',')
-                        .find_map(|kv| kv.strip_prefix(k))
-                        .map(str::to_string)
-                };
-                if attr("r=").as_deref() != Some(nonce.as_str()) {
-                    return Err(SaslError::Failed("nonce mismatch"));
-                }
-                let proof = B64
-                    .decode(proof)
-                    .map_err(|_| SaslError::Failed("bad proof"))?;
-                let auth_message = format!("{client_first_bare},{server_first},{without_proof}");
-                let (ok, server_sig) = match mechanism {
-                    Mechanism::ScramSha256 => verify_sha256(pass, &salt, &auth_message, &proof),
-                    _ => verify_sha512(pass, &salt, &auth_message, &proof),
-                };
-                if !ok {
-                    return Err(SaslError::Failed("invalid username or password"));
-                }
-                Ok((format!("v={}", B64.encode(server_sig)).into_bytes(), true))
+                Ok((server.server_final(token)?, true))
             }
             SaslSession::Start | SaslSession::Done => Err(SaslError::IllegalState),
         }
     }
 
+    /// Answers client-first: looks the user up, derives the stored credential from the
+    /// password with a fresh salt (a real broker stores it; the result is the same), and hands
+    /// the exchange to klamm-protocol's [`ScramServer`].
     fn scram_first(
         &mut self,
         config: &SaslConfig,
-        m: Mechanism,
+        mechanism: ScramMechanism,
         token: &[u8],
     ) -> Result<(Vec<u8>, bool), SaslError> {
         *self = SaslSession::Done;
-        let msg = std::str::from_utf8(token).map_err(|_| SaslError::Failed("bad token"))?;
-        // gs2-header "n,," or "y,," (optionally with an authzid), then the bare message.
-        let mut it = msg.splitn(3, ',');
-        let (Some(cb), Some(_authz), Some(bare)) = (it.next(), it.next(), it.next()) else {
-            return Err(SaslError::Failed("malformed client-first message"));
-        };
-        if cb != "n" && cb != "y" {
-            return Err(SaslError::Failed("channel binding not supported"));
-        }
-        let attr = |k: &str| bare.split(',').find_map(|kv| kv.strip_prefix(k));
-        let user = attr("n=").ok_or(SaslError::Failed("no user"))?;
-        let user = user.replace("=2C", ",").replace("=3D", "=");
-        let cnonce = attr("r=").ok_or(SaslError::Failed("no nonce"))?;
-        if config.password(&user).is_none() {
-            return Err(SaslError::Failed("invalid username or password"));
-        }
-        let snonce: [u8; 18] = rand::random();
-        let nonce = format!("{cnonce}{}", B64.encode(snonce));
+        let first = ClientFirst::parse(token)?;
+        let password = config
+            .password(&first.username)
+            .ok_or(SaslError::Failed("invalid username or password"))?;
         let salt: [u8; 16] = rand::random();
-        let server_first = format!("r={nonce},s={},i={ITERATIONS}", B64.encode(salt));
-        *self = SaslSession::ScramSent {
-            mechanism: m,
-            user,
-            nonce,
-            salt: salt.to_vec(),
-            client_first_bare: bare.to_string(),
-            server_first: server_first.clone(),
-        };
-        Ok((server_first.into_bytes(), false))
+        let credential = ScramCredential::new(mechanism, password, &salt, ITERATIONS);
+        let mut server = Box::new(ScramServer::new(credential));
+        let reply = server.server_first(token)?;
+        *self = SaslSession::ScramSent(server);
+        Ok((reply, false))
     }
 }
-
-macro_rules! scram_fns {
-    ($hmac:ident, $verify:ident, $d:ty) => {
-        pub(crate) fn $hmac(key: &[u8], data: &[u8]) -> Vec<u8> {
-            // HMAC accepts keys of any length, so this never fails.
-            let Ok(mut mac) = <Hmac<$d> as Mac>::new_from_slice(key) else {
-                return Vec::new();
-            };
-            mac.update(data);
-            mac.finalize().into_bytes().to_vec()
-        }
-
-        /// Checks a SCRAM client proof; returns (valid, server signature).
-        fn $verify(
-            password: &str,
-            salt: &[u8],
-            auth_message: &str,
-            proof: &[u8],
-        ) -> (bool, Vec<u8>) {
-            let mut salted = vec![0u8; <$d as Digest>::output_size()];
-            pbkdf2::pbkdf2_hmac::<$d>(password.as_bytes(), salt, ITERATIONS, &mut salted);
-            let client_key = $hmac(&salted, b"Client Key");
-            let stored_key = <$d>::digest(&client_key).to_vec();
-            let client_sig = $hmac(&stored_key, auth_message.as_bytes());
-            let server_key = $hmac(&salted, b"Server Key");
-            let server_sig = $hmac(&server_key, auth_message.as_bytes());
-            if proof.len() != client_sig.len() {
-                return (false, server_sig);
-            }
-            let recovered: Vec<u8> = proof.iter().zip(&client_sig).map(|(a, b)| a ^ b).collect();
-            (<$d>::digest(&recovered).to_vec() == stored_key, server_sig)
-        }
-    };
-}
-
-scram_fns!(hmac_sha256, verify_sha256, Sha256);
-scram_fns!(hmac_sha512, verify_sha512, Sha512);
 
 #[cfg(test)]
 #[path = "sasl_tests.rs"]

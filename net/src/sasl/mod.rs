@@ -1,19 +1,13 @@
 //! SASL authentication: PLAIN and SCRAM-SHA-256/512 as pure state machines.
 //!
 //! The connection drives a [`SaslSession`] over SaslHandshake v1 + SaslAuthenticate; nothing
-//! here does I/O. The SCRAM server side ([`ScramServer`]) is exposed too, for test brokers.
+//! here does I/O. The mechanisms themselves live in `klamm_protocol::sasl` (shared with the test
+//! broker) and are re-exported here.
 
-mod error;
-mod plain;
-mod scram;
-mod scram_client;
-mod scram_server;
-
-pub use error::SaslError;
-pub use plain::plain_message;
-pub use scram::{MAX_ITERATIONS, MIN_ITERATIONS, ScramCredential, ScramMechanism};
-pub use scram_client::ScramClient;
-pub use scram_server::{ClientFirst, ScramServer};
+pub use klamm_protocol::sasl::{
+    ClientFirst, MAX_ITERATIONS, MIN_ITERATIONS, SaslError, ScramClient, ScramCredential,
+    ScramMechanism, ScramServer, plain_message,
+};
 
 /// Which SASL mechanism to authenticate with, and the credentials.
 #[derive(Clone, PartialEq, Eq)]

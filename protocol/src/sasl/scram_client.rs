@@ -13,7 +13,7 @@ const GS2_HEADER_B64: &str = "biws";
 /// client-final with proof, and verification of the server's final signature.
 ///
 /// ```
-/// use klamm_net::sasl::{ScramClient, ScramCredential, ScramMechanism, ScramServer};
+/// use klamm_protocol::sasl::{ScramClient, ScramCredential, ScramMechanism, ScramServer};
 ///
 /// let mech = ScramMechanism::Sha512;
 /// let mut client = ScramClient::new(mech, "alice", "secret");
@@ -24,7 +24,7 @@ const GS2_HEADER_B64: &str = "biws";
 /// let server_final = server.server_final(&client_final)?;
 /// client.handle_server_final(&server_final)?;
 /// assert!(client.is_done());
-/// # Ok::<(), klamm_net::sasl::SaslError>(())
+/// # Ok::<(), klamm_protocol::sasl::SaslError>(())
 /// ```
 #[derive(Debug)]
 pub struct ScramClient {

@@ -4,7 +4,7 @@
 /// Kafka clients send it.
 ///
 /// ```
-/// assert_eq!(klamm_net::sasl::plain_message("alice", "secret"), b"\0alice\0secret");
+/// assert_eq!(klamm_protocol::sasl::plain_message("alice", "secret"), b"\0alice\0secret");
 /// ```
 pub fn plain_message(username: &str, password: &str) -> Vec<u8> {
     let mut out = Vec::with_capacity(2 + username.len() + password.len());
