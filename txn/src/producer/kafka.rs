@@ -6,9 +6,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use klamm_net::{Cluster, ConnectionConfig};
+use klamm_producer::idempotence::{ProducerIdEpoch, TopicPartition};
+use klamm_producer::sender::{TopicInfo, Transport};
 use klamm_producer::{
     DeliveryFuture, Producer, ProducerConfigBuilder, ProducerError, ProducerRecord,
 };
+use klamm_protocol::messages::produce::{ProduceRequest, ProduceResponse};
 
 use super::{ProducerBackend, TransactionalProducer};
 use crate::cluster::ClusterTransport;
@@ -116,7 +119,7 @@ impl TransactionalProducerBuilder {
     ) -> Result<TransactionalProducer<Producer, ClusterTransport>, TxnError> {
         self.producer_config()?;
         let cluster = self.connect_cluster().await?;
-        self.build_on(cluster)
+        self.start(cluster, true)
     }
 
     /// Connects to the bootstrap brokers with this builder's connection settings, without
@@ -139,21 +142,32 @@ impl TransactionalProducerBuilder {
     /// sharing its metadata and connections with every other holder. The producer keeps its
     /// own transaction manager (producer id, epoch, state), accumulator, sequences and sender.
     /// The bootstrap servers are still required (they are part of the validated settings).
-    /// Call [`TransactionalProducer::init_transactions`] next.
+    /// Closing this producer leaves the cluster open for its other holders: close it yourself
+    /// after the last one. Call [`TransactionalProducer::init_transactions`] next.
     pub fn build_on(
         self,
         cluster: Cluster,
     ) -> Result<TransactionalProducer<Producer, ClusterTransport>, TxnError> {
+        self.start(cluster, false)
+    }
+
+    /// Starts the producer on `cluster`; closing the producer closes the cluster only when it
+    /// is `owned`.
+    fn start(
+        self,
+        cluster: Cluster,
+        owned: bool,
+    ) -> Result<TransactionalProducer<Producer, ClusterTransport>, TxnError> {
         let config = self.producer_config()?;
         let manager = Arc::new(TransactionManager::new(self.txn));
         let hook: Arc<dyn klamm_producer::TransactionHook> = manager.clone();
-        let producer = Producer::with_transport_and_hook(
-            config,
-            Arc::new(klamm_producer::sender::ClusterTransport::new(
-                cluster.clone(),
-            )),
-            Some(hook),
-        );
+        let transport = klamm_producer::sender::ClusterTransport::new(cluster.clone());
+        let transport: Arc<dyn Transport> = if owned {
+            Arc::new(transport)
+        } else {
+            Arc::new(SharedCluster(transport))
+        };
+        let producer = Producer::with_transport_and_hook(config, transport, Some(hook));
         Ok(TransactionalProducer::new(
             manager,
             producer,
@@ -175,4 +189,49 @@ impl TransactionalProducerBuilder {
             .build()
             .map_err(ProducerError::from)?)
     }
+}
+
+/// A boxed `Send` future, as klamm-producer's [`Transport`] returns them.
+type BoxFuture<T> = std::pin::Pin<Box<dyn Future<Output = T> + Send + 'static>>;
+
+/// klamm-producer's transport over a cluster the producer does not own
+/// ([`TransactionalProducerBuilder::build_on`]): everything goes to the cluster except
+/// `close`, which the sender calls when the producer closes; the cluster stays open for the
+/// other producers that share it.
+#[derive(Debug)]
+struct SharedCluster(klamm_producer::sender::ClusterTransport);
+
+impl Transport for SharedCluster {
+    fn cached_topic(&self, topic: &str) -> Option<TopicInfo> {
+        self.0.cached_topic(topic)
+    }
+
+    fn fetch_topic(&self, topic: &str) -> BoxFuture<Result<TopicInfo, ProducerError>> {
+        self.0.fetch_topic(topic)
+    }
+
+    fn leader(&self, tp: &TopicPartition) -> Option<i32> {
+        self.0.leader(tp)
+    }
+
+    fn refresh_metadata(&self) {
+        self.0.refresh_metadata();
+    }
+
+    fn produce(
+        &self,
+        node: i32,
+        request: ProduceRequest,
+    ) -> BoxFuture<Result<ProduceResponse, ProducerError>> {
+        self.0.produce(node, request)
+    }
+
+    fn init_producer_id(
+        &self,
+        current: Option<ProducerIdEpoch>,
+    ) -> BoxFuture<Result<ProducerIdEpoch, ProducerError>> {
+        self.0.init_producer_id(current)
+    }
+
+    fn close(&self) {}
 }
