@@ -81,7 +81,9 @@ pub enum TxnError {
         /// What made the producer fail.
         cause: Arc<TxnError>,
     },
-    /// Another state-changing call is running on this producer.
+    /// Another state-changing call is running on this producer. Only the low-level
+    /// [`TransactionManager::start`](crate::TransactionManager::start) returns it: the
+    /// producer's calls wait for their turn instead.
     #[error("{op} refused: {running} is running on this producer; state changes are serialised")]
     ConcurrentOperation {
         /// The refused operation.

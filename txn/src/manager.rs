@@ -1,10 +1,12 @@
 //! The [`TransactionManager`]: the one place where a transactional producer's state changes
 //! (DESIGN.md invariant 4). Every change goes through [`TransactionManager`]'s private
-//! `transition`, which checks the table in [`crate::state`]; state-changing calls are
-//! serialised by [`OpGuard`] (a second concurrent call is refused with
-//! [`TxnError::ConcurrentOperation`] instead of waiting, so no lock is ever held across an
-//! `.await`). The state lives under a `std::sync::Mutex` taken only for short, synchronous
-//! sections.
+//! `transition`, which checks the table in [`crate::state`]. State-changing calls are
+//! serialised: [`TransactionManager::start_queued`] waits its turn in a fair (FIFO) Tokio
+//! mutex held for the whole operation (by its [`OpGuard`]), so concurrent commits, aborts,
+//! offset sends and inits run one after the other, each judged against the state the
+//! previous one left. `begin_transaction` is synchronous (as in Java) and never waits: it is
+//! one short critical section. The state itself lives under a `std::sync::Mutex` taken only
+//! for short, synchronous sections, never across an `.await`.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -100,6 +102,9 @@ struct Inner {
 pub struct TransactionManager {
     config: TxnConfig,
     inner: Mutex<Inner>,
+    /// The turn of state-changing operations: held (asynchronously, FIFO) for the whole
+    /// operation by [`OpGuard`].
+    queue: tokio::sync::Mutex<()>,
     /// Signalled when the last in-progress `send` finished appending.
     sends_idle: Notify,
     /// Signalled when partitions were registered or added.
@@ -130,6 +135,7 @@ impl TransactionManager {
                 broker_transaction_version: 0,
                 kip890: false,
             }),
+            queue: tokio::sync::Mutex::new(()),
             sends_idle: Notify::new(),
             partitions_changed: Notify::new(),
             sender_wake: Notify::new(),
@@ -186,10 +192,30 @@ impl TransactionManager {
         Ok(())
     }
 
-    /// Starts a state-changing operation: refuses it if another is running or the state does
-    /// not accept it, otherwise applies its first transition and returns the guard that ends
-    /// it.
+    /// Starts a state-changing operation at once: refuses it if another is running
+    /// ([`TxnError::ConcurrentOperation`]) or the state does not accept it, otherwise applies
+    /// its first transition and returns the guard that ends it. It does not take a turn in
+    /// the queue; [`start_queued`](Self::start_queued) does, and is what the producer uses.
     pub fn start(&self, op: Op) -> Result<OpGuard<'_>, TxnError> {
+        self.start_with(op, None)
+    }
+
+    /// Waits for this operation's turn (first come, first served, behind every
+    /// state-changing operation already running or waiting), then starts it as
+    /// [`start`](Self::start) does. The turn is held until the returned guard is dropped, so
+    /// the operation sees the state the previous one left: a second `commit_transaction`
+    /// queued behind a successful one gets [`TxnError::NoTransaction`], one queued behind a
+    /// commit that timed out resumes it. Dropping the future while it waits changes nothing.
+    pub async fn start_queued(&self, op: Op) -> Result<OpGuard<'_>, TxnError> {
+        let turn = self.queue.lock().await;
+        self.start_with(op, Some(turn))
+    }
+
+    fn start_with<'a>(
+        &'a self,
+        op: Op,
+        turn: Option<tokio::sync::MutexGuard<'a, ()>>,
+    ) -> Result<OpGuard<'a>, TxnError> {
         let mut g = self.lock();
         if let Some(running) = g.running {
             return Err(TxnError::ConcurrentOperation { op, running });
@@ -202,18 +228,49 @@ impl TransactionManager {
             Self::transition(&mut g, to)?;
         }
         if op == Op::BeginTransaction {
-            g.generation += 1;
-            g.partitions.clear();
-            g.coordinator_knows_txn = Knows::No;
-            // KIP-890 part 2 switches only here, at a transaction boundary
-            g.kip890 = self.config.kip890_capable && g.broker_transaction_version >= 2;
+            self.begun(&mut g);
         }
         g.running = Some(op);
         Ok(OpGuard {
             mgr: self,
             op,
             admit: how,
+            _turn: turn,
         })
+    }
+
+    /// The bookkeeping of a new transaction (under the lock).
+    fn begun(&self, g: &mut Inner) {
+        g.generation += 1;
+        g.partitions.clear();
+        g.coordinator_knows_txn = Knows::No;
+        // KIP-890 part 2 switches only here, at a transaction boundary
+        g.kip890 = self.config.kip890_capable && g.broker_transaction_version >= 2;
+    }
+
+    /// `begin_transaction`: Ready -> InTransaction in one critical section. Synchronous and
+    /// never waiting (as Java's `beginTransaction`): while another state-changing operation
+    /// runs, the state it holds refuses the call with a typed error
+    /// ([`TxnError::TransactionEnding`] during a commit or abort,
+    /// [`TxnError::AlreadyInTransaction`] while offsets are sent, [`TxnError::NotInitialized`]
+    /// during `init_transactions`).
+    pub fn begin_transaction(&self) -> Result<(), TxnError> {
+        let op = Op::BeginTransaction;
+        let mut g = self.lock();
+        let how = admit(g.state, op)
+            .map_err(|r| TxnError::refused(op, g.state, r, g.last_error.as_ref()))?;
+        if let Some(running) = g.running {
+            return Err(TxnError::ConcurrentOperation { op, running });
+        }
+        let Admit::Start { to } = how else {
+            return Err(TxnError::InvalidTransition {
+                from: g.state,
+                to: TxnState::InTransaction,
+            });
+        };
+        Self::transition(&mut g, to)?;
+        self.begun(&mut g);
+        Ok(())
     }
 
     /// Admits one `send`: refused unless a transaction is open. The permit must live until
@@ -544,6 +601,8 @@ pub struct OpGuard<'a> {
     mgr: &'a TransactionManager,
     op: Op,
     admit: Admit,
+    /// The operation's turn in the queue, released after [`Drop`] settled the state.
+    _turn: Option<tokio::sync::MutexGuard<'a, ()>>,
 }
 
 impl OpGuard<'_> {
@@ -570,8 +629,9 @@ impl OpGuard<'_> {
             g.coordinator_knows_txn = Knows::No;
             g.last_error = None;
         }
+        // the new state and the end of the operation are seen together
+        g.running = None;
         r
-        // Drop clears `running`
     }
 
     /// Ends the operation without an outcome and returns the state it leaves.

@@ -15,7 +15,7 @@ use super::requests::{
 use super::{CoordinatorTransport, Target, TransportError};
 use crate::classify::{Backoff, Disposition, TxnApi, classify};
 use crate::error::TxnError;
-use crate::manager::{Knows, OpGuard, TransactionManager};
+use crate::manager::{Knows, TransactionManager};
 use crate::state::{Op, TxnState};
 
 /// Highest AddPartitionsToTxn version a client sends (v4+ are for brokers, KIP-890).
@@ -59,17 +59,27 @@ impl<T> TxnDriver<T> {
 }
 
 impl<T: CoordinatorTransport> TxnDriver<T> {
-    /// Runs `body` for the operation of `guard` within the operation timeout, and settles the
-    /// state: `done` on success, the error's state on failure, the interrupted state on
-    /// timeout.
-    async fn settle(
+    /// Runs the state-changing operation `op`: waits for its turn behind other
+    /// state-changing calls (queued, first come first served), starts it, runs `body` and
+    /// settles the state: `done` on success, the error's state on failure, the interrupted
+    /// state on timeout. The operation timeout bounds the whole call, the wait included.
+    async fn run_op(
         &self,
-        guard: OpGuard<'_>,
+        op: Op,
         done: TxnState,
         body: impl Future<Output = Result<(), TxnError>>,
     ) -> Result<(), TxnError> {
         let timeout = self.mgr.config().operation_timeout;
-        match tokio::time::timeout(timeout, body).await {
+        let deadline = tokio::time::Instant::now() + timeout;
+        let guard = match tokio::time::timeout_at(deadline, self.mgr.start_queued(op)).await {
+            Ok(r) => r?,
+            Err(_) => {
+                let state = self.mgr.state();
+                tracing::warn!(%op, %state, ?timeout, "transaction operation timed out waiting for its turn");
+                return Err(TxnError::Timeout { op, timeout, state });
+            }
+        };
+        match tokio::time::timeout_at(deadline, body).await {
             Ok(Ok(())) => guard.complete(done),
             Ok(Err(e)) => {
                 let e = self.mgr.absorb(e);
@@ -77,7 +87,6 @@ impl<T: CoordinatorTransport> TxnDriver<T> {
                 Err(e)
             }
             Err(_) => {
-                let op = guard.op();
                 let state = guard.interrupt();
                 tracing::warn!(%op, %state, ?timeout, "transaction operation timed out");
                 Err(TxnError::Timeout { op, timeout, state })
@@ -91,8 +100,7 @@ impl<T: CoordinatorTransport> TxnDriver<T> {
     pub async fn init_transactions(&self) -> Result<(), TxnError> {
         self.mgr
             .set_broker_transaction_version(self.transport.transaction_version());
-        let guard = self.mgr.start(Op::InitTransactions)?;
-        self.settle(guard, TxnState::Ready, async {
+        self.run_op(Op::InitTransactions, TxnState::Ready, async {
             let p = self.init_producer_id(None).await?;
             self.mgr.set_producer(p);
             Ok(())
@@ -105,9 +113,7 @@ impl<T: CoordinatorTransport> TxnDriver<T> {
     pub fn begin_transaction(&self) -> Result<(), TxnError> {
         self.mgr
             .set_broker_transaction_version(self.transport.transaction_version());
-        self.mgr
-            .start(Op::BeginTransaction)?
-            .complete(TxnState::InTransaction)
+        self.mgr.begin_transaction()
     }
 
     /// The sender's job: adds every pending partition to the transaction, batched into one
@@ -216,8 +222,7 @@ impl<T: CoordinatorTransport> TxnDriver<T> {
         offsets: &[(TopicPartition, OffsetAndMetadata)],
         group: &ConsumerGroupMetadata,
     ) -> Result<(), TxnError> {
-        let guard = self.mgr.start(Op::SendOffsets)?;
-        self.settle(guard, TxnState::InTransaction, async {
+        self.run_op(Op::SendOffsets, TxnState::InTransaction, async {
             let id = self.mgr.config().transactional_id.clone();
             let producer = self.producer()?;
             self.mgr.coordinator_knows_txn(Knows::Maybe);
@@ -261,8 +266,7 @@ impl<T: CoordinatorTransport> TxnDriver<T> {
         &self,
         flush: impl Future<Output = Result<(), ProducerError>>,
     ) -> Result<(), TxnError> {
-        let guard = self.mgr.start(Op::Commit)?;
-        self.settle(guard, TxnState::Ready, async {
+        self.run_op(Op::Commit, TxnState::Ready, async {
             self.mgr.wait_sends_idle().await;
             self.add_partitions_loop().await?;
             flush.await?;
@@ -292,8 +296,7 @@ impl<T: CoordinatorTransport> TxnDriver<T> {
         &self,
         abort_batches: impl Future<Output = ()>,
     ) -> Result<(), TxnError> {
-        let guard = self.mgr.start(Op::Abort)?;
-        self.settle(guard, TxnState::Ready, async {
+        self.run_op(Op::Abort, TxnState::Ready, async {
             // a record admitted before the abort must not be appended after the batches
             // are aborted (it would wait for the next transaction)
             self.mgr.wait_sends_idle().await;

@@ -136,3 +136,5 @@ pub(crate) mod fake;
 mod tests;
 #[cfg(test)]
 mod tests_end;
+#[cfg(test)]
+mod tests_queue;

@@ -261,49 +261,6 @@ async fn sequence_error_bumps_the_epoch_on_abort() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn state_changes_are_serialised() {
-    let (fake, d) = setup();
-    d.init_transactions().await.expect("init");
-    d.begin_transaction().expect("begin");
-    send_to(&d, "t", &[0]);
-    fake.inject(
-        ApiKey::EndTxn,
-        &[Fault::Code(ErrorCode::ConcurrentTransactions)],
-    );
-    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    let commit = d.commit_transaction(async move {
-        rx.await.ok();
-        Ok(())
-    });
-    let other = async {
-        tokio::task::yield_now().await;
-        assert_eq!(d.manager().status().running, Some(Op::Commit));
-        let e = d.abort_transaction(async {}).await.expect_err("refused");
-        assert!(
-            matches!(
-                e,
-                TxnError::ConcurrentOperation {
-                    op: Op::Abort,
-                    running: Op::Commit
-                }
-            ),
-            "{e}"
-        );
-        assert!(matches!(
-            d.manager().begin_send(&tp("t", 1)),
-            Err(TxnError::TransactionEnding {
-                op: Op::Send,
-                state: TxnState::Committing
-            })
-        ));
-        tx.send(()).expect("commit waits");
-    };
-    let (r, ()) = tokio::join!(commit, other);
-    r.expect("commit");
-    assert_eq!(fake.m().ended.len(), 1);
-}
-
-#[tokio::test(start_paused = true)]
 async fn commit_waits_for_sends_in_progress() {
     let (fake, d) = setup();
     d.init_transactions().await.expect("init");

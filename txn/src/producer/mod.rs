@@ -4,8 +4,9 @@
 //! `send` may run from many tasks inside one transaction; `init_transactions`,
 //! `begin_transaction`, `send_offsets_to_transaction`, `commit_transaction` and
 //! `abort_transaction` change the transaction's state and are serialised by the
-//! [`TransactionManager`] (a concurrent second call is refused with
-//! [`TxnError::ConcurrentOperation`]). A background task adds newly used partitions to the
+//! [`TransactionManager`]: a second call while one runs waits for its turn (first come, first
+//! served) and is then judged against the state the first one left; `begin_transaction` never
+//! waits. A background task adds newly used partitions to the
 //! transaction (one batched AddPartitionsToTxn per round) so the sender can drain them.
 
 mod backend;
