@@ -413,4 +413,13 @@ fn trailing_bytes_after_the_records_are_reported() {
     assert!(out[0].is_ok());
     assert_eq!(out[1], Err(DecodeError::TrailingBytes(2)));
     assert_eq!(out.len(), 2);
+    // The borrowed walk ends the same way: the error once, then nothing.
+    let mut records = batch.records().unwrap();
+    assert!(records.next_ref().unwrap().is_ok());
+    assert_eq!(
+        records.next_ref().unwrap().err(),
+        Some(DecodeError::TrailingBytes(2))
+    );
+    assert!(records.next_ref().is_none());
+    assert!(records.next().is_none());
 }

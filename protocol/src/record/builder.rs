@@ -349,7 +349,13 @@ impl BatchBuilder {
             self.buf
         } else {
             let records = &self.buf[RECORD_BATCH_OVERHEAD..];
-            let mut out = Vec::with_capacity(RECORD_BATCH_OVERHEAD + records.len() / 2 + 64);
+            // zstd compresses into a reused scratch buffer and appends its output once, so the
+            // batch is allocated at its exact size; the streaming codecs grow `out` as they go.
+            let guess = match self.compression {
+                Compression::Zstd => 0,
+                _ => records.len() / 2 + 64,
+            };
+            let mut out = Vec::with_capacity(RECORD_BATCH_OVERHEAD + guess);
             out.resize(RECORD_BATCH_OVERHEAD, 0);
             self.compression
                 .compress_at(self.level, records, &mut out)?;

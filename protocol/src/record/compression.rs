@@ -361,7 +361,14 @@ mod zstd_codec {
             const { RefCell::new(None) };
         static DECOMPRESSOR: RefCell<Option<zstd::bulk::Decompressor<'static>>> =
             const { RefCell::new(None) };
+        /// The worst-case-sized buffer zstd compresses into, reused: the batch itself then
+        /// gets an exactly-sized copy of the (usually much smaller) output, instead of keeping
+        /// a worst-case allocation alive for as long as the batch lives.
+        static SCRATCH: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
     }
+
+    /// A scratch buffer that grew beyond this (a batch of more than 8 MiB) is freed after use.
+    const MAX_KEPT_SCRATCH: usize = 8 << 20;
 
     pub(super) fn compress(
         level: Option<i32>,
@@ -383,14 +390,17 @@ mod zstd_codec {
                     .map_err(|e| encode_failed("zstd", e))?;
                 *current = level;
             }
-            let start = out.len();
-            out.reserve(zstd::zstd_safe::compress_bound(src.len()));
-            let mut cursor = std::io::Cursor::new(std::mem::take(out));
-            cursor.set_position(start as u64);
-            let r = c.compress_to_buffer(src, &mut cursor);
-            *out = cursor.into_inner();
-            r.map_err(|e| encode_failed("zstd", e))?;
-            Ok(())
+            SCRATCH.with(|scratch| {
+                let mut scratch = scratch.borrow_mut();
+                scratch.clear();
+                scratch.reserve(zstd::zstd_safe::compress_bound(src.len()));
+                let r = c.compress_to_buffer(src, &mut *scratch);
+                let r = r.map(|_| out.extend_from_slice(&scratch));
+                if scratch.capacity() > MAX_KEPT_SCRATCH {
+                    *scratch = Vec::new();
+                }
+                r.map_err(|e| encode_failed("zstd", e))
+            })
         })
     }
 

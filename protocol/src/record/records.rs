@@ -167,15 +167,8 @@ impl Records {
     /// ```
     #[inline]
     pub fn next_ref(&mut self) -> Option<Result<RecordRef<'_>, DecodeError>> {
-        if self.failed {
-            return None;
-        }
-        if self.left <= 0 {
-            if self.pos < self.buf.len() {
-                self.failed = true;
-                return Some(Err(DecodeError::TrailingBytes(self.buf.len() - self.pos)));
-            }
-            return None;
+        if self.failed || self.left <= 0 {
+            return self.finish().map(Err);
         }
         match self.parse() {
             Ok(r) => {
@@ -190,6 +183,16 @@ impl Records {
                 Some(Err(e))
             }
         }
+    }
+
+    /// The end of the walk: an error once if bytes remain after the last record, then `None`.
+    #[cold]
+    fn finish(&mut self) -> Option<DecodeError> {
+        if self.failed {
+            return None;
+        }
+        self.failed = true;
+        (self.pos < self.buf.len()).then(|| DecodeError::TrailingBytes(self.buf.len() - self.pos))
     }
 
     /// Parses the record at `self.pos` and moves past it. The returned record borrows a
@@ -235,13 +238,7 @@ impl Records {
             read_slice(body, &mut p, true)?;
         }
         if p != end {
-            return Err(DecodeError::Invalid {
-                what: "record",
-                detail: format!(
-                    "declared {len} bytes but its fields take {}",
-                    len as usize - (end - p)
-                ),
-            });
+            return Err(length_mismatch(len, len as usize - (end - p)));
         }
         self.pos = end;
         static EMPTY: Bytes = Bytes::new();
@@ -295,11 +292,13 @@ impl<'a> RecordRef<'a> {
     }
 
     /// The key as a zero-copy [`Bytes`].
+    #[inline]
     pub fn key_bytes(&self) -> Option<Bytes> {
         self.key.map(|(a, b)| self.buf.slice(a..b))
     }
 
     /// The value as a zero-copy [`Bytes`].
+    #[inline]
     pub fn value_bytes(&self) -> Option<Bytes> {
         self.value.map(|(a, b)| self.buf.slice(a..b))
     }
@@ -337,7 +336,7 @@ impl<'a> RecordRef<'a> {
     }
 
     /// The owned record, with zero-copy [`Bytes`] slices.
-    #[inline]
+    #[inline(always)]
     pub fn to_record(&self) -> Record {
         Record {
             offset: self.offset,
@@ -355,9 +354,27 @@ impl<'a> RecordRef<'a> {
 impl Iterator for Records {
     type Item = Result<Record, DecodeError>;
 
-    #[inline]
+    #[inline(always)]
     fn next(&mut self) -> Option<Self::Item> {
-        self.next_ref().map(|r| r.map(|r| r.to_record()))
+        // The same steps as `next_ref`, spelled out so that the record is parsed and built in
+        // the caller's loop (no out-of-line call returning a large `Option<Result<..>>`).
+        if self.failed || self.left <= 0 {
+            return self.finish().map(Err);
+        }
+        match self.parse() {
+            Ok(r) => {
+                self.left -= 1;
+                Some(Ok(RecordRef {
+                    buf: &self.buf,
+                    ..r
+                }
+                .to_record()))
+            }
+            Err(e) => {
+                self.failed = true;
+                Some(Err(e))
+            }
+        }
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
@@ -369,6 +386,19 @@ impl Iterator for Records {
     }
 }
 
+/// A record whose declared length differs from what its fields take (kept out of line: the
+/// record walk's hot path only branches to it).
+#[cold]
+#[inline(never)]
+fn length_mismatch(declared: i32, taken: usize) -> DecodeError {
+    DecodeError::Invalid {
+        what: "record",
+        detail: format!("declared {declared} bytes but its fields take {taken}"),
+    }
+}
+
+#[cold]
+#[inline(never)]
 fn truncated(what: &'static str, remaining: usize) -> DecodeError {
     DecodeError::Truncated {
         what,
