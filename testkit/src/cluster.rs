@@ -163,6 +163,16 @@ impl ClusterBuilder {
         self
     }
 
+    /// The finalized `transaction.version` feature (KIP-890): 2 (the default, as a fresh
+    /// Kafka 4.x cluster) lets transactional producers use Produce v12 with implicit partition
+    /// adds and EndTxn v5; 0 or 1 keeps them on AddPartitionsToTxn (a transactional Produce v12
+    /// is then refused with UNSUPPORTED_VERSION). EndTxn v5 bumps the epoch at any level, as
+    /// Kafka decides it by the request version.
+    pub fn transaction_version(mut self, level: i16) -> Self {
+        self.state.transaction_version = level;
+        self
+    }
+
     /// A produce byte-rate quota for every client id.
     pub fn produce_quota(mut self, bytes_per_sec: f64) -> Self {
         self.produce_quota = Some(bytes_per_sec);
@@ -411,6 +421,32 @@ impl Cluster {
         set_task(&self.inner, node, Some(task));
         tracing::info!(node, %addr, "broker restarted");
         Ok(())
+    }
+
+    /// Changes the finalized `transaction.version` (bumping the features epoch). Clients
+    /// learn it from the ApiVersions answer of their next connection, as with Kafka.
+    pub fn set_transaction_version(&self, level: i16) {
+        let mut state = self.inner.state();
+        state.config.transaction_version = level;
+        state.config.features_epoch += 1;
+    }
+
+    /// The finalized `transaction.version` and the features epoch.
+    pub fn transaction_version(&self) -> (i16, i64) {
+        let state = self.inner.state();
+        (
+            state.config.transaction_version,
+            state.config.features_epoch,
+        )
+    }
+
+    /// How many requests of `api` arrived (from the arrival log), e.g. to prove that a
+    /// transaction-version-2 producer sends no AddPartitionsToTxn.
+    pub fn arrivals_of(&self, api: ApiKey) -> usize {
+        self.arrivals()
+            .iter()
+            .filter(|a| a.api_key == api.as_i16())
+            .count()
     }
 
     /// Whether a broker is running.

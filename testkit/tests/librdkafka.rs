@@ -176,7 +176,24 @@ async fn idempotent_producer_survives_dropped_connections_without_duplicates() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn transactions_read_committed_sees_exactly_the_committed_records() {
-    let cluster = cluster().await;
+    // transaction.version 2 (the default): librdkafka still uses AddPartitionsToTxn and
+    // EndTxn below v5, which a version-2 cluster serves as before
+    librdkafka_transactions(2).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn transactions_read_committed_on_a_transaction_version_1_cluster() {
+    librdkafka_transactions(1).await;
+}
+
+async fn librdkafka_transactions(transaction_version: i16) {
+    let cluster = Cluster::builder()
+        .brokers(3)
+        .transaction_version(transaction_version)
+        .start()
+        .await
+        .unwrap();
+    assert_eq!(cluster.transaction_version().0, transaction_version);
     cluster.create_topic("txn", PARTITIONS).unwrap();
     let bootstrap = cluster.bootstrap();
     let (committed, uncommitted, all) = blocking(move || {
@@ -219,6 +236,7 @@ async fn transactions_read_committed_sees_exactly_the_committed_records() {
         "read_uncommitted: every record, aborted ones too"
     );
     assert_eq!(committed.len(), 670);
+    assert!(cluster.arrivals_of(ApiKey::AddPartitionsToTxn) > 0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

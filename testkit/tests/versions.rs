@@ -46,7 +46,7 @@ async fn each_way<R: Request>(cluster: &Cluster, c: &mut Client, req: &R, v: i16
 
 fn served(api: ApiKey) -> std::ops::RangeInclusive<i16> {
     let (min, max) = match api {
-        ApiKey::Produce => (3, 11),
+        ApiKey::Produce => (3, 12),
         ApiKey::Fetch => (4, 16),
         ApiKey::ListOffsets => (1, 9),
         ApiKey::Metadata => (0, 12),
@@ -56,7 +56,8 @@ fn served(api: ApiKey) -> std::ops::RangeInclusive<i16> {
         ApiKey::CreateTopics => (2, 7),
         ApiKey::InitProducerId => (0, 5),
         ApiKey::AddPartitionsToTxn => (0, 5),
-        ApiKey::AddOffsetsToTxn | ApiKey::EndTxn | ApiKey::TxnOffsetCommit => (0, 4),
+        ApiKey::AddOffsetsToTxn | ApiKey::TxnOffsetCommit => (0, 4),
+        ApiKey::EndTxn => (0, 5),
         ApiKey::SaslAuthenticate => (0, 2),
         ApiKey::SaslHandshake => (1, 1),
         ApiKey::DescribeProducers => (0, 0),

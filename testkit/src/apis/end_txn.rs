@@ -1,6 +1,7 @@
 //! EndTxn: commits or aborts the transaction, writing COMMIT/ABORT markers on every partition
 //! in it (after the configured marker delay, during which requests get
-//! CONCURRENT_TRANSACTIONS).
+//! CONCURRENT_TRANSACTIONS). EndTxn v5 (KIP-890 part 2) also bumps the epoch, writes the
+//! markers with the new one and returns it.
 
 use klamm_protocol::messages::{EndTxnRequest, EndTxnResponse};
 
@@ -17,6 +18,27 @@ impl Api for EndTxn {
         let mut state = ctx.inner.state();
         let code = if state.coordinator(1, &req.transactional_id) != ctx.node {
             codes::NOT_COORDINATOR
+        } else if ctx.version >= 5 {
+            // KIP-890 part 2: the version decides, as in Kafka (`isTransactionV2Enabled`)
+            let r = state.end_txn_v2(
+                &req.transactional_id,
+                req.producer_id,
+                req.producer_epoch,
+                req.committed,
+                crate::apis::now(),
+                now_ms(),
+            );
+            drop(state);
+            ctx.inner.appended.notify_waiters();
+            return Some(match r {
+                Ok((producer_id, producer_epoch)) => EndTxnResponse {
+                    error_code: codes::NONE,
+                    producer_id,
+                    producer_epoch,
+                    ..EndTxnResponse::default()
+                },
+                Err(code) => Self::error(ctx, &req, code),
+            });
         } else {
             state.end_txn(
                 &req.transactional_id,

@@ -33,7 +33,7 @@ pub(crate) use api_versions::unsupported_version_frame;
 
 /// The APIs and versions the brokers serve (clipped to what the codec supports).
 const SERVED: &[(ApiKey, i16, i16)] = &[
-    (ApiKey::Produce, 3, 11),
+    (ApiKey::Produce, 3, 12),
     (ApiKey::Fetch, 4, 16),
     (ApiKey::ListOffsets, 1, 9),
     (ApiKey::Metadata, 0, 12),
@@ -46,7 +46,7 @@ const SERVED: &[(ApiKey, i16, i16)] = &[
     (ApiKey::InitProducerId, 0, 5),
     (ApiKey::AddPartitionsToTxn, 0, 5),
     (ApiKey::AddOffsetsToTxn, 0, 4),
-    (ApiKey::EndTxn, 0, 4),
+    (ApiKey::EndTxn, 0, 5),
     (ApiKey::TxnOffsetCommit, 0, 4),
     (ApiKey::SaslAuthenticate, 0, 2),
     (ApiKey::DescribeProducers, 0, 0),

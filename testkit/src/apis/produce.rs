@@ -1,6 +1,8 @@
 //! Produce: appends each partition's batch through the idempotence and transaction checks,
 //! answers acks 0/1/all (every replica is in memory, so 1 and all are the same), and applies
-//! the client's produce byte-rate quota.
+//! the client's produce byte-rate quota. A transactional Produce v12 adds its partitions to
+//! the transaction first (KIP-890 part 2; refused with UNSUPPORTED_VERSION while the finalized
+//! `transaction.version` is below 2).
 
 use klamm_protocol::messages::produce::response::{
     LeaderIdAndEpoch, NodeEndpoint, PartitionProduceResponse, TopicProduceResponse,
@@ -9,6 +11,7 @@ use klamm_protocol::messages::{ProduceRequest, ProduceResponse};
 
 use super::{Api, Ctx, mono_ms};
 use crate::codes;
+use crate::state::txn_v2::ImplicitAdd;
 
 pub(crate) struct Produce;
 
@@ -35,13 +38,25 @@ impl Api for Produce {
         let mut leaders_moved = Vec::new();
         let mut responses = Vec::with_capacity(req.topic_data.len());
         let throttle;
+        // KIP-890 part 2: a transactional Produce v12 adds its partitions to the transaction
+        let (now, now_ms) = (crate::apis::now(), super::now_ms());
+        let implicit_add = req
+            .transactional_id
+            .as_deref()
+            .filter(|_| ctx.version >= 12)
+            .map(|transactional_id| ImplicitAdd {
+                transactional_id,
+                now,
+                now_ms,
+            });
         {
             let mut state = ctx.inner.state();
             for t in &req.topic_data {
                 let mut partition_responses = Vec::with_capacity(t.partition_data.len());
                 for p in &t.partition_data {
                     let records = p.records.clone().unwrap_or_default();
-                    let r = state.produce(ctx.node, &t.name, p.index, &records);
+                    let r =
+                        state.produce_adding(ctx.node, &t.name, p.index, &records, implicit_add);
                     let mut resp = if r.error == codes::NONE {
                         PartitionProduceResponse {
                             index: p.index,

@@ -10,6 +10,7 @@ pub mod log;
 pub mod producer;
 pub mod quota;
 pub mod txn;
+pub mod txn_v2;
 
 use bytes::Bytes;
 use std::collections::{BTreeMap, HashMap};
@@ -36,6 +37,13 @@ pub struct StateConfig {
     /// How long an EndTxn stays in PrepareCommit/PrepareAbort before its markers are written;
     /// requests that arrive meanwhile get CONCURRENT_TRANSACTIONS. Zero writes them at once.
     pub marker_delay: Duration,
+    /// The finalized `transaction.version` feature advertised in ApiVersions v3+ (KIP-890).
+    /// At 2, a transactional Produce v12 adds its partition to the transaction implicitly;
+    /// below 2 such a request is refused with UNSUPPORTED_VERSION. Default 2, as a fresh
+    /// Kafka 4.x cluster finalizes.
+    pub transaction_version: i16,
+    /// The epoch of the finalized features (grows with every feature change).
+    pub features_epoch: i64,
 }
 
 impl Default for StateConfig {
@@ -45,6 +53,8 @@ impl Default for StateConfig {
             default_partitions: 1,
             max_transaction_timeout_ms: 900_000,
             marker_delay: Duration::ZERO,
+            transaction_version: 2,
+            features_epoch: 1,
         }
     }
 }
@@ -257,6 +267,19 @@ impl ClusterState {
         partition: i32,
         records: &Bytes,
     ) -> ProduceResult {
+        self.produce_adding(node, topic, partition, records, None)
+    }
+
+    /// [`produce`](Self::produce), where a transactional batch first adds its partition to
+    /// the transaction of `implicit_add` (a transactional Produce v12, KIP-890 part 2).
+    pub fn produce_adding(
+        &mut self,
+        node: i32,
+        topic: &str,
+        partition: i32,
+        records: &Bytes,
+        implicit_add: Option<txn_v2::ImplicitAdd<'_>>,
+    ) -> ProduceResult {
         let Some(p) = self.partition(topic, partition) else {
             return ProduceResult::error(
                 codes::UNKNOWN_TOPIC_OR_PARTITION,
@@ -276,6 +299,15 @@ impl ClusterState {
             Ok(x) => x,
             Err(e) => return ProduceResult::error(log::batch_error_code(&e), e.to_string()),
         };
+        if h.is_transactional()
+            && let Some(add) = implicit_add
+            && let Err(code) = self.add_partition_implicitly(&add, &h, topic, partition)
+        {
+            return ProduceResult::error(
+                code,
+                "the partition could not be added to the transaction (Produce v12)",
+            );
+        }
         if h.is_transactional()
             && let Err(code) =
                 self.txns

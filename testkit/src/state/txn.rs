@@ -38,6 +38,9 @@ pub struct TxnMeta {
     pub epoch: i16,
     /// Producer id and epoch before the last bump (to answer a retried init).
     last: Option<(i64, i16)>,
+    /// `(producer id, epoch, commit)` of the EndTxn v5 that made the last bump (KIP-890
+    /// part 2), to answer its retry; cleared by any other bump.
+    pub(super) last_end: Option<(i64, i16, bool)>,
     /// Transaction timeout.
     pub timeout: Duration,
     /// Status.
@@ -55,7 +58,7 @@ pub struct TxnMeta {
 /// Every transactional id the coordinators know.
 #[derive(Debug, Default)]
 pub struct Transactions {
-    metas: HashMap<String, TxnMeta>,
+    pub(super) metas: HashMap<String, TxnMeta>,
     by_producer: HashMap<i64, String>,
     /// Transactions aborted because they timed out.
     pub timed_out: u64,
@@ -106,7 +109,7 @@ impl Transactions {
 }
 
 /// Checks the producer id and epoch of a request against the record.
-fn check_producer(meta: &TxnMeta, producer_id: i64, epoch: i16) -> Result<(), i16> {
+pub(super) fn check_producer(meta: &TxnMeta, producer_id: i64, epoch: i16) -> Result<(), i16> {
     if meta.producer_id != producer_id {
         return Err(codes::INVALID_PRODUCER_ID_MAPPING);
     }
@@ -146,6 +149,7 @@ impl ClusterState {
                     producer_id: pid,
                     epoch: 0,
                     last: None,
+                    last_end: None,
                     timeout,
                     status: TxnStatus::Empty,
                     partitions: BTreeSet::new(),
@@ -196,12 +200,13 @@ impl ClusterState {
     }
 
     /// Bumps the epoch of a transactional id (a new producer id when the epoch would run out).
-    fn bump_epoch(&mut self, txn_id: &str) -> (i64, i16) {
+    pub(super) fn bump_epoch(&mut self, txn_id: &str) -> (i64, i16) {
         let fresh = self.next_producer_id;
         let Some(m) = self.txns.metas.get_mut(txn_id) else {
             return (-1, -1);
         };
         m.last = Some((m.producer_id, m.epoch));
+        m.last_end = None;
         if m.epoch >= i16::MAX - 1 {
             self.next_producer_id += 1;
             m.producer_id = fresh;
@@ -215,7 +220,7 @@ impl ClusterState {
 
     /// Looks up a transaction for a client request, checking producer id, epoch and that no
     /// EndTxn is still completing.
-    fn txn_for_add(
+    pub(super) fn txn_for_add(
         &mut self,
         txn_id: &str,
         producer_id: i64,
@@ -366,7 +371,7 @@ impl ClusterState {
     }
 
     /// Moves a transaction to Prepare*, completing it at once when there is no marker delay.
-    fn begin_end(&mut self, txn_id: &str, commit: bool, now: Instant, now_ms: i64) {
+    pub(super) fn begin_end(&mut self, txn_id: &str, commit: bool, now: Instant, now_ms: i64) {
         let delay = self.config.marker_delay;
         if let Some(m) = self.txns.metas.get_mut(txn_id) {
             m.status = if commit {

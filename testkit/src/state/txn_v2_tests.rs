@@ -1,0 +1,130 @@
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use klamm_protocol::record::RecordBatch;
+
+use super::ImplicitAdd;
+use crate::codes;
+use crate::state::batch::data_batch;
+use crate::state::{ClusterState, StateConfig};
+
+fn cluster(transaction_version: i16, marker_delay: Duration) -> ClusterState {
+    let mut s = ClusterState::new(
+        1,
+        StateConfig {
+            marker_delay,
+            transaction_version,
+            ..StateConfig::default()
+        },
+    );
+    s.create_topic("t", 2).unwrap();
+    s
+}
+
+fn add(now: Instant) -> Option<ImplicitAdd<'static>> {
+    Some(ImplicitAdd {
+        transactional_id: "x",
+        now,
+        now_ms: 0,
+    })
+}
+
+/// `(is commit, producer epoch)` of the last batch of `t-p` if it is a marker.
+fn last_marker(s: &ClusterState, p: i32) -> Option<(bool, i16)> {
+    let b: Bytes = s.partition("t", p)?.log.batches().last()?.bytes.clone();
+    let batch = RecordBatch::decode(b).ok()?;
+    let epoch = batch.producer_epoch();
+    Some((batch.end_txn_marker().ok()??.is_commit(), epoch))
+}
+
+#[test]
+fn produce_v12_adds_the_partition_and_end_txn_v5_bumps_the_epoch() {
+    let now = Instant::now();
+    let mut s = cluster(2, Duration::ZERO);
+    let (pid, e0) = s.init_producer_id(Some("x"), 60_000, None, now, 0).unwrap();
+    // without the implicit add the partition is not in the transaction
+    let b = data_batch(pid, e0, 0, 2, true);
+    assert_eq!(s.produce(0, "t", 0, &b).error, codes::INVALID_TXN_STATE);
+    assert_eq!(s.produce_adding(0, "t", 0, &b, add(now)).error, codes::NONE);
+    let (pid1, e1) = s.end_txn_v2("x", pid, e0, true, now, 0).expect("commit");
+    assert_eq!((pid1, e1), (pid, e0 + 1));
+    // the marker carries the new epoch; the other partition was never in the transaction
+    assert_eq!(last_marker(&s, 0), Some((true, e1)));
+    assert_eq!(s.partition("t", 1).unwrap().log.batches().len(), 0);
+    let log = &s.partition("t", 0).unwrap().log;
+    assert_eq!(log.last_stable_offset(), log.high_watermark());
+    // a retry of the same EndTxn answers the same new epoch; the opposite outcome is fenced
+    assert_eq!(s.end_txn_v2("x", pid, e0, true, now, 0), Ok((pid, e1)));
+    assert_eq!(
+        s.end_txn_v2("x", pid, e0, false, now, 0),
+        Err(codes::PRODUCER_FENCED)
+    );
+    // the next transaction writes with the new epoch from sequence 0
+    let b = data_batch(pid, e1, 0, 1, true);
+    assert_eq!(s.produce_adding(0, "t", 0, &b, add(now)).error, codes::NONE);
+    // a zombie with the old epoch is refused
+    let z = data_batch(pid, e0, 2, 1, true);
+    assert_eq!(
+        s.produce_adding(0, "t", 1, &z, add(now)).error,
+        codes::PRODUCER_FENCED
+    );
+    assert_eq!(s.end_txn_v2("x", pid, e1, false, now, 0), Ok((pid, e1 + 1)));
+    assert_eq!(last_marker(&s, 0), Some((false, e1 + 1)));
+}
+
+#[test]
+fn produce_v12_is_unsupported_below_transaction_version_2() {
+    let now = Instant::now();
+    let mut s = cluster(1, Duration::ZERO);
+    let (pid, e) = s.init_producer_id(Some("x"), 60_000, None, now, 0).unwrap();
+    let b = data_batch(pid, e, 0, 1, true);
+    assert_eq!(
+        s.produce_adding(0, "t", 0, &b, add(now)).error,
+        codes::UNSUPPORTED_VERSION
+    );
+}
+
+#[test]
+fn the_next_transaction_waits_for_the_markers() {
+    let now = Instant::now();
+    let mut s = cluster(2, Duration::from_millis(50));
+    let (pid, e0) = s.init_producer_id(Some("x"), 60_000, None, now, 0).unwrap();
+    let b = data_batch(pid, e0, 0, 1, true);
+    assert_eq!(s.produce_adding(0, "t", 0, &b, add(now)).error, codes::NONE);
+    let (_, e1) = s.end_txn_v2("x", pid, e0, true, now, 0).expect("commit");
+    // markers pending: the next transaction's first produce and the retry must wait
+    let next = data_batch(pid, e1, 0, 1, true);
+    assert_eq!(
+        s.produce_adding(0, "t", 0, &next, add(now)).error,
+        codes::CONCURRENT_TRANSACTIONS
+    );
+    assert_eq!(
+        s.end_txn_v2("x", pid, e0, true, now, 0),
+        Err(codes::CONCURRENT_TRANSACTIONS)
+    );
+    let later = now + Duration::from_millis(60);
+    assert_eq!(s.end_txn_v2("x", pid, e0, true, later, 0), Ok((pid, e1)));
+    assert_eq!(
+        s.produce_adding(0, "t", 0, &next, add(later)).error,
+        codes::NONE
+    );
+}
+
+#[test]
+fn aborting_with_no_transaction_bumps_and_committing_is_refused() {
+    let now = Instant::now();
+    let mut s = cluster(2, Duration::ZERO);
+    let (pid, e0) = s.init_producer_id(Some("x"), 60_000, None, now, 0).unwrap();
+    assert_eq!(
+        s.end_txn_v2("x", pid, e0, true, now, 0),
+        Err(codes::INVALID_TXN_STATE)
+    );
+    assert_eq!(s.end_txn_v2("x", pid, e0, false, now, 0), Ok((pid, e0 + 1)));
+    // a new instance fences the old epoch; the old one's EndTxn is no retry
+    let (_, e2) = s.init_producer_id(Some("x"), 60_000, None, now, 0).unwrap();
+    assert_eq!(e2, e0 + 2);
+    assert_eq!(
+        s.end_txn_v2("x", pid, e0, false, now, 0),
+        Err(codes::PRODUCER_FENCED)
+    );
+}
