@@ -8,10 +8,21 @@ use klamm_protocol::messages::ApiVersionsResponse;
 
 use crate::error::Error;
 
-/// The version ranges a broker advertised in ApiVersions, by API key.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// The version ranges a broker advertised in ApiVersions, by API key, and its finalized
+/// features (ApiVersions v3+, KIP-584), such as `transaction.version` (KIP-890).
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiVersions {
     ranges: HashMap<i16, (i16, i16)>,
+    /// Finalized feature levels by name (`max_version_level`).
+    finalized: HashMap<String, i16>,
+    /// The epoch of the finalized features, -1 when the broker sent none.
+    finalized_epoch: i64,
+}
+
+impl Default for ApiVersions {
+    fn default() -> Self {
+        Self::from_ranges([])
+    }
 }
 
 impl ApiVersions {
@@ -23,6 +34,12 @@ impl ApiVersions {
                 .iter()
                 .map(|k| (k.api_key, (k.min_version, k.max_version)))
                 .collect(),
+            finalized: resp
+                .finalized_features
+                .iter()
+                .map(|f| (f.name.clone(), f.max_version_level))
+                .collect(),
+            finalized_epoch: resp.finalized_features_epoch,
         }
     }
 
@@ -33,7 +50,21 @@ impl ApiVersions {
                 .into_iter()
                 .map(|(k, min, max)| (k, (min, max)))
                 .collect(),
+            finalized: HashMap::new(),
+            finalized_epoch: -1,
         }
+    }
+
+    /// The finalized level of a cluster feature (e.g. `"transaction.version"`), if the
+    /// broker reported it (ApiVersions v3+).
+    pub fn finalized_feature(&self, name: &str) -> Option<i16> {
+        self.finalized.get(name).copied()
+    }
+
+    /// The epoch of the finalized features this broker reported (it grows with every change;
+    /// of two answers, the one with the higher epoch is newer), or -1 when it sent none.
+    pub fn finalized_features_epoch(&self) -> i64 {
+        self.finalized_epoch
     }
 
     /// The broker's range for `api`, if it offers the API.
@@ -77,5 +108,32 @@ impl ApiVersions {
             });
         }
         Ok(v)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use klamm_protocol::messages::api_versions::response::FinalizedFeatureKey;
+
+    #[test]
+    fn finalized_features_are_kept_with_their_epoch() {
+        let resp = ApiVersionsResponse {
+            finalized_features_epoch: 7,
+            finalized_features: vec![FinalizedFeatureKey {
+                name: "transaction.version".into(),
+                max_version_level: 2,
+                min_version_level: 2,
+                ..Default::default()
+            }],
+            ..Default::default()
+        };
+        let v = ApiVersions::from_response(&resp);
+        assert_eq!(v.finalized_feature("transaction.version"), Some(2));
+        assert_eq!(v.finalized_feature("metadata.version"), None);
+        assert_eq!(v.finalized_features_epoch(), 7);
+        let none = ApiVersions::default();
+        assert_eq!(none.finalized_feature("transaction.version"), None);
+        assert_eq!(none.finalized_features_epoch(), -1);
     }
 }
