@@ -286,7 +286,15 @@ fn regular_versions(f: &Field) -> Versions {
     .intersect(f.versions)
 }
 
-pub fn emit_struct(out: &mut String, st: &StructDef, cx: &Ctx, top: Option<&MessageDef>) {
+/// Emits one struct with its `Default`, `Struct` and test-strategy impls; `example` holds the
+/// doc lines of its doctest (see [`crate::example`]).
+pub fn emit_struct(
+    out: &mut String,
+    st: &StructDef,
+    cx: &Ctx,
+    top: Option<&MessageDef>,
+    example: &str,
+) {
     let flexible = cx.first_flexible != i16::MAX;
     let about = if st.about.is_empty() {
         format!("The `{}` structure.", st.name)
@@ -304,6 +312,7 @@ pub fn emit_struct(out: &mut String, st: &StructDef, cx: &Ctx, top: Option<&Mess
         .unwrap(),
         None => writeln!(out, "/// {about}").unwrap(),
     }
+    out.push_str(example);
     writeln!(
         out,
         "#[derive(Debug, Clone, PartialEq)]\npub struct {} {{",

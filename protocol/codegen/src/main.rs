@@ -5,6 +5,7 @@
 //! committed; nothing reads the schemas at build or test time.
 
 mod emit;
+mod example;
 mod schema;
 
 use std::fmt::Write;
@@ -76,6 +77,7 @@ fn load(dir: &Path, name: &str) -> Result<MessageDef, String> {
 fn emit_side(
     out: &mut String,
     m: &MessageDef,
+    module: &str,
     side: &str,
     variant: &str,
     range: (i16, i16),
@@ -107,7 +109,14 @@ fn emit_side(
     .unwrap();
     let mut body = String::new();
     for (i, st) in m.structs.iter().enumerate() {
-        emit_struct(&mut body, st, &cx, if i == 0 { Some(m) } else { None });
+        let doc = example::example(m, st, valid, &example::Place { module, side });
+        emit_struct(
+            &mut body,
+            st,
+            &cx,
+            if i == 0 { Some(m) } else { None },
+            &doc,
+        );
     }
     writeln!(
         body,
@@ -134,6 +143,52 @@ fn emit_side(
         }
     }
     writeln!(out, "}}\n").unwrap();
+}
+
+/// The doctest on `RequestBody` / `ResponseBody` (`method` `None`) or on one of their methods,
+/// as doc lines indented for where they go.
+fn body_example(kind: &str, method: Option<&str>) -> String {
+    let ty = format!("EndTxn{kind}");
+    let field = if kind == "Request" {
+        "producer_id: 7"
+    } else {
+        "throttle_time_ms: 7"
+    };
+    let mut code = vec![
+        "use bytes::Bytes;".to_string(),
+        "use klamm_protocol::ApiKey;".to_string(),
+        format!("use klamm_protocol::messages::{{{kind}Body, {ty}}};"),
+        String::new(),
+        format!("let body = {kind}Body::from({ty} {{ {field}, ..Default::default() }});"),
+    ];
+    match method {
+        Some("api_key") => code.push("assert_eq!(body.api_key(), ApiKey::EndTxn);".into()),
+        Some("encode") => code.extend([
+            "let mut buf = Vec::new();".to_string(),
+            "body.encode(&mut buf, 5)?;".to_string(),
+            format!("let {kind}Body::EndTxn(inner) = &body else {{ unreachable!() }};"),
+            "// The same bytes as the body type's own encoding.".to_string(),
+            "assert_eq!(buf, klamm_protocol::Message::to_bytes(inner, 5)?);".to_string(),
+        ]),
+        _ => code.extend([
+            "let mut buf = Vec::new();".to_string(),
+            "body.encode(&mut buf, 5)?;".to_string(),
+            format!("let decoded = {kind}Body::decode(body.api_key(), 5, &Bytes::from(buf))?;"),
+            "assert_eq!(decoded, body);".to_string(),
+        ]),
+    }
+    code.push("# Ok::<(), Box<dyn std::error::Error>>(())".into());
+    let indent = if method.is_some() { "    " } else { "" };
+    let mut out = format!("{indent}///\n{indent}/// ```\n");
+    for line in code {
+        if line.is_empty() {
+            writeln!(out, "{indent}///").unwrap();
+        } else {
+            writeln!(out, "{indent}/// {line}").unwrap();
+        }
+    }
+    writeln!(out, "{indent}/// ```").unwrap();
+    out
 }
 
 fn run(schema_dir: &Path, out_dir: &Path) -> Result<(), String> {
@@ -163,8 +218,24 @@ fn run(schema_dir: &Path, out_dir: &Path) -> Result<(), String> {
             req.name, rsp.name
         )
         .unwrap();
-        emit_side(&mut out, &req, "request", variant, (lo, hi), &rsp.name);
-        emit_side(&mut out, &rsp, "response", variant, (lo, hi), &rsp.name);
+        emit_side(
+            &mut out,
+            &req,
+            &module,
+            "request",
+            variant,
+            (lo, hi),
+            &rsp.name,
+        );
+        emit_side(
+            &mut out,
+            &rsp,
+            &module,
+            "response",
+            variant,
+            (lo, hi),
+            &rsp.name,
+        );
         writeln!(
             out,
             "#[cfg(test)]\nmod tests {{\n    use super::*;\n\n    #[test]\n    fn request_round_trips_at_every_version() {{\n        crate::codec::test_support::round_trip_every_version::<{}>({}::strategy);\n    }}\n\n    #[test]\n    fn response_round_trips_at_every_version() {{\n        crate::codec::test_support::round_trip_every_version::<{}>({}::strategy);\n    }}\n}}",
@@ -188,7 +259,18 @@ fn run(schema_dir: &Path, out_dir: &Path) -> Result<(), String> {
     }
     writeln!(m, "\nuse bytes::{{BufMut, Bytes}};\n\nuse crate::api::ApiKey;\nuse crate::codec::Message;\nuse crate::error::{{DecodeError, EncodeError}};\n").unwrap();
     for (kind, idx) in [("Request", 3), ("Response", 4)] {
-        writeln!(m, "/// Any {} body, for code that dispatches on the API key (a broker, a proxy, a test).\n#[derive(Debug, Clone, PartialEq)]\n#[non_exhaustive]\npub enum {kind}Body {{", kind.to_lowercase()).unwrap();
+        writeln!(
+            m,
+            "/// Any {} body, for code that dispatches on the API key (a broker, a proxy, a test).",
+            kind.to_lowercase()
+        )
+        .unwrap();
+        m.push_str(&body_example(kind, None));
+        writeln!(
+            m,
+            "#[derive(Debug, Clone, PartialEq)]\n#[non_exhaustive]\npub enum {kind}Body {{"
+        )
+        .unwrap();
         for t in &modules {
             let ty = if idx == 3 { &t.3 } else { &t.4 };
             writeln!(
@@ -201,12 +283,28 @@ fn run(schema_dir: &Path, out_dir: &Path) -> Result<(), String> {
             .unwrap();
         }
         writeln!(m, "}}\n").unwrap();
-        writeln!(m, "impl {kind}Body {{\n    /// The API this body belongs to.\n    pub fn api_key(&self) -> ApiKey {{\n        match self {{").unwrap();
+        writeln!(
+            m,
+            "impl {kind}Body {{\n    /// The API this body belongs to."
+        )
+        .unwrap();
+        m.push_str(&body_example(kind, Some("api_key")));
+        writeln!(
+            m,
+            "    pub fn api_key(&self) -> ApiKey {{\n        match self {{"
+        )
+        .unwrap();
         for t in &modules {
             writeln!(m, "            {kind}Body::{}(_) => ApiKey::{},", t.1, t.1).unwrap();
         }
         writeln!(m, "        }}\n    }}\n").unwrap();
-        writeln!(m, "    /// Decodes a complete body of `api_key` at `version`.\n    pub fn decode(api_key: ApiKey, version: i16, body: &Bytes) -> Result<Self, DecodeError> {{\n        Ok(match api_key {{").unwrap();
+        writeln!(
+            m,
+            "    /// Decodes a complete body of `api_key` at `version`."
+        )
+        .unwrap();
+        m.push_str(&body_example(kind, Some("decode")));
+        writeln!(m, "    pub fn decode(api_key: ApiKey, version: i16, body: &Bytes) -> Result<Self, DecodeError> {{\n        Ok(match api_key {{").unwrap();
         for t in &modules {
             let ty = if idx == 3 { &t.3 } else { &t.4 };
             writeln!(
@@ -217,7 +315,9 @@ fn run(schema_dir: &Path, out_dir: &Path) -> Result<(), String> {
             .unwrap();
         }
         writeln!(m, "        }})\n    }}\n").unwrap();
-        writeln!(m, "    /// Encodes the body at `version`.\n    pub fn encode(&self, buf: &mut impl BufMut, version: i16) -> Result<(), EncodeError> {{\n        match self {{").unwrap();
+        writeln!(m, "    /// Encodes the body at `version`.").unwrap();
+        m.push_str(&body_example(kind, Some("encode")));
+        writeln!(m, "    pub fn encode(&self, buf: &mut impl BufMut, version: i16) -> Result<(), EncodeError> {{\n        match self {{").unwrap();
         for t in &modules {
             writeln!(
                 m,

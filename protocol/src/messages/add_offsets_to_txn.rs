@@ -15,6 +15,22 @@ pub mod request {
     use crate::messages::prelude::*;
 
     /// The AddOffsetsToTxnRequest body (API key 25), versions 0-4.
+    ///
+    /// Encoded and decoded again at version 4:
+    ///
+    /// ```
+    /// use klamm_protocol::Message;
+    /// use klamm_protocol::messages::add_offsets_to_txn::request::AddOffsetsToTxnRequest;
+    ///
+    /// let message = AddOffsetsToTxnRequest {
+    ///     transactional_id: "example".into(),
+    ///     producer_id: 7,
+    ///     ..Default::default()
+    /// };
+    /// let bytes = message.to_bytes(4)?;
+    /// assert_eq!(AddOffsetsToTxnRequest::decode(&bytes, 4)?, message);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[derive(Debug, Clone, PartialEq)]
     pub struct AddOffsetsToTxnRequest {
         /// The transactional id corresponding to the transaction.
@@ -170,6 +186,22 @@ pub mod response {
     use crate::messages::prelude::*;
 
     /// The AddOffsetsToTxnResponse body (API key 25), versions 0-4.
+    ///
+    /// Encoded and decoded again at version 4:
+    ///
+    /// ```
+    /// use klamm_protocol::Message;
+    /// use klamm_protocol::messages::add_offsets_to_txn::response::AddOffsetsToTxnResponse;
+    ///
+    /// let message = AddOffsetsToTxnResponse {
+    ///     throttle_time_ms: 7,
+    ///     error_code: 7,
+    ///     ..Default::default()
+    /// };
+    /// let bytes = message.to_bytes(4)?;
+    /// assert_eq!(AddOffsetsToTxnResponse::decode(&bytes, 4)?, message);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[derive(Debug, Clone, PartialEq)]
     pub struct AddOffsetsToTxnResponse {
         /// Duration in milliseconds for which the request was throttled due to a quota violation, or zero if the request did not violate any quota.

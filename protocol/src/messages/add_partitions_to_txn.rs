@@ -15,6 +15,18 @@ pub mod request {
     use crate::messages::prelude::*;
 
     /// The AddPartitionsToTxnRequest body (API key 24), versions 0-5.
+    ///
+    /// Encoded and decoded again at version 5:
+    ///
+    /// ```
+    /// use klamm_protocol::Message;
+    /// use klamm_protocol::messages::add_partitions_to_txn::request::AddPartitionsToTxnRequest;
+    ///
+    /// let message = AddPartitionsToTxnRequest::default();
+    /// let bytes = message.to_bytes(5)?;
+    /// assert_eq!(AddPartitionsToTxnRequest::decode(&bytes, 5)?, message);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[derive(Debug, Clone, PartialEq)]
     pub struct AddPartitionsToTxnRequest {
         /// List of transactions to add partitions to.
@@ -233,6 +245,26 @@ pub mod request {
     }
 
     /// The `AddPartitionsToTxnTopic` structure.
+    ///
+    /// Encoded and decoded again inside a AddPartitionsToTxnRequest at version 3:
+    ///
+    /// ```
+    /// use klamm_protocol::Message;
+    /// use klamm_protocol::messages::add_partitions_to_txn::request::{
+    ///     AddPartitionsToTxnRequest, AddPartitionsToTxnTopic,
+    /// };
+    ///
+    /// let value = AddPartitionsToTxnTopic { name: "example".into(), ..Default::default() };
+    /// let message = AddPartitionsToTxnRequest {
+    ///     v3_and_below_topics: vec![value.clone()],
+    ///     ..Default::default()
+    /// };
+    /// let bytes = message.to_bytes(3)?;
+    /// let decoded = AddPartitionsToTxnRequest::decode(&bytes, 3)?;
+    /// assert_eq!(decoded.v3_and_below_topics[0], value);
+    /// assert_eq!(decoded, message);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[derive(Debug, Clone, PartialEq)]
     pub struct AddPartitionsToTxnTopic {
         /// The name of the topic.
@@ -333,6 +365,30 @@ pub mod request {
     }
 
     /// List of transactions to add partitions to.
+    ///
+    /// Encoded and decoded again inside a AddPartitionsToTxnRequest at version 5:
+    ///
+    /// ```
+    /// use klamm_protocol::Message;
+    /// use klamm_protocol::messages::add_partitions_to_txn::request::{
+    ///     AddPartitionsToTxnRequest, AddPartitionsToTxnTransaction,
+    /// };
+    ///
+    /// let value = AddPartitionsToTxnTransaction {
+    ///     transactional_id: "example".into(),
+    ///     producer_id: 7,
+    ///     ..Default::default()
+    /// };
+    /// let message = AddPartitionsToTxnRequest {
+    ///     transactions: vec![value.clone()],
+    ///     ..Default::default()
+    /// };
+    /// let bytes = message.to_bytes(5)?;
+    /// let decoded = AddPartitionsToTxnRequest::decode(&bytes, 5)?;
+    /// assert_eq!(decoded.transactions[0], value);
+    /// assert_eq!(decoded, message);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[derive(Debug, Clone, PartialEq)]
     pub struct AddPartitionsToTxnTransaction {
         /// The transactional id corresponding to the transaction.
@@ -570,6 +626,22 @@ pub mod response {
     use crate::messages::prelude::*;
 
     /// The AddPartitionsToTxnResponse body (API key 24), versions 0-5.
+    ///
+    /// Encoded and decoded again at version 5:
+    ///
+    /// ```
+    /// use klamm_protocol::Message;
+    /// use klamm_protocol::messages::add_partitions_to_txn::response::AddPartitionsToTxnResponse;
+    ///
+    /// let message = AddPartitionsToTxnResponse {
+    ///     throttle_time_ms: 7,
+    ///     error_code: 7,
+    ///     ..Default::default()
+    /// };
+    /// let bytes = message.to_bytes(5)?;
+    /// assert_eq!(AddPartitionsToTxnResponse::decode(&bytes, 5)?, message);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[derive(Debug, Clone, PartialEq)]
     pub struct AddPartitionsToTxnResponse {
         /// Duration in milliseconds for which the request was throttled due to a quota violation, or zero if the request did not violate any quota.
@@ -746,6 +818,33 @@ pub mod response {
     }
 
     /// The `AddPartitionsToTxnPartitionResult` structure.
+    ///
+    /// Encoded and decoded again inside a AddPartitionsToTxnResponse at version 3:
+    ///
+    /// ```
+    /// use klamm_protocol::Message;
+    /// use klamm_protocol::messages::add_partitions_to_txn::response::{
+    ///     AddPartitionsToTxnResponse, AddPartitionsToTxnTopicResult, AddPartitionsToTxnPartitionResult,
+    /// };
+    ///
+    /// let value = AddPartitionsToTxnPartitionResult {
+    ///     partition_index: 7,
+    ///     partition_error_code: 7,
+    ///     ..Default::default()
+    /// };
+    /// let message = AddPartitionsToTxnResponse {
+    ///     results_by_topic_v3_and_below: vec![AddPartitionsToTxnTopicResult {
+    ///         results_by_partition: vec![value.clone()],
+    ///         ..Default::default()
+    ///     }],
+    ///     ..Default::default()
+    /// };
+    /// let bytes = message.to_bytes(3)?;
+    /// let decoded = AddPartitionsToTxnResponse::decode(&bytes, 3)?;
+    /// assert_eq!(decoded.results_by_topic_v3_and_below[0].results_by_partition[0], value);
+    /// assert_eq!(decoded, message);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[derive(Debug, Clone, PartialEq)]
     pub struct AddPartitionsToTxnPartitionResult {
         /// The partition indexes.
@@ -845,6 +944,26 @@ pub mod response {
     }
 
     /// The `AddPartitionsToTxnTopicResult` structure.
+    ///
+    /// Encoded and decoded again inside a AddPartitionsToTxnResponse at version 3:
+    ///
+    /// ```
+    /// use klamm_protocol::Message;
+    /// use klamm_protocol::messages::add_partitions_to_txn::response::{
+    ///     AddPartitionsToTxnResponse, AddPartitionsToTxnTopicResult,
+    /// };
+    ///
+    /// let value = AddPartitionsToTxnTopicResult { name: "example".into(), ..Default::default() };
+    /// let message = AddPartitionsToTxnResponse {
+    ///     results_by_topic_v3_and_below: vec![value.clone()],
+    ///     ..Default::default()
+    /// };
+    /// let bytes = message.to_bytes(3)?;
+    /// let decoded = AddPartitionsToTxnResponse::decode(&bytes, 3)?;
+    /// assert_eq!(decoded.results_by_topic_v3_and_below[0], value);
+    /// assert_eq!(decoded, message);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[derive(Debug, Clone, PartialEq)]
     pub struct AddPartitionsToTxnTopicResult {
         /// The topic name.
@@ -948,6 +1067,29 @@ pub mod response {
     }
 
     /// Results categorized by transactional ID.
+    ///
+    /// Encoded and decoded again inside a AddPartitionsToTxnResponse at version 5:
+    ///
+    /// ```
+    /// use klamm_protocol::Message;
+    /// use klamm_protocol::messages::add_partitions_to_txn::response::{
+    ///     AddPartitionsToTxnResponse, AddPartitionsToTxnResult,
+    /// };
+    ///
+    /// let value = AddPartitionsToTxnResult {
+    ///     transactional_id: "example".into(),
+    ///     ..Default::default()
+    /// };
+    /// let message = AddPartitionsToTxnResponse {
+    ///     results_by_transaction: vec![value.clone()],
+    ///     ..Default::default()
+    /// };
+    /// let bytes = message.to_bytes(5)?;
+    /// let decoded = AddPartitionsToTxnResponse::decode(&bytes, 5)?;
+    /// assert_eq!(decoded.results_by_transaction[0], value);
+    /// assert_eq!(decoded, message);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[derive(Debug, Clone, PartialEq)]
     pub struct AddPartitionsToTxnResult {
         /// The transactional id corresponding to the transaction.

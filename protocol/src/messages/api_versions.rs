@@ -15,6 +15,22 @@ pub mod request {
     use crate::messages::prelude::*;
 
     /// The ApiVersionsRequest body (API key 18), versions 0-4.
+    ///
+    /// Encoded and decoded again at version 4:
+    ///
+    /// ```
+    /// use klamm_protocol::Message;
+    /// use klamm_protocol::messages::api_versions::request::ApiVersionsRequest;
+    ///
+    /// let message = ApiVersionsRequest {
+    ///     client_software_name: "example".into(),
+    ///     client_software_version: "example".into(),
+    ///     ..Default::default()
+    /// };
+    /// let bytes = message.to_bytes(4)?;
+    /// assert_eq!(ApiVersionsRequest::decode(&bytes, 4)?, message);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[derive(Debug, Clone, PartialEq)]
     pub struct ApiVersionsRequest {
         /// The name of the client.
@@ -156,6 +172,18 @@ pub mod response {
     use crate::messages::prelude::*;
 
     /// The ApiVersionsResponse body (API key 18), versions 0-4.
+    ///
+    /// Encoded and decoded again at version 4:
+    ///
+    /// ```
+    /// use klamm_protocol::Message;
+    /// use klamm_protocol::messages::api_versions::response::ApiVersionsResponse;
+    ///
+    /// let message = ApiVersionsResponse { error_code: 7, throttle_time_ms: 7, ..Default::default() };
+    /// let bytes = message.to_bytes(4)?;
+    /// assert_eq!(ApiVersionsResponse::decode(&bytes, 4)?, message);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[derive(Debug, Clone, PartialEq)]
     pub struct ApiVersionsResponse {
         /// The top-level error code.
@@ -426,6 +454,30 @@ pub mod response {
     }
 
     /// List of cluster-wide finalized features. The information is valid only if FinalizedFeaturesEpoch &gt;= 0.
+    ///
+    /// Encoded and decoded again inside a ApiVersionsResponse at version 4:
+    ///
+    /// ```
+    /// use klamm_protocol::Message;
+    /// use klamm_protocol::messages::api_versions::response::{
+    ///     ApiVersionsResponse, FinalizedFeatureKey,
+    /// };
+    ///
+    /// let value = FinalizedFeatureKey {
+    ///     name: "example".into(),
+    ///     max_version_level: 7,
+    ///     ..Default::default()
+    /// };
+    /// let message = ApiVersionsResponse {
+    ///     finalized_features: vec![value.clone()],
+    ///     ..Default::default()
+    /// };
+    /// let bytes = message.to_bytes(4)?;
+    /// let decoded = ApiVersionsResponse::decode(&bytes, 4)?;
+    /// assert_eq!(decoded.finalized_features[0], value);
+    /// assert_eq!(decoded, message);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[derive(Debug, Clone, PartialEq)]
     pub struct FinalizedFeatureKey {
         /// The name of the feature.
@@ -577,6 +629,30 @@ pub mod response {
     }
 
     /// Features supported by the broker. Note: in v0-v3, features with MinSupportedVersion = 0 are omitted.
+    ///
+    /// Encoded and decoded again inside a ApiVersionsResponse at version 4:
+    ///
+    /// ```
+    /// use klamm_protocol::Message;
+    /// use klamm_protocol::messages::api_versions::response::{
+    ///     ApiVersionsResponse, SupportedFeatureKey,
+    /// };
+    ///
+    /// let value = SupportedFeatureKey {
+    ///     name: "example".into(),
+    ///     min_version: 7,
+    ///     ..Default::default()
+    /// };
+    /// let message = ApiVersionsResponse {
+    ///     supported_features: vec![value.clone()],
+    ///     ..Default::default()
+    /// };
+    /// let bytes = message.to_bytes(4)?;
+    /// let decoded = ApiVersionsResponse::decode(&bytes, 4)?;
+    /// assert_eq!(decoded.supported_features[0], value);
+    /// assert_eq!(decoded, message);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[derive(Debug, Clone, PartialEq)]
     pub struct SupportedFeatureKey {
         /// The name of the feature.
@@ -728,6 +804,21 @@ pub mod response {
     }
 
     /// The APIs supported by the broker.
+    ///
+    /// Encoded and decoded again inside a ApiVersionsResponse at version 4:
+    ///
+    /// ```
+    /// use klamm_protocol::Message;
+    /// use klamm_protocol::messages::api_versions::response::{ApiVersionsResponse, ApiVersion};
+    ///
+    /// let value = ApiVersion { api_key: 7, min_version: 7, ..Default::default() };
+    /// let message = ApiVersionsResponse { api_keys: vec![value.clone()], ..Default::default() };
+    /// let bytes = message.to_bytes(4)?;
+    /// let decoded = ApiVersionsResponse::decode(&bytes, 4)?;
+    /// assert_eq!(decoded.api_keys[0], value);
+    /// assert_eq!(decoded, message);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[derive(Debug, Clone, PartialEq)]
     pub struct ApiVersion {
         /// The API index.

@@ -15,6 +15,18 @@ pub mod request {
     use crate::messages::prelude::*;
 
     /// The CreateTopicsRequest body (API key 19), versions 0-7.
+    ///
+    /// Encoded and decoded again at version 7:
+    ///
+    /// ```
+    /// use klamm_protocol::Message;
+    /// use klamm_protocol::messages::create_topics::request::CreateTopicsRequest;
+    ///
+    /// let message = CreateTopicsRequest { timeout_ms: 7, validate_only: true, ..Default::default() };
+    /// let bytes = message.to_bytes(7)?;
+    /// assert_eq!(CreateTopicsRequest::decode(&bytes, 7)?, message);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[derive(Debug, Clone, PartialEq)]
     pub struct CreateTopicsRequest {
         /// The topics to create.
@@ -143,6 +155,27 @@ pub mod request {
     }
 
     /// The topics to create.
+    ///
+    /// Encoded and decoded again inside a CreateTopicsRequest at version 7:
+    ///
+    /// ```
+    /// use klamm_protocol::Message;
+    /// use klamm_protocol::messages::create_topics::request::{
+    ///     CreateTopicsRequest, CreatableTopic,
+    /// };
+    ///
+    /// let value = CreatableTopic {
+    ///     name: "example".into(),
+    ///     num_partitions: 7,
+    ///     ..Default::default()
+    /// };
+    /// let message = CreateTopicsRequest { topics: vec![value.clone()], ..Default::default() };
+    /// let bytes = message.to_bytes(7)?;
+    /// let decoded = CreateTopicsRequest::decode(&bytes, 7)?;
+    /// assert_eq!(decoded.topics[0], value);
+    /// assert_eq!(decoded, message);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[derive(Debug, Clone, PartialEq)]
     pub struct CreatableTopic {
         /// The topic name.
@@ -292,6 +325,30 @@ pub mod request {
     }
 
     /// The custom topic configurations to set.
+    ///
+    /// Encoded and decoded again inside a CreateTopicsRequest at version 7:
+    ///
+    /// ```
+    /// use klamm_protocol::Message;
+    /// use klamm_protocol::messages::create_topics::request::{
+    ///     CreateTopicsRequest, CreatableTopic, CreatableTopicConfig,
+    /// };
+    ///
+    /// let value = CreatableTopicConfig {
+    ///     name: "example".into(),
+    ///     value: Some("example".into()),
+    ///     ..Default::default()
+    /// };
+    /// let message = CreateTopicsRequest {
+    ///     topics: vec![CreatableTopic { configs: vec![value.clone()], ..Default::default() }],
+    ///     ..Default::default()
+    /// };
+    /// let bytes = message.to_bytes(7)?;
+    /// let decoded = CreateTopicsRequest::decode(&bytes, 7)?;
+    /// assert_eq!(decoded.topics[0].configs[0], value);
+    /// assert_eq!(decoded, message);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[derive(Debug, Clone, PartialEq)]
     pub struct CreatableTopicConfig {
         /// The configuration name.
@@ -393,6 +450,26 @@ pub mod request {
     }
 
     /// The manual partition assignment, or the empty array if we are using automatic assignment.
+    ///
+    /// Encoded and decoded again inside a CreateTopicsRequest at version 7:
+    ///
+    /// ```
+    /// use klamm_protocol::Message;
+    /// use klamm_protocol::messages::create_topics::request::{
+    ///     CreateTopicsRequest, CreatableTopic, CreatableReplicaAssignment,
+    /// };
+    ///
+    /// let value = CreatableReplicaAssignment { partition_index: 7, ..Default::default() };
+    /// let message = CreateTopicsRequest {
+    ///     topics: vec![CreatableTopic { assignments: vec![value.clone()], ..Default::default() }],
+    ///     ..Default::default()
+    /// };
+    /// let bytes = message.to_bytes(7)?;
+    /// let decoded = CreateTopicsRequest::decode(&bytes, 7)?;
+    /// assert_eq!(decoded.topics[0].assignments[0], value);
+    /// assert_eq!(decoded, message);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[derive(Debug, Clone, PartialEq)]
     pub struct CreatableReplicaAssignment {
         /// The partition index.
@@ -519,6 +596,18 @@ pub mod response {
     use crate::messages::prelude::*;
 
     /// The CreateTopicsResponse body (API key 19), versions 0-7.
+    ///
+    /// Encoded and decoded again at version 7:
+    ///
+    /// ```
+    /// use klamm_protocol::Message;
+    /// use klamm_protocol::messages::create_topics::response::CreateTopicsResponse;
+    ///
+    /// let message = CreateTopicsResponse { throttle_time_ms: 7, ..Default::default() };
+    /// let bytes = message.to_bytes(7)?;
+    /// assert_eq!(CreateTopicsResponse::decode(&bytes, 7)?, message);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[derive(Debug, Clone, PartialEq)]
     pub struct CreateTopicsResponse {
         /// The duration in milliseconds for which the request was throttled due to a quota violation, or zero if the request did not violate any quota.
@@ -627,6 +716,27 @@ pub mod response {
     }
 
     /// Results for each topic we tried to create.
+    ///
+    /// Encoded and decoded again inside a CreateTopicsResponse at version 7:
+    ///
+    /// ```
+    /// use klamm_protocol::Message;
+    /// use klamm_protocol::messages::create_topics::response::{
+    ///     CreateTopicsResponse, CreatableTopicResult,
+    /// };
+    ///
+    /// let value = CreatableTopicResult {
+    ///     name: "example".into(),
+    ///     error_code: 7,
+    ///     ..Default::default()
+    /// };
+    /// let message = CreateTopicsResponse { topics: vec![value.clone()], ..Default::default() };
+    /// let bytes = message.to_bytes(7)?;
+    /// let decoded = CreateTopicsResponse::decode(&bytes, 7)?;
+    /// assert_eq!(decoded.topics[0], value);
+    /// assert_eq!(decoded, message);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[derive(Debug, Clone, PartialEq)]
     pub struct CreatableTopicResult {
         /// The topic name.
@@ -917,6 +1027,33 @@ pub mod response {
     }
 
     /// Configuration of the topic.
+    ///
+    /// Encoded and decoded again inside a CreateTopicsResponse at version 7:
+    ///
+    /// ```
+    /// use klamm_protocol::Message;
+    /// use klamm_protocol::messages::create_topics::response::{
+    ///     CreateTopicsResponse, CreatableTopicResult, CreatableTopicConfigs,
+    /// };
+    ///
+    /// let value = CreatableTopicConfigs {
+    ///     name: "example".into(),
+    ///     value: Some("example".into()),
+    ///     ..Default::default()
+    /// };
+    /// let message = CreateTopicsResponse {
+    ///     topics: vec![CreatableTopicResult {
+    ///         configs: Some(vec![value.clone()]),
+    ///         ..Default::default()
+    ///     }],
+    ///     ..Default::default()
+    /// };
+    /// let bytes = message.to_bytes(7)?;
+    /// let decoded = CreateTopicsResponse::decode(&bytes, 7)?;
+    /// assert_eq!(decoded.topics[0].configs.as_ref().unwrap()[0], value);
+    /// assert_eq!(decoded, message);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[derive(Debug, Clone, PartialEq)]
     pub struct CreatableTopicConfigs {
         /// The configuration name.

@@ -15,6 +15,18 @@ pub mod request {
     use crate::messages::prelude::*;
 
     /// The DescribeProducersRequest body (API key 61), versions 0.
+    ///
+    /// Encoded and decoded again at version 0:
+    ///
+    /// ```
+    /// use klamm_protocol::Message;
+    /// use klamm_protocol::messages::describe_producers::request::DescribeProducersRequest;
+    ///
+    /// let message = DescribeProducersRequest::default();
+    /// let bytes = message.to_bytes(0)?;
+    /// assert_eq!(DescribeProducersRequest::decode(&bytes, 0)?, message);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[derive(Debug, Clone, PartialEq)]
     pub struct DescribeProducersRequest {
         /// The `Topics` field.
@@ -102,6 +114,23 @@ pub mod request {
     }
 
     /// The `TopicRequest` structure.
+    ///
+    /// Encoded and decoded again inside a DescribeProducersRequest at version 0:
+    ///
+    /// ```
+    /// use klamm_protocol::Message;
+    /// use klamm_protocol::messages::describe_producers::request::{
+    ///     DescribeProducersRequest, TopicRequest,
+    /// };
+    ///
+    /// let value = TopicRequest { name: "example".into(), ..Default::default() };
+    /// let message = DescribeProducersRequest { topics: vec![value.clone()], ..Default::default() };
+    /// let bytes = message.to_bytes(0)?;
+    /// let decoded = DescribeProducersRequest::decode(&bytes, 0)?;
+    /// assert_eq!(decoded.topics[0], value);
+    /// assert_eq!(decoded, message);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[derive(Debug, Clone, PartialEq)]
     pub struct TopicRequest {
         /// The topic name.
@@ -228,6 +257,18 @@ pub mod response {
     use crate::messages::prelude::*;
 
     /// The DescribeProducersResponse body (API key 61), versions 0.
+    ///
+    /// Encoded and decoded again at version 0:
+    ///
+    /// ```
+    /// use klamm_protocol::Message;
+    /// use klamm_protocol::messages::describe_producers::response::DescribeProducersResponse;
+    ///
+    /// let message = DescribeProducersResponse { throttle_time_ms: 7, ..Default::default() };
+    /// let bytes = message.to_bytes(0)?;
+    /// assert_eq!(DescribeProducersResponse::decode(&bytes, 0)?, message);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[derive(Debug, Clone, PartialEq)]
     pub struct DescribeProducersResponse {
         /// The duration in milliseconds for which the request was throttled due to a quota violation, or zero if the request did not violate any quota.
@@ -328,6 +369,23 @@ pub mod response {
     }
 
     /// Each topic in the response.
+    ///
+    /// Encoded and decoded again inside a DescribeProducersResponse at version 0:
+    ///
+    /// ```
+    /// use klamm_protocol::Message;
+    /// use klamm_protocol::messages::describe_producers::response::{
+    ///     DescribeProducersResponse, TopicResponse,
+    /// };
+    ///
+    /// let value = TopicResponse { name: "example".into(), ..Default::default() };
+    /// let message = DescribeProducersResponse { topics: vec![value.clone()], ..Default::default() };
+    /// let bytes = message.to_bytes(0)?;
+    /// let decoded = DescribeProducersResponse::decode(&bytes, 0)?;
+    /// assert_eq!(decoded.topics[0], value);
+    /// assert_eq!(decoded, message);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[derive(Debug, Clone, PartialEq)]
     pub struct TopicResponse {
         /// The topic name
@@ -428,6 +486,26 @@ pub mod response {
     }
 
     /// Each partition in the response.
+    ///
+    /// Encoded and decoded again inside a DescribeProducersResponse at version 0:
+    ///
+    /// ```
+    /// use klamm_protocol::Message;
+    /// use klamm_protocol::messages::describe_producers::response::{
+    ///     DescribeProducersResponse, TopicResponse, PartitionResponse,
+    /// };
+    ///
+    /// let value = PartitionResponse { partition_index: 7, error_code: 7, ..Default::default() };
+    /// let message = DescribeProducersResponse {
+    ///     topics: vec![TopicResponse { partitions: vec![value.clone()], ..Default::default() }],
+    ///     ..Default::default()
+    /// };
+    /// let bytes = message.to_bytes(0)?;
+    /// let decoded = DescribeProducersResponse::decode(&bytes, 0)?;
+    /// assert_eq!(decoded.topics[0].partitions[0], value);
+    /// assert_eq!(decoded, message);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[derive(Debug, Clone, PartialEq)]
     pub struct PartitionResponse {
         /// The partition index.
@@ -564,6 +642,32 @@ pub mod response {
     }
 
     /// The `ProducerState` structure.
+    ///
+    /// Encoded and decoded again inside a DescribeProducersResponse at version 0:
+    ///
+    /// ```
+    /// use klamm_protocol::Message;
+    /// use klamm_protocol::messages::describe_producers::response::{
+    ///     DescribeProducersResponse, TopicResponse, PartitionResponse, ProducerState,
+    /// };
+    ///
+    /// let value = ProducerState { producer_id: 7, producer_epoch: 7, ..Default::default() };
+    /// let message = DescribeProducersResponse {
+    ///     topics: vec![TopicResponse {
+    ///         partitions: vec![PartitionResponse {
+    ///             active_producers: vec![value.clone()],
+    ///             ..Default::default()
+    ///         }],
+    ///         ..Default::default()
+    ///     }],
+    ///     ..Default::default()
+    /// };
+    /// let bytes = message.to_bytes(0)?;
+    /// let decoded = DescribeProducersResponse::decode(&bytes, 0)?;
+    /// assert_eq!(decoded.topics[0].partitions[0].active_producers[0], value);
+    /// assert_eq!(decoded, message);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[derive(Debug, Clone, PartialEq)]
     pub struct ProducerState {
         /// The `ProducerId` field.

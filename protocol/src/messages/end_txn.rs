@@ -15,6 +15,22 @@ pub mod request {
     use crate::messages::prelude::*;
 
     /// The EndTxnRequest body (API key 26), versions 0-5.
+    ///
+    /// Encoded and decoded again at version 5:
+    ///
+    /// ```
+    /// use klamm_protocol::Message;
+    /// use klamm_protocol::messages::end_txn::request::EndTxnRequest;
+    ///
+    /// let message = EndTxnRequest {
+    ///     transactional_id: "example".into(),
+    ///     producer_id: 7,
+    ///     ..Default::default()
+    /// };
+    /// let bytes = message.to_bytes(5)?;
+    /// assert_eq!(EndTxnRequest::decode(&bytes, 5)?, message);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[derive(Debug, Clone, PartialEq)]
     pub struct EndTxnRequest {
         /// The ID of the transaction to end.
@@ -170,6 +186,18 @@ pub mod response {
     use crate::messages::prelude::*;
 
     /// The EndTxnResponse body (API key 26), versions 0-5.
+    ///
+    /// Encoded and decoded again at version 5:
+    ///
+    /// ```
+    /// use klamm_protocol::Message;
+    /// use klamm_protocol::messages::end_txn::response::EndTxnResponse;
+    ///
+    /// let message = EndTxnResponse { throttle_time_ms: 7, error_code: 7, ..Default::default() };
+    /// let bytes = message.to_bytes(5)?;
+    /// assert_eq!(EndTxnResponse::decode(&bytes, 5)?, message);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[derive(Debug, Clone, PartialEq)]
     pub struct EndTxnResponse {
         /// The duration in milliseconds for which the request was throttled due to a quota violation, or zero if the request did not violate any quota.

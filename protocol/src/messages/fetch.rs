@@ -15,6 +15,22 @@ pub mod request {
     use crate::messages::prelude::*;
 
     /// The FetchRequest body (API key 1), versions 0-17.
+    ///
+    /// Encoded and decoded again at version 17:
+    ///
+    /// ```
+    /// use klamm_protocol::Message;
+    /// use klamm_protocol::messages::fetch::request::FetchRequest;
+    ///
+    /// let message = FetchRequest {
+    ///     cluster_id: Some("example".into()),
+    ///     max_wait_ms: 7,
+    ///     ..Default::default()
+    /// };
+    /// let bytes = message.to_bytes(17)?;
+    /// assert_eq!(FetchRequest::decode(&bytes, 17)?, message);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[derive(Debug, Clone, PartialEq)]
     pub struct FetchRequest {
         /// The clusterId if known. This is used to validate metadata fetches prior to broker registration.
@@ -405,6 +421,24 @@ pub mod request {
     }
 
     /// In an incremental fetch request, the partitions to remove.
+    ///
+    /// Encoded and decoded again inside a FetchRequest at version 17:
+    ///
+    /// ```
+    /// use klamm_protocol::Message;
+    /// use klamm_protocol::messages::fetch::request::{FetchRequest, ForgottenTopic};
+    ///
+    /// let value = ForgottenTopic::default();
+    /// let message = FetchRequest {
+    ///     forgotten_topics_data: vec![value.clone()],
+    ///     ..Default::default()
+    /// };
+    /// let bytes = message.to_bytes(17)?;
+    /// let decoded = FetchRequest::decode(&bytes, 17)?;
+    /// assert_eq!(decoded.forgotten_topics_data[0], value);
+    /// assert_eq!(decoded, message);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[derive(Debug, Clone, PartialEq)]
     pub struct ForgottenTopic {
         /// The topic name.
@@ -547,6 +581,21 @@ pub mod request {
     }
 
     /// The topics to fetch.
+    ///
+    /// Encoded and decoded again inside a FetchRequest at version 17:
+    ///
+    /// ```
+    /// use klamm_protocol::Message;
+    /// use klamm_protocol::messages::fetch::request::{FetchRequest, FetchTopic};
+    ///
+    /// let value = FetchTopic::default();
+    /// let message = FetchRequest { topics: vec![value.clone()], ..Default::default() };
+    /// let bytes = message.to_bytes(17)?;
+    /// let decoded = FetchRequest::decode(&bytes, 17)?;
+    /// assert_eq!(decoded.topics[0], value);
+    /// assert_eq!(decoded, message);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[derive(Debug, Clone, PartialEq)]
     pub struct FetchTopic {
         /// The name of the topic to fetch.
@@ -676,6 +725,24 @@ pub mod request {
     }
 
     /// The partitions to fetch.
+    ///
+    /// Encoded and decoded again inside a FetchRequest at version 17:
+    ///
+    /// ```
+    /// use klamm_protocol::Message;
+    /// use klamm_protocol::messages::fetch::request::{FetchRequest, FetchTopic, FetchPartition};
+    ///
+    /// let value = FetchPartition { partition: 7, current_leader_epoch: 7, ..Default::default() };
+    /// let message = FetchRequest {
+    ///     topics: vec![FetchTopic { partitions: vec![value.clone()], ..Default::default() }],
+    ///     ..Default::default()
+    /// };
+    /// let bytes = message.to_bytes(17)?;
+    /// let decoded = FetchRequest::decode(&bytes, 17)?;
+    /// assert_eq!(decoded.topics[0].partitions[0], value);
+    /// assert_eq!(decoded, message);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[derive(Debug, Clone, PartialEq)]
     pub struct FetchPartition {
         /// The partition index.
@@ -896,6 +963,21 @@ pub mod request {
     }
 
     /// The `ReplicaState` structure.
+    ///
+    /// Encoded and decoded again inside a FetchRequest at version 17:
+    ///
+    /// ```
+    /// use klamm_protocol::Message;
+    /// use klamm_protocol::messages::fetch::request::{FetchRequest, ReplicaState};
+    ///
+    /// let value = ReplicaState { replica_id: 7, replica_epoch: 7, ..Default::default() };
+    /// let message = FetchRequest { replica_state: value.clone(), ..Default::default() };
+    /// let bytes = message.to_bytes(17)?;
+    /// let decoded = FetchRequest::decode(&bytes, 17)?;
+    /// assert_eq!(decoded.replica_state, value);
+    /// assert_eq!(decoded, message);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[derive(Debug, Clone, PartialEq)]
     pub struct ReplicaState {
         /// The replica ID of the follower, or -1 if this request is from a consumer.
@@ -1045,6 +1127,18 @@ pub mod response {
     use crate::messages::prelude::*;
 
     /// The FetchResponse body (API key 1), versions 0-17.
+    ///
+    /// Encoded and decoded again at version 17:
+    ///
+    /// ```
+    /// use klamm_protocol::Message;
+    /// use klamm_protocol::messages::fetch::response::FetchResponse;
+    ///
+    /// let message = FetchResponse { throttle_time_ms: 7, error_code: 7, ..Default::default() };
+    /// let bytes = message.to_bytes(17)?;
+    /// assert_eq!(FetchResponse::decode(&bytes, 17)?, message);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[derive(Debug, Clone, PartialEq)]
     pub struct FetchResponse {
         /// The duration in milliseconds for which the request was throttled due to a quota violation, or zero if the request did not violate any quota.
@@ -1250,6 +1344,21 @@ pub mod response {
     }
 
     /// Endpoints for all current-leaders enumerated in PartitionData, with errors NOT_LEADER_OR_FOLLOWER & FENCED_LEADER_EPOCH.
+    ///
+    /// Encoded and decoded again inside a FetchResponse at version 17:
+    ///
+    /// ```
+    /// use klamm_protocol::Message;
+    /// use klamm_protocol::messages::fetch::response::{FetchResponse, NodeEndpoint};
+    ///
+    /// let value = NodeEndpoint { node_id: 7, host: "example".into(), ..Default::default() };
+    /// let message = FetchResponse { node_endpoints: vec![value.clone()], ..Default::default() };
+    /// let bytes = message.to_bytes(17)?;
+    /// let decoded = FetchResponse::decode(&bytes, 17)?;
+    /// assert_eq!(decoded.node_endpoints[0], value);
+    /// assert_eq!(decoded, message);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[derive(Debug, Clone, PartialEq)]
     pub struct NodeEndpoint {
         /// The ID of the associated node.
@@ -1447,6 +1556,21 @@ pub mod response {
     }
 
     /// The response topics.
+    ///
+    /// Encoded and decoded again inside a FetchResponse at version 17:
+    ///
+    /// ```
+    /// use klamm_protocol::Message;
+    /// use klamm_protocol::messages::fetch::response::{FetchResponse, FetchableTopicResponse};
+    ///
+    /// let value = FetchableTopicResponse::default();
+    /// let message = FetchResponse { responses: vec![value.clone()], ..Default::default() };
+    /// let bytes = message.to_bytes(17)?;
+    /// let decoded = FetchResponse::decode(&bytes, 17)?;
+    /// assert_eq!(decoded.responses[0], value);
+    /// assert_eq!(decoded, message);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[derive(Debug, Clone, PartialEq)]
     pub struct FetchableTopicResponse {
         /// The topic name.
@@ -1576,6 +1700,29 @@ pub mod response {
     }
 
     /// The topic partitions.
+    ///
+    /// Encoded and decoded again inside a FetchResponse at version 17:
+    ///
+    /// ```
+    /// use klamm_protocol::Message;
+    /// use klamm_protocol::messages::fetch::response::{
+    ///     FetchResponse, FetchableTopicResponse, PartitionData,
+    /// };
+    ///
+    /// let value = PartitionData { partition_index: 7, error_code: 7, ..Default::default() };
+    /// let message = FetchResponse {
+    ///     responses: vec![FetchableTopicResponse {
+    ///         partitions: vec![value.clone()],
+    ///         ..Default::default()
+    ///     }],
+    ///     ..Default::default()
+    /// };
+    /// let bytes = message.to_bytes(17)?;
+    /// let decoded = FetchResponse::decode(&bytes, 17)?;
+    /// assert_eq!(decoded.responses[0].partitions[0], value);
+    /// assert_eq!(decoded, message);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[derive(Debug, Clone, PartialEq)]
     pub struct PartitionData {
         /// The partition index.
@@ -1980,6 +2127,32 @@ pub mod response {
     }
 
     /// The aborted transactions.
+    ///
+    /// Encoded and decoded again inside a FetchResponse at version 17:
+    ///
+    /// ```
+    /// use klamm_protocol::Message;
+    /// use klamm_protocol::messages::fetch::response::{
+    ///     FetchResponse, FetchableTopicResponse, PartitionData, AbortedTransaction,
+    /// };
+    ///
+    /// let value = AbortedTransaction { producer_id: 7, first_offset: 7, ..Default::default() };
+    /// let message = FetchResponse {
+    ///     responses: vec![FetchableTopicResponse {
+    ///         partitions: vec![PartitionData {
+    ///             aborted_transactions: Some(vec![value.clone()]),
+    ///             ..Default::default()
+    ///         }],
+    ///         ..Default::default()
+    ///     }],
+    ///     ..Default::default()
+    /// };
+    /// let bytes = message.to_bytes(17)?;
+    /// let decoded = FetchResponse::decode(&bytes, 17)?;
+    /// assert_eq!(decoded.responses[0].partitions[0].aborted_transactions.as_ref().unwrap()[0], value);
+    /// assert_eq!(decoded, message);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[derive(Debug, Clone, PartialEq)]
     pub struct AbortedTransaction {
         /// The producer id associated with the aborted transaction.
@@ -2103,6 +2276,29 @@ pub mod response {
     }
 
     /// In the case of fetching an offset less than the LogStartOffset, this is the end offset and epoch that should be used in the FetchSnapshot request.
+    ///
+    /// Encoded and decoded again inside a FetchResponse at version 17:
+    ///
+    /// ```
+    /// use klamm_protocol::Message;
+    /// use klamm_protocol::messages::fetch::response::{
+    ///     FetchResponse, FetchableTopicResponse, PartitionData, SnapshotId,
+    /// };
+    ///
+    /// let value = SnapshotId { end_offset: 7, epoch: 7, ..Default::default() };
+    /// let message = FetchResponse {
+    ///     responses: vec![FetchableTopicResponse {
+    ///         partitions: vec![PartitionData { snapshot_id: value.clone(), ..Default::default() }],
+    ///         ..Default::default()
+    ///     }],
+    ///     ..Default::default()
+    /// };
+    /// let bytes = message.to_bytes(17)?;
+    /// let decoded = FetchResponse::decode(&bytes, 17)?;
+    /// assert_eq!(decoded.responses[0].partitions[0].snapshot_id, value);
+    /// assert_eq!(decoded, message);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[derive(Debug, Clone, PartialEq)]
     pub struct SnapshotId {
         /// The `EndOffset` field.
@@ -2198,6 +2394,29 @@ pub mod response {
     }
 
     /// The `LeaderIdAndEpoch` structure.
+    ///
+    /// Encoded and decoded again inside a FetchResponse at version 17:
+    ///
+    /// ```
+    /// use klamm_protocol::Message;
+    /// use klamm_protocol::messages::fetch::response::{
+    ///     FetchResponse, FetchableTopicResponse, PartitionData, LeaderIdAndEpoch,
+    /// };
+    ///
+    /// let value = LeaderIdAndEpoch { leader_id: 7, leader_epoch: 7, ..Default::default() };
+    /// let message = FetchResponse {
+    ///     responses: vec![FetchableTopicResponse {
+    ///         partitions: vec![PartitionData { current_leader: value.clone(), ..Default::default() }],
+    ///         ..Default::default()
+    ///     }],
+    ///     ..Default::default()
+    /// };
+    /// let bytes = message.to_bytes(17)?;
+    /// let decoded = FetchResponse::decode(&bytes, 17)?;
+    /// assert_eq!(decoded.responses[0].partitions[0].current_leader, value);
+    /// assert_eq!(decoded, message);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[derive(Debug, Clone, PartialEq)]
     pub struct LeaderIdAndEpoch {
         /// The ID of the current leader or -1 if the leader is unknown.
@@ -2321,6 +2540,29 @@ pub mod response {
     }
 
     /// In case divergence is detected based on the `LastFetchedEpoch` and `FetchOffset` in the request, this field indicates the largest epoch and its end offset such that subsequent records are known to diverge
+    ///
+    /// Encoded and decoded again inside a FetchResponse at version 17:
+    ///
+    /// ```
+    /// use klamm_protocol::Message;
+    /// use klamm_protocol::messages::fetch::response::{
+    ///     FetchResponse, FetchableTopicResponse, PartitionData, EpochEndOffset,
+    /// };
+    ///
+    /// let value = EpochEndOffset { epoch: 7, end_offset: 7, ..Default::default() };
+    /// let message = FetchResponse {
+    ///     responses: vec![FetchableTopicResponse {
+    ///         partitions: vec![PartitionData { diverging_epoch: value.clone(), ..Default::default() }],
+    ///         ..Default::default()
+    ///     }],
+    ///     ..Default::default()
+    /// };
+    /// let bytes = message.to_bytes(17)?;
+    /// let decoded = FetchResponse::decode(&bytes, 17)?;
+    /// assert_eq!(decoded.responses[0].partitions[0].diverging_epoch, value);
+    /// assert_eq!(decoded, message);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[derive(Debug, Clone, PartialEq)]
     pub struct EpochEndOffset {
         /// The `Epoch` field.

@@ -15,6 +15,18 @@ pub mod request {
     use crate::messages::prelude::*;
 
     /// The FindCoordinatorRequest body (API key 10), versions 0-6.
+    ///
+    /// Encoded and decoded again at version 6:
+    ///
+    /// ```
+    /// use klamm_protocol::Message;
+    /// use klamm_protocol::messages::find_coordinator::request::FindCoordinatorRequest;
+    ///
+    /// let message = FindCoordinatorRequest { key_type: 7, ..Default::default() };
+    /// let bytes = message.to_bytes(6)?;
+    /// assert_eq!(FindCoordinatorRequest::decode(&bytes, 6)?, message);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[derive(Debug, Clone, PartialEq)]
     pub struct FindCoordinatorRequest {
         /// The coordinator key.
@@ -195,6 +207,18 @@ pub mod response {
     use crate::messages::prelude::*;
 
     /// The FindCoordinatorResponse body (API key 10), versions 0-6.
+    ///
+    /// Encoded and decoded again at version 6:
+    ///
+    /// ```
+    /// use klamm_protocol::Message;
+    /// use klamm_protocol::messages::find_coordinator::response::FindCoordinatorResponse;
+    ///
+    /// let message = FindCoordinatorResponse { throttle_time_ms: 7, ..Default::default() };
+    /// let bytes = message.to_bytes(6)?;
+    /// assert_eq!(FindCoordinatorResponse::decode(&bytes, 6)?, message);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[derive(Debug, Clone, PartialEq)]
     pub struct FindCoordinatorResponse {
         /// The duration in milliseconds for which the request was throttled due to a quota violation, or zero if the request did not violate any quota.
@@ -472,6 +496,26 @@ pub mod response {
     }
 
     /// Each coordinator result in the response
+    ///
+    /// Encoded and decoded again inside a FindCoordinatorResponse at version 6:
+    ///
+    /// ```
+    /// use klamm_protocol::Message;
+    /// use klamm_protocol::messages::find_coordinator::response::{
+    ///     FindCoordinatorResponse, Coordinator,
+    /// };
+    ///
+    /// let value = Coordinator { key: "example".into(), node_id: 7, ..Default::default() };
+    /// let message = FindCoordinatorResponse {
+    ///     coordinators: vec![value.clone()],
+    ///     ..Default::default()
+    /// };
+    /// let bytes = message.to_bytes(6)?;
+    /// let decoded = FindCoordinatorResponse::decode(&bytes, 6)?;
+    /// assert_eq!(decoded.coordinators[0], value);
+    /// assert_eq!(decoded, message);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[derive(Debug, Clone, PartialEq)]
     pub struct Coordinator {
         /// The coordinator key.

@@ -15,6 +15,22 @@ pub mod request {
     use crate::messages::prelude::*;
 
     /// The InitProducerIdRequest body (API key 22), versions 0-5.
+    ///
+    /// Encoded and decoded again at version 5:
+    ///
+    /// ```
+    /// use klamm_protocol::Message;
+    /// use klamm_protocol::messages::init_producer_id::request::InitProducerIdRequest;
+    ///
+    /// let message = InitProducerIdRequest {
+    ///     transactional_id: Some("example".into()),
+    ///     transaction_timeout_ms: 7,
+    ///     ..Default::default()
+    /// };
+    /// let bytes = message.to_bytes(5)?;
+    /// assert_eq!(InitProducerIdRequest::decode(&bytes, 5)?, message);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[derive(Debug, Clone, PartialEq)]
     pub struct InitProducerIdRequest {
         /// The transactional id, or null if the producer is not transactional.
@@ -204,6 +220,22 @@ pub mod response {
     use crate::messages::prelude::*;
 
     /// The InitProducerIdResponse body (API key 22), versions 0-5.
+    ///
+    /// Encoded and decoded again at version 5:
+    ///
+    /// ```
+    /// use klamm_protocol::Message;
+    /// use klamm_protocol::messages::init_producer_id::response::InitProducerIdResponse;
+    ///
+    /// let message = InitProducerIdResponse {
+    ///     throttle_time_ms: 7,
+    ///     error_code: 7,
+    ///     ..Default::default()
+    /// };
+    /// let bytes = message.to_bytes(5)?;
+    /// assert_eq!(InitProducerIdResponse::decode(&bytes, 5)?, message);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[derive(Debug, Clone, PartialEq)]
     pub struct InitProducerIdResponse {
         /// The duration in milliseconds for which the request was throttled due to a quota violation, or zero if the request did not violate any quota.

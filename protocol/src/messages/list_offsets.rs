@@ -15,6 +15,18 @@ pub mod request {
     use crate::messages::prelude::*;
 
     /// The ListOffsetsRequest body (API key 2), versions 0-10.
+    ///
+    /// Encoded and decoded again at version 10:
+    ///
+    /// ```
+    /// use klamm_protocol::Message;
+    /// use klamm_protocol::messages::list_offsets::request::ListOffsetsRequest;
+    ///
+    /// let message = ListOffsetsRequest { replica_id: 7, isolation_level: 7, ..Default::default() };
+    /// let bytes = message.to_bytes(10)?;
+    /// assert_eq!(ListOffsetsRequest::decode(&bytes, 10)?, message);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[derive(Debug, Clone, PartialEq)]
     pub struct ListOffsetsRequest {
         /// The broker ID of the requester, or -1 if this request is being made by a normal consumer.
@@ -164,6 +176,23 @@ pub mod request {
     }
 
     /// Each topic in the request.
+    ///
+    /// Encoded and decoded again inside a ListOffsetsRequest at version 10:
+    ///
+    /// ```
+    /// use klamm_protocol::Message;
+    /// use klamm_protocol::messages::list_offsets::request::{
+    ///     ListOffsetsRequest, ListOffsetsTopic,
+    /// };
+    ///
+    /// let value = ListOffsetsTopic { name: "example".into(), ..Default::default() };
+    /// let message = ListOffsetsRequest { topics: vec![value.clone()], ..Default::default() };
+    /// let bytes = message.to_bytes(10)?;
+    /// let decoded = ListOffsetsRequest::decode(&bytes, 10)?;
+    /// assert_eq!(decoded.topics[0], value);
+    /// assert_eq!(decoded, message);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[derive(Debug, Clone, PartialEq)]
     pub struct ListOffsetsTopic {
         /// The topic name.
@@ -264,6 +293,30 @@ pub mod request {
     }
 
     /// Each partition in the request.
+    ///
+    /// Encoded and decoded again inside a ListOffsetsRequest at version 10:
+    ///
+    /// ```
+    /// use klamm_protocol::Message;
+    /// use klamm_protocol::messages::list_offsets::request::{
+    ///     ListOffsetsRequest, ListOffsetsTopic, ListOffsetsPartition,
+    /// };
+    ///
+    /// let value = ListOffsetsPartition {
+    ///     partition_index: 7,
+    ///     current_leader_epoch: 7,
+    ///     ..Default::default()
+    /// };
+    /// let message = ListOffsetsRequest {
+    ///     topics: vec![ListOffsetsTopic { partitions: vec![value.clone()], ..Default::default() }],
+    ///     ..Default::default()
+    /// };
+    /// let bytes = message.to_bytes(10)?;
+    /// let decoded = ListOffsetsRequest::decode(&bytes, 10)?;
+    /// assert_eq!(decoded.topics[0].partitions[0], value);
+    /// assert_eq!(decoded, message);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[derive(Debug, Clone, PartialEq)]
     pub struct ListOffsetsPartition {
         /// The partition index.
@@ -440,6 +493,18 @@ pub mod response {
     use crate::messages::prelude::*;
 
     /// The ListOffsetsResponse body (API key 2), versions 0-10.
+    ///
+    /// Encoded and decoded again at version 10:
+    ///
+    /// ```
+    /// use klamm_protocol::Message;
+    /// use klamm_protocol::messages::list_offsets::response::ListOffsetsResponse;
+    ///
+    /// let message = ListOffsetsResponse { throttle_time_ms: 7, ..Default::default() };
+    /// let bytes = message.to_bytes(10)?;
+    /// assert_eq!(ListOffsetsResponse::decode(&bytes, 10)?, message);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[derive(Debug, Clone, PartialEq)]
     pub struct ListOffsetsResponse {
         /// The duration in milliseconds for which the request was throttled due to a quota violation, or zero if the request did not violate any quota.
@@ -548,6 +613,23 @@ pub mod response {
     }
 
     /// Each topic in the response.
+    ///
+    /// Encoded and decoded again inside a ListOffsetsResponse at version 10:
+    ///
+    /// ```
+    /// use klamm_protocol::Message;
+    /// use klamm_protocol::messages::list_offsets::response::{
+    ///     ListOffsetsResponse, ListOffsetsTopicResponse,
+    /// };
+    ///
+    /// let value = ListOffsetsTopicResponse { name: "example".into(), ..Default::default() };
+    /// let message = ListOffsetsResponse { topics: vec![value.clone()], ..Default::default() };
+    /// let bytes = message.to_bytes(10)?;
+    /// let decoded = ListOffsetsResponse::decode(&bytes, 10)?;
+    /// assert_eq!(decoded.topics[0], value);
+    /// assert_eq!(decoded, message);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[derive(Debug, Clone, PartialEq)]
     pub struct ListOffsetsTopicResponse {
         /// The topic name
@@ -650,6 +732,33 @@ pub mod response {
     }
 
     /// Each partition in the response.
+    ///
+    /// Encoded and decoded again inside a ListOffsetsResponse at version 10:
+    ///
+    /// ```
+    /// use klamm_protocol::Message;
+    /// use klamm_protocol::messages::list_offsets::response::{
+    ///     ListOffsetsResponse, ListOffsetsTopicResponse, ListOffsetsPartitionResponse,
+    /// };
+    ///
+    /// let value = ListOffsetsPartitionResponse {
+    ///     partition_index: 7,
+    ///     error_code: 7,
+    ///     ..Default::default()
+    /// };
+    /// let message = ListOffsetsResponse {
+    ///     topics: vec![ListOffsetsTopicResponse {
+    ///         partitions: vec![value.clone()],
+    ///         ..Default::default()
+    ///     }],
+    ///     ..Default::default()
+    /// };
+    /// let bytes = message.to_bytes(10)?;
+    /// let decoded = ListOffsetsResponse::decode(&bytes, 10)?;
+    /// assert_eq!(decoded.topics[0].partitions[0], value);
+    /// assert_eq!(decoded, message);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[derive(Debug, Clone, PartialEq)]
     pub struct ListOffsetsPartitionResponse {
         /// The partition index.

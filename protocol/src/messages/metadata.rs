@@ -15,6 +15,22 @@ pub mod request {
     use crate::messages::prelude::*;
 
     /// The MetadataRequest body (API key 3), versions 0-13.
+    ///
+    /// Encoded and decoded again at version 13:
+    ///
+    /// ```
+    /// use klamm_protocol::Message;
+    /// use klamm_protocol::messages::metadata::request::MetadataRequest;
+    ///
+    /// let message = MetadataRequest {
+    ///     allow_auto_topic_creation: false,
+    ///     include_topic_authorized_operations: true,
+    ///     ..Default::default()
+    /// };
+    /// let bytes = message.to_bytes(13)?;
+    /// assert_eq!(MetadataRequest::decode(&bytes, 13)?, message);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[derive(Debug, Clone, PartialEq)]
     pub struct MetadataRequest {
         /// The topics to fetch metadata for.
@@ -223,6 +239,21 @@ pub mod request {
     }
 
     /// The topics to fetch metadata for.
+    ///
+    /// Encoded and decoded again inside a MetadataRequest at version 13:
+    ///
+    /// ```
+    /// use klamm_protocol::Message;
+    /// use klamm_protocol::messages::metadata::request::{MetadataRequest, MetadataRequestTopic};
+    ///
+    /// let value = MetadataRequestTopic { name: Some("example".into()), ..Default::default() };
+    /// let message = MetadataRequest { topics: Some(vec![value.clone()]), ..Default::default() };
+    /// let bytes = message.to_bytes(13)?;
+    /// let decoded = MetadataRequest::decode(&bytes, 13)?;
+    /// assert_eq!(decoded.topics.as_ref().unwrap()[0], value);
+    /// assert_eq!(decoded, message);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[derive(Debug, Clone, PartialEq)]
     pub struct MetadataRequestTopic {
         /// The topic id.
@@ -376,6 +407,22 @@ pub mod response {
     use crate::messages::prelude::*;
 
     /// The MetadataResponse body (API key 3), versions 0-13.
+    ///
+    /// Encoded and decoded again at version 13:
+    ///
+    /// ```
+    /// use klamm_protocol::Message;
+    /// use klamm_protocol::messages::metadata::response::MetadataResponse;
+    ///
+    /// let message = MetadataResponse {
+    ///     throttle_time_ms: 7,
+    ///     cluster_id: Some("example".into()),
+    ///     ..Default::default()
+    /// };
+    /// let bytes = message.to_bytes(13)?;
+    /// assert_eq!(MetadataResponse::decode(&bytes, 13)?, message);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[derive(Debug, Clone, PartialEq)]
     pub struct MetadataResponse {
         /// The duration in milliseconds for which the request was throttled due to a quota violation, or zero if the request did not violate any quota.
@@ -620,6 +667,27 @@ pub mod response {
     }
 
     /// Each topic in the response.
+    ///
+    /// Encoded and decoded again inside a MetadataResponse at version 13:
+    ///
+    /// ```
+    /// use klamm_protocol::Message;
+    /// use klamm_protocol::messages::metadata::response::{
+    ///     MetadataResponse, MetadataResponseTopic,
+    /// };
+    ///
+    /// let value = MetadataResponseTopic {
+    ///     error_code: 7,
+    ///     name: Some("example".into()),
+    ///     ..Default::default()
+    /// };
+    /// let message = MetadataResponse { topics: vec![value.clone()], ..Default::default() };
+    /// let bytes = message.to_bytes(13)?;
+    /// let decoded = MetadataResponse::decode(&bytes, 13)?;
+    /// assert_eq!(decoded.topics[0], value);
+    /// assert_eq!(decoded, message);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[derive(Debug, Clone, PartialEq)]
     pub struct MetadataResponseTopic {
         /// The topic error, or 0 if there was no error.
@@ -831,6 +899,33 @@ pub mod response {
     }
 
     /// Each partition in the topic.
+    ///
+    /// Encoded and decoded again inside a MetadataResponse at version 13:
+    ///
+    /// ```
+    /// use klamm_protocol::Message;
+    /// use klamm_protocol::messages::metadata::response::{
+    ///     MetadataResponse, MetadataResponseTopic, MetadataResponsePartition,
+    /// };
+    ///
+    /// let value = MetadataResponsePartition {
+    ///     error_code: 7,
+    ///     partition_index: 7,
+    ///     ..Default::default()
+    /// };
+    /// let message = MetadataResponse {
+    ///     topics: vec![MetadataResponseTopic {
+    ///         partitions: vec![value.clone()],
+    ///         ..Default::default()
+    ///     }],
+    ///     ..Default::default()
+    /// };
+    /// let bytes = message.to_bytes(13)?;
+    /// let decoded = MetadataResponse::decode(&bytes, 13)?;
+    /// assert_eq!(decoded.topics[0].partitions[0], value);
+    /// assert_eq!(decoded, message);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[derive(Debug, Clone, PartialEq)]
     pub struct MetadataResponsePartition {
         /// The partition error, or 0 if there was no error.
@@ -1027,6 +1122,27 @@ pub mod response {
     }
 
     /// A list of brokers present in the cluster.
+    ///
+    /// Encoded and decoded again inside a MetadataResponse at version 13:
+    ///
+    /// ```
+    /// use klamm_protocol::Message;
+    /// use klamm_protocol::messages::metadata::response::{
+    ///     MetadataResponse, MetadataResponseBroker,
+    /// };
+    ///
+    /// let value = MetadataResponseBroker {
+    ///     node_id: 7,
+    ///     host: "example".into(),
+    ///     ..Default::default()
+    /// };
+    /// let message = MetadataResponse { brokers: vec![value.clone()], ..Default::default() };
+    /// let bytes = message.to_bytes(13)?;
+    /// let decoded = MetadataResponse::decode(&bytes, 13)?;
+    /// assert_eq!(decoded.brokers[0], value);
+    /// assert_eq!(decoded, message);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[derive(Debug, Clone, PartialEq)]
     pub struct MetadataResponseBroker {
         /// The broker ID.

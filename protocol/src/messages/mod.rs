@@ -47,6 +47,19 @@ use crate::codec::Message;
 use crate::error::{DecodeError, EncodeError};
 
 /// Any request body, for code that dispatches on the API key (a broker, a proxy, a test).
+///
+/// ```
+/// use bytes::Bytes;
+/// use klamm_protocol::ApiKey;
+/// use klamm_protocol::messages::{RequestBody, EndTxnRequest};
+///
+/// let body = RequestBody::from(EndTxnRequest { producer_id: 7, ..Default::default() });
+/// let mut buf = Vec::new();
+/// body.encode(&mut buf, 5)?;
+/// let decoded = RequestBody::decode(body.api_key(), 5, &Bytes::from(buf))?;
+/// assert_eq!(decoded, body);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub enum RequestBody {
@@ -86,6 +99,16 @@ pub enum RequestBody {
 
 impl RequestBody {
     /// The API this body belongs to.
+    ///
+    /// ```
+    /// use bytes::Bytes;
+    /// use klamm_protocol::ApiKey;
+    /// use klamm_protocol::messages::{RequestBody, EndTxnRequest};
+    ///
+    /// let body = RequestBody::from(EndTxnRequest { producer_id: 7, ..Default::default() });
+    /// assert_eq!(body.api_key(), ApiKey::EndTxn);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn api_key(&self) -> ApiKey {
         match self {
             RequestBody::Produce(_) => ApiKey::Produce,
@@ -108,6 +131,19 @@ impl RequestBody {
     }
 
     /// Decodes a complete body of `api_key` at `version`.
+    ///
+    /// ```
+    /// use bytes::Bytes;
+    /// use klamm_protocol::ApiKey;
+    /// use klamm_protocol::messages::{RequestBody, EndTxnRequest};
+    ///
+    /// let body = RequestBody::from(EndTxnRequest { producer_id: 7, ..Default::default() });
+    /// let mut buf = Vec::new();
+    /// body.encode(&mut buf, 5)?;
+    /// let decoded = RequestBody::decode(body.api_key(), 5, &Bytes::from(buf))?;
+    /// assert_eq!(decoded, body);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn decode(api_key: ApiKey, version: i16, body: &Bytes) -> Result<Self, DecodeError> {
         Ok(match api_key {
             ApiKey::Produce => RequestBody::Produce(ProduceRequest::decode(body, version)?),
@@ -154,6 +190,20 @@ impl RequestBody {
     }
 
     /// Encodes the body at `version`.
+    ///
+    /// ```
+    /// use bytes::Bytes;
+    /// use klamm_protocol::ApiKey;
+    /// use klamm_protocol::messages::{RequestBody, EndTxnRequest};
+    ///
+    /// let body = RequestBody::from(EndTxnRequest { producer_id: 7, ..Default::default() });
+    /// let mut buf = Vec::new();
+    /// body.encode(&mut buf, 5)?;
+    /// let RequestBody::EndTxn(inner) = &body else { unreachable!() };
+    /// // The same bytes as the body type's own encoding.
+    /// assert_eq!(buf, klamm_protocol::Message::to_bytes(inner, 5)?);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn encode(&self, buf: &mut impl BufMut, version: i16) -> Result<(), EncodeError> {
         match self {
             RequestBody::Produce(b) => b.encode(buf, version),
@@ -273,6 +323,19 @@ impl From<DescribeProducersRequest> for RequestBody {
 }
 
 /// Any response body, for code that dispatches on the API key (a broker, a proxy, a test).
+///
+/// ```
+/// use bytes::Bytes;
+/// use klamm_protocol::ApiKey;
+/// use klamm_protocol::messages::{ResponseBody, EndTxnResponse};
+///
+/// let body = ResponseBody::from(EndTxnResponse { throttle_time_ms: 7, ..Default::default() });
+/// let mut buf = Vec::new();
+/// body.encode(&mut buf, 5)?;
+/// let decoded = ResponseBody::decode(body.api_key(), 5, &Bytes::from(buf))?;
+/// assert_eq!(decoded, body);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub enum ResponseBody {
@@ -312,6 +375,16 @@ pub enum ResponseBody {
 
 impl ResponseBody {
     /// The API this body belongs to.
+    ///
+    /// ```
+    /// use bytes::Bytes;
+    /// use klamm_protocol::ApiKey;
+    /// use klamm_protocol::messages::{ResponseBody, EndTxnResponse};
+    ///
+    /// let body = ResponseBody::from(EndTxnResponse { throttle_time_ms: 7, ..Default::default() });
+    /// assert_eq!(body.api_key(), ApiKey::EndTxn);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn api_key(&self) -> ApiKey {
         match self {
             ResponseBody::Produce(_) => ApiKey::Produce,
@@ -334,6 +407,19 @@ impl ResponseBody {
     }
 
     /// Decodes a complete body of `api_key` at `version`.
+    ///
+    /// ```
+    /// use bytes::Bytes;
+    /// use klamm_protocol::ApiKey;
+    /// use klamm_protocol::messages::{ResponseBody, EndTxnResponse};
+    ///
+    /// let body = ResponseBody::from(EndTxnResponse { throttle_time_ms: 7, ..Default::default() });
+    /// let mut buf = Vec::new();
+    /// body.encode(&mut buf, 5)?;
+    /// let decoded = ResponseBody::decode(body.api_key(), 5, &Bytes::from(buf))?;
+    /// assert_eq!(decoded, body);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn decode(api_key: ApiKey, version: i16, body: &Bytes) -> Result<Self, DecodeError> {
         Ok(match api_key {
             ApiKey::Produce => ResponseBody::Produce(ProduceResponse::decode(body, version)?),
@@ -380,6 +466,20 @@ impl ResponseBody {
     }
 
     /// Encodes the body at `version`.
+    ///
+    /// ```
+    /// use bytes::Bytes;
+    /// use klamm_protocol::ApiKey;
+    /// use klamm_protocol::messages::{ResponseBody, EndTxnResponse};
+    ///
+    /// let body = ResponseBody::from(EndTxnResponse { throttle_time_ms: 7, ..Default::default() });
+    /// let mut buf = Vec::new();
+    /// body.encode(&mut buf, 5)?;
+    /// let ResponseBody::EndTxn(inner) = &body else { unreachable!() };
+    /// // The same bytes as the body type's own encoding.
+    /// assert_eq!(buf, klamm_protocol::Message::to_bytes(inner, 5)?);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn encode(&self, buf: &mut impl BufMut, version: i16) -> Result<(), EncodeError> {
         match self {
             ResponseBody::Produce(b) => b.encode(buf, version),

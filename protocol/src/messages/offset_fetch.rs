@@ -15,6 +15,18 @@ pub mod request {
     use crate::messages::prelude::*;
 
     /// The OffsetFetchRequest body (API key 9), versions 0-9.
+    ///
+    /// Encoded and decoded again at version 9:
+    ///
+    /// ```
+    /// use klamm_protocol::Message;
+    /// use klamm_protocol::messages::offset_fetch::request::OffsetFetchRequest;
+    ///
+    /// let message = OffsetFetchRequest { require_stable: true, ..Default::default() };
+    /// let bytes = message.to_bytes(9)?;
+    /// assert_eq!(OffsetFetchRequest::decode(&bytes, 9)?, message);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[derive(Debug, Clone, PartialEq)]
     pub struct OffsetFetchRequest {
         /// The group to fetch offsets for.
@@ -236,6 +248,27 @@ pub mod request {
     }
 
     /// Each group we would like to fetch offsets for
+    ///
+    /// Encoded and decoded again inside a OffsetFetchRequest at version 9:
+    ///
+    /// ```
+    /// use klamm_protocol::Message;
+    /// use klamm_protocol::messages::offset_fetch::request::{
+    ///     OffsetFetchRequest, OffsetFetchRequestGroup,
+    /// };
+    ///
+    /// let value = OffsetFetchRequestGroup {
+    ///     group_id: "example".into(),
+    ///     member_id: Some("example".into()),
+    ///     ..Default::default()
+    /// };
+    /// let message = OffsetFetchRequest { groups: vec![value.clone()], ..Default::default() };
+    /// let bytes = message.to_bytes(9)?;
+    /// let decoded = OffsetFetchRequest::decode(&bytes, 9)?;
+    /// assert_eq!(decoded.groups[0], value);
+    /// assert_eq!(decoded, message);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[derive(Debug, Clone, PartialEq)]
     pub struct OffsetFetchRequestGroup {
         /// The group ID.
@@ -466,6 +499,29 @@ pub mod request {
     }
 
     /// Each topic we would like to fetch offsets for, or null to fetch offsets for all topics.
+    ///
+    /// Encoded and decoded again inside a OffsetFetchRequest at version 9:
+    ///
+    /// ```
+    /// use klamm_protocol::Message;
+    /// use klamm_protocol::messages::offset_fetch::request::{
+    ///     OffsetFetchRequest, OffsetFetchRequestGroup, OffsetFetchRequestTopics,
+    /// };
+    ///
+    /// let value = OffsetFetchRequestTopics { name: "example".into(), ..Default::default() };
+    /// let message = OffsetFetchRequest {
+    ///     groups: vec![OffsetFetchRequestGroup {
+    ///         topics: Some(vec![value.clone()]),
+    ///         ..Default::default()
+    ///     }],
+    ///     ..Default::default()
+    /// };
+    /// let bytes = message.to_bytes(9)?;
+    /// let decoded = OffsetFetchRequest::decode(&bytes, 9)?;
+    /// assert_eq!(decoded.groups[0].topics.as_ref().unwrap()[0], value);
+    /// assert_eq!(decoded, message);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[derive(Debug, Clone, PartialEq)]
     pub struct OffsetFetchRequestTopics {
         /// The topic name.
@@ -592,6 +648,23 @@ pub mod request {
     }
 
     /// Each topic we would like to fetch offsets for, or null to fetch offsets for all topics.
+    ///
+    /// Encoded and decoded again inside a OffsetFetchRequest at version 7:
+    ///
+    /// ```
+    /// use klamm_protocol::Message;
+    /// use klamm_protocol::messages::offset_fetch::request::{
+    ///     OffsetFetchRequest, OffsetFetchRequestTopic,
+    /// };
+    ///
+    /// let value = OffsetFetchRequestTopic { name: "example".into(), ..Default::default() };
+    /// let message = OffsetFetchRequest { topics: Some(vec![value.clone()]), ..Default::default() };
+    /// let bytes = message.to_bytes(7)?;
+    /// let decoded = OffsetFetchRequest::decode(&bytes, 7)?;
+    /// assert_eq!(decoded.topics.as_ref().unwrap()[0], value);
+    /// assert_eq!(decoded, message);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[derive(Debug, Clone, PartialEq)]
     pub struct OffsetFetchRequestTopic {
         /// The topic name.
@@ -744,6 +817,18 @@ pub mod response {
     use crate::messages::prelude::*;
 
     /// The OffsetFetchResponse body (API key 9), versions 0-9.
+    ///
+    /// Encoded and decoded again at version 9:
+    ///
+    /// ```
+    /// use klamm_protocol::Message;
+    /// use klamm_protocol::messages::offset_fetch::response::OffsetFetchResponse;
+    ///
+    /// let message = OffsetFetchResponse { throttle_time_ms: 7, ..Default::default() };
+    /// let bytes = message.to_bytes(9)?;
+    /// assert_eq!(OffsetFetchResponse::decode(&bytes, 9)?, message);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[derive(Debug, Clone, PartialEq)]
     pub struct OffsetFetchResponse {
         /// The duration in milliseconds for which the request was throttled due to a quota violation, or zero if the request did not violate any quota.
@@ -917,6 +1002,27 @@ pub mod response {
     }
 
     /// The responses per group id.
+    ///
+    /// Encoded and decoded again inside a OffsetFetchResponse at version 9:
+    ///
+    /// ```
+    /// use klamm_protocol::Message;
+    /// use klamm_protocol::messages::offset_fetch::response::{
+    ///     OffsetFetchResponse, OffsetFetchResponseGroup,
+    /// };
+    ///
+    /// let value = OffsetFetchResponseGroup {
+    ///     group_id: "example".into(),
+    ///     error_code: 7,
+    ///     ..Default::default()
+    /// };
+    /// let message = OffsetFetchResponse { groups: vec![value.clone()], ..Default::default() };
+    /// let bytes = message.to_bytes(9)?;
+    /// let decoded = OffsetFetchResponse::decode(&bytes, 9)?;
+    /// assert_eq!(decoded.groups[0], value);
+    /// assert_eq!(decoded, message);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[derive(Debug, Clone, PartialEq)]
     pub struct OffsetFetchResponseGroup {
         /// The group ID.
@@ -1070,6 +1176,29 @@ pub mod response {
     }
 
     /// The responses per topic.
+    ///
+    /// Encoded and decoded again inside a OffsetFetchResponse at version 9:
+    ///
+    /// ```
+    /// use klamm_protocol::Message;
+    /// use klamm_protocol::messages::offset_fetch::response::{
+    ///     OffsetFetchResponse, OffsetFetchResponseGroup, OffsetFetchResponseTopics,
+    /// };
+    ///
+    /// let value = OffsetFetchResponseTopics { name: "example".into(), ..Default::default() };
+    /// let message = OffsetFetchResponse {
+    ///     groups: vec![OffsetFetchResponseGroup {
+    ///         topics: vec![value.clone()],
+    ///         ..Default::default()
+    ///     }],
+    ///     ..Default::default()
+    /// };
+    /// let bytes = message.to_bytes(9)?;
+    /// let decoded = OffsetFetchResponse::decode(&bytes, 9)?;
+    /// assert_eq!(decoded.groups[0].topics[0], value);
+    /// assert_eq!(decoded, message);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[derive(Debug, Clone, PartialEq)]
     pub struct OffsetFetchResponseTopics {
         /// The topic name.
@@ -1199,6 +1328,36 @@ pub mod response {
     }
 
     /// The responses per partition
+    ///
+    /// Encoded and decoded again inside a OffsetFetchResponse at version 9:
+    ///
+    /// ```
+    /// use klamm_protocol::Message;
+    /// use klamm_protocol::messages::offset_fetch::response::{
+    ///     OffsetFetchResponse, OffsetFetchResponseGroup, OffsetFetchResponseTopics, OffsetFetchResponsePartitions,
+    /// };
+    ///
+    /// let value = OffsetFetchResponsePartitions {
+    ///     partition_index: 7,
+    ///     committed_offset: 7,
+    ///     ..Default::default()
+    /// };
+    /// let message = OffsetFetchResponse {
+    ///     groups: vec![OffsetFetchResponseGroup {
+    ///         topics: vec![OffsetFetchResponseTopics {
+    ///             partitions: vec![value.clone()],
+    ///             ..Default::default()
+    ///         }],
+    ///         ..Default::default()
+    ///     }],
+    ///     ..Default::default()
+    /// };
+    /// let bytes = message.to_bytes(9)?;
+    /// let decoded = OffsetFetchResponse::decode(&bytes, 9)?;
+    /// assert_eq!(decoded.groups[0].topics[0].partitions[0], value);
+    /// assert_eq!(decoded, message);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[derive(Debug, Clone, PartialEq)]
     pub struct OffsetFetchResponsePartitions {
         /// The partition index.
@@ -1424,6 +1583,23 @@ pub mod response {
     }
 
     /// The responses per topic.
+    ///
+    /// Encoded and decoded again inside a OffsetFetchResponse at version 7:
+    ///
+    /// ```
+    /// use klamm_protocol::Message;
+    /// use klamm_protocol::messages::offset_fetch::response::{
+    ///     OffsetFetchResponse, OffsetFetchResponseTopic,
+    /// };
+    ///
+    /// let value = OffsetFetchResponseTopic { name: "example".into(), ..Default::default() };
+    /// let message = OffsetFetchResponse { topics: vec![value.clone()], ..Default::default() };
+    /// let bytes = message.to_bytes(7)?;
+    /// let decoded = OffsetFetchResponse::decode(&bytes, 7)?;
+    /// assert_eq!(decoded.topics[0], value);
+    /// assert_eq!(decoded, message);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[derive(Debug, Clone, PartialEq)]
     pub struct OffsetFetchResponseTopic {
         /// The topic name.
@@ -1553,6 +1729,33 @@ pub mod response {
     }
 
     /// The responses per partition
+    ///
+    /// Encoded and decoded again inside a OffsetFetchResponse at version 7:
+    ///
+    /// ```
+    /// use klamm_protocol::Message;
+    /// use klamm_protocol::messages::offset_fetch::response::{
+    ///     OffsetFetchResponse, OffsetFetchResponseTopic, OffsetFetchResponsePartition,
+    /// };
+    ///
+    /// let value = OffsetFetchResponsePartition {
+    ///     partition_index: 7,
+    ///     committed_offset: 7,
+    ///     ..Default::default()
+    /// };
+    /// let message = OffsetFetchResponse {
+    ///     topics: vec![OffsetFetchResponseTopic {
+    ///         partitions: vec![value.clone()],
+    ///         ..Default::default()
+    ///     }],
+    ///     ..Default::default()
+    /// };
+    /// let bytes = message.to_bytes(7)?;
+    /// let decoded = OffsetFetchResponse::decode(&bytes, 7)?;
+    /// assert_eq!(decoded.topics[0].partitions[0], value);
+    /// assert_eq!(decoded, message);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[derive(Debug, Clone, PartialEq)]
     pub struct OffsetFetchResponsePartition {
         /// The partition index.

@@ -15,6 +15,22 @@ pub mod request {
     use crate::messages::prelude::*;
 
     /// The ProduceRequest body (API key 0), versions 0-12.
+    ///
+    /// Encoded and decoded again at version 12:
+    ///
+    /// ```
+    /// use klamm_protocol::Message;
+    /// use klamm_protocol::messages::produce::request::ProduceRequest;
+    ///
+    /// let message = ProduceRequest {
+    ///     transactional_id: Some("example".into()),
+    ///     acks: 7,
+    ///     ..Default::default()
+    /// };
+    /// let bytes = message.to_bytes(12)?;
+    /// assert_eq!(ProduceRequest::decode(&bytes, 12)?, message);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[derive(Debug, Clone, PartialEq)]
     pub struct ProduceRequest {
         /// The transactional ID, or null if the producer is not transactional.
@@ -182,6 +198,21 @@ pub mod request {
     }
 
     /// Each topic to produce to.
+    ///
+    /// Encoded and decoded again inside a ProduceRequest at version 12:
+    ///
+    /// ```
+    /// use klamm_protocol::Message;
+    /// use klamm_protocol::messages::produce::request::{ProduceRequest, TopicProduceData};
+    ///
+    /// let value = TopicProduceData { name: "example".into(), ..Default::default() };
+    /// let message = ProduceRequest { topic_data: vec![value.clone()], ..Default::default() };
+    /// let bytes = message.to_bytes(12)?;
+    /// let decoded = ProduceRequest::decode(&bytes, 12)?;
+    /// assert_eq!(decoded.topic_data[0], value);
+    /// assert_eq!(decoded, message);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[derive(Debug, Clone, PartialEq)]
     pub struct TopicProduceData {
         /// The topic name.
@@ -282,6 +313,29 @@ pub mod request {
     }
 
     /// Each partition to produce to.
+    ///
+    /// Encoded and decoded again inside a ProduceRequest at version 12:
+    ///
+    /// ```
+    /// use klamm_protocol::Message;
+    /// use klamm_protocol::messages::produce::request::{
+    ///     ProduceRequest, TopicProduceData, PartitionProduceData,
+    /// };
+    ///
+    /// let value = PartitionProduceData { index: 7, ..Default::default() };
+    /// let message = ProduceRequest {
+    ///     topic_data: vec![TopicProduceData {
+    ///         partition_data: vec![value.clone()],
+    ///         ..Default::default()
+    ///     }],
+    ///     ..Default::default()
+    /// };
+    /// let bytes = message.to_bytes(12)?;
+    /// let decoded = ProduceRequest::decode(&bytes, 12)?;
+    /// assert_eq!(decoded.topic_data[0].partition_data[0], value);
+    /// assert_eq!(decoded, message);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[derive(Debug, Clone, PartialEq)]
     pub struct PartitionProduceData {
         /// The partition index.
@@ -418,6 +472,18 @@ pub mod response {
     use crate::messages::prelude::*;
 
     /// The ProduceResponse body (API key 0), versions 0-12.
+    ///
+    /// Encoded and decoded again at version 12:
+    ///
+    /// ```
+    /// use klamm_protocol::Message;
+    /// use klamm_protocol::messages::produce::response::ProduceResponse;
+    ///
+    /// let message = ProduceResponse { throttle_time_ms: 7, ..Default::default() };
+    /// let bytes = message.to_bytes(12)?;
+    /// assert_eq!(ProduceResponse::decode(&bytes, 12)?, message);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[derive(Debug, Clone, PartialEq)]
     pub struct ProduceResponse {
         /// Each produce response
@@ -571,6 +637,21 @@ pub mod response {
     }
 
     /// Endpoints for all current-leaders enumerated in PartitionProduceResponses, with errors NOT_LEADER_OR_FOLLOWER.
+    ///
+    /// Encoded and decoded again inside a ProduceResponse at version 12:
+    ///
+    /// ```
+    /// use klamm_protocol::Message;
+    /// use klamm_protocol::messages::produce::response::{ProduceResponse, NodeEndpoint};
+    ///
+    /// let value = NodeEndpoint { node_id: 7, host: "example".into(), ..Default::default() };
+    /// let message = ProduceResponse { node_endpoints: vec![value.clone()], ..Default::default() };
+    /// let bytes = message.to_bytes(12)?;
+    /// let decoded = ProduceResponse::decode(&bytes, 12)?;
+    /// assert_eq!(decoded.node_endpoints[0], value);
+    /// assert_eq!(decoded, message);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[derive(Debug, Clone, PartialEq)]
     pub struct NodeEndpoint {
         /// The ID of the associated node.
@@ -768,6 +849,21 @@ pub mod response {
     }
 
     /// Each produce response
+    ///
+    /// Encoded and decoded again inside a ProduceResponse at version 12:
+    ///
+    /// ```
+    /// use klamm_protocol::Message;
+    /// use klamm_protocol::messages::produce::response::{ProduceResponse, TopicProduceResponse};
+    ///
+    /// let value = TopicProduceResponse { name: "example".into(), ..Default::default() };
+    /// let message = ProduceResponse { responses: vec![value.clone()], ..Default::default() };
+    /// let bytes = message.to_bytes(12)?;
+    /// let decoded = ProduceResponse::decode(&bytes, 12)?;
+    /// assert_eq!(decoded.responses[0], value);
+    /// assert_eq!(decoded, message);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[derive(Debug, Clone, PartialEq)]
     pub struct TopicProduceResponse {
         /// The topic name
@@ -868,6 +964,29 @@ pub mod response {
     }
 
     /// Each partition that we produced to within the topic.
+    ///
+    /// Encoded and decoded again inside a ProduceResponse at version 12:
+    ///
+    /// ```
+    /// use klamm_protocol::Message;
+    /// use klamm_protocol::messages::produce::response::{
+    ///     ProduceResponse, TopicProduceResponse, PartitionProduceResponse,
+    /// };
+    ///
+    /// let value = PartitionProduceResponse { index: 7, error_code: 7, ..Default::default() };
+    /// let message = ProduceResponse {
+    ///     responses: vec![TopicProduceResponse {
+    ///         partition_responses: vec![value.clone()],
+    ///         ..Default::default()
+    ///     }],
+    ///     ..Default::default()
+    /// };
+    /// let bytes = message.to_bytes(12)?;
+    /// let decoded = ProduceResponse::decode(&bytes, 12)?;
+    /// assert_eq!(decoded.responses[0].partition_responses[0], value);
+    /// assert_eq!(decoded, message);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[derive(Debug, Clone, PartialEq)]
     pub struct PartitionProduceResponse {
         /// The partition index.
@@ -1138,6 +1257,32 @@ pub mod response {
     }
 
     /// The `LeaderIdAndEpoch` structure.
+    ///
+    /// Encoded and decoded again inside a ProduceResponse at version 12:
+    ///
+    /// ```
+    /// use klamm_protocol::Message;
+    /// use klamm_protocol::messages::produce::response::{
+    ///     ProduceResponse, TopicProduceResponse, PartitionProduceResponse, LeaderIdAndEpoch,
+    /// };
+    ///
+    /// let value = LeaderIdAndEpoch { leader_id: 7, leader_epoch: 7, ..Default::default() };
+    /// let message = ProduceResponse {
+    ///     responses: vec![TopicProduceResponse {
+    ///         partition_responses: vec![PartitionProduceResponse {
+    ///             current_leader: value.clone(),
+    ///             ..Default::default()
+    ///         }],
+    ///         ..Default::default()
+    ///     }],
+    ///     ..Default::default()
+    /// };
+    /// let bytes = message.to_bytes(12)?;
+    /// let decoded = ProduceResponse::decode(&bytes, 12)?;
+    /// assert_eq!(decoded.responses[0].partition_responses[0].current_leader, value);
+    /// assert_eq!(decoded, message);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[derive(Debug, Clone, PartialEq)]
     pub struct LeaderIdAndEpoch {
         /// The ID of the current leader or -1 if the leader is unknown.
@@ -1261,6 +1406,36 @@ pub mod response {
     }
 
     /// The batch indices of records that caused the batch to be dropped
+    ///
+    /// Encoded and decoded again inside a ProduceResponse at version 12:
+    ///
+    /// ```
+    /// use klamm_protocol::Message;
+    /// use klamm_protocol::messages::produce::response::{
+    ///     ProduceResponse, TopicProduceResponse, PartitionProduceResponse, BatchIndexAndErrorMessage,
+    /// };
+    ///
+    /// let value = BatchIndexAndErrorMessage {
+    ///     batch_index: 7,
+    ///     batch_index_error_message: Some("example".into()),
+    ///     ..Default::default()
+    /// };
+    /// let message = ProduceResponse {
+    ///     responses: vec![TopicProduceResponse {
+    ///         partition_responses: vec![PartitionProduceResponse {
+    ///             record_errors: vec![value.clone()],
+    ///             ..Default::default()
+    ///         }],
+    ///         ..Default::default()
+    ///     }],
+    ///     ..Default::default()
+    /// };
+    /// let bytes = message.to_bytes(12)?;
+    /// let decoded = ProduceResponse::decode(&bytes, 12)?;
+    /// assert_eq!(decoded.responses[0].partition_responses[0].record_errors[0], value);
+    /// assert_eq!(decoded, message);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[derive(Debug, Clone, PartialEq)]
     pub struct BatchIndexAndErrorMessage {
         /// The batch index of the record that cause the batch to be dropped

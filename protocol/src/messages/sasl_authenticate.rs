@@ -15,6 +15,18 @@ pub mod request {
     use crate::messages::prelude::*;
 
     /// The SaslAuthenticateRequest body (API key 36), versions 0-2.
+    ///
+    /// Encoded and decoded again at version 2:
+    ///
+    /// ```
+    /// use klamm_protocol::Message;
+    /// use klamm_protocol::messages::sasl_authenticate::request::SaslAuthenticateRequest;
+    ///
+    /// let message = SaslAuthenticateRequest::default();
+    /// let bytes = message.to_bytes(2)?;
+    /// assert_eq!(SaslAuthenticateRequest::decode(&bytes, 2)?, message);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[derive(Debug, Clone, PartialEq)]
     pub struct SaslAuthenticateRequest {
         /// The SASL authentication bytes from the client, as defined by the SASL mechanism.
@@ -127,6 +139,22 @@ pub mod response {
     use crate::messages::prelude::*;
 
     /// The SaslAuthenticateResponse body (API key 36), versions 0-2.
+    ///
+    /// Encoded and decoded again at version 2:
+    ///
+    /// ```
+    /// use klamm_protocol::Message;
+    /// use klamm_protocol::messages::sasl_authenticate::response::SaslAuthenticateResponse;
+    ///
+    /// let message = SaslAuthenticateResponse {
+    ///     error_code: 7,
+    ///     error_message: Some("example".into()),
+    ///     ..Default::default()
+    /// };
+    /// let bytes = message.to_bytes(2)?;
+    /// assert_eq!(SaslAuthenticateResponse::decode(&bytes, 2)?, message);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[derive(Debug, Clone, PartialEq)]
     pub struct SaslAuthenticateResponse {
         /// The error code, or 0 if there was no error.

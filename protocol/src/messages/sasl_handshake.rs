@@ -15,6 +15,18 @@ pub mod request {
     use crate::messages::prelude::*;
 
     /// The SaslHandshakeRequest body (API key 17), versions 0-1.
+    ///
+    /// Encoded and decoded again at version 1:
+    ///
+    /// ```
+    /// use klamm_protocol::Message;
+    /// use klamm_protocol::messages::sasl_handshake::request::SaslHandshakeRequest;
+    ///
+    /// let message = SaslHandshakeRequest { mechanism: "example".into(), ..Default::default() };
+    /// let bytes = message.to_bytes(1)?;
+    /// assert_eq!(SaslHandshakeRequest::decode(&bytes, 1)?, message);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[derive(Debug, Clone, PartialEq)]
     pub struct SaslHandshakeRequest {
         /// The SASL mechanism chosen by the client.
@@ -94,6 +106,18 @@ pub mod response {
     use crate::messages::prelude::*;
 
     /// The SaslHandshakeResponse body (API key 17), versions 0-1.
+    ///
+    /// Encoded and decoded again at version 1:
+    ///
+    /// ```
+    /// use klamm_protocol::Message;
+    /// use klamm_protocol::messages::sasl_handshake::response::SaslHandshakeResponse;
+    ///
+    /// let message = SaslHandshakeResponse { error_code: 7, ..Default::default() };
+    /// let bytes = message.to_bytes(1)?;
+    /// assert_eq!(SaslHandshakeResponse::decode(&bytes, 1)?, message);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[derive(Debug, Clone, PartialEq)]
     pub struct SaslHandshakeResponse {
         /// The error code, or 0 if there was no error.

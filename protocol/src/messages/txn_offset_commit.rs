@@ -15,6 +15,22 @@ pub mod request {
     use crate::messages::prelude::*;
 
     /// The TxnOffsetCommitRequest body (API key 28), versions 0-4.
+    ///
+    /// Encoded and decoded again at version 4:
+    ///
+    /// ```
+    /// use klamm_protocol::Message;
+    /// use klamm_protocol::messages::txn_offset_commit::request::TxnOffsetCommitRequest;
+    ///
+    /// let message = TxnOffsetCommitRequest {
+    ///     transactional_id: "example".into(),
+    ///     group_id: "example".into(),
+    ///     ..Default::default()
+    /// };
+    /// let bytes = message.to_bytes(4)?;
+    /// assert_eq!(TxnOffsetCommitRequest::decode(&bytes, 4)?, message);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[derive(Debug, Clone, PartialEq)]
     pub struct TxnOffsetCommitRequest {
         /// The ID of the transaction.
@@ -270,6 +286,23 @@ pub mod request {
     }
 
     /// Each topic that we want to commit offsets for.
+    ///
+    /// Encoded and decoded again inside a TxnOffsetCommitRequest at version 4:
+    ///
+    /// ```
+    /// use klamm_protocol::Message;
+    /// use klamm_protocol::messages::txn_offset_commit::request::{
+    ///     TxnOffsetCommitRequest, TxnOffsetCommitRequestTopic,
+    /// };
+    ///
+    /// let value = TxnOffsetCommitRequestTopic { name: "example".into(), ..Default::default() };
+    /// let message = TxnOffsetCommitRequest { topics: vec![value.clone()], ..Default::default() };
+    /// let bytes = message.to_bytes(4)?;
+    /// let decoded = TxnOffsetCommitRequest::decode(&bytes, 4)?;
+    /// assert_eq!(decoded.topics[0], value);
+    /// assert_eq!(decoded, message);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[derive(Debug, Clone, PartialEq)]
     pub struct TxnOffsetCommitRequestTopic {
         /// The topic name.
@@ -373,6 +406,33 @@ pub mod request {
     }
 
     /// The partitions inside the topic that we want to commit offsets for.
+    ///
+    /// Encoded and decoded again inside a TxnOffsetCommitRequest at version 4:
+    ///
+    /// ```
+    /// use klamm_protocol::Message;
+    /// use klamm_protocol::messages::txn_offset_commit::request::{
+    ///     TxnOffsetCommitRequest, TxnOffsetCommitRequestTopic, TxnOffsetCommitRequestPartition,
+    /// };
+    ///
+    /// let value = TxnOffsetCommitRequestPartition {
+    ///     partition_index: 7,
+    ///     committed_offset: 7,
+    ///     ..Default::default()
+    /// };
+    /// let message = TxnOffsetCommitRequest {
+    ///     topics: vec![TxnOffsetCommitRequestTopic {
+    ///         partitions: vec![value.clone()],
+    ///         ..Default::default()
+    ///     }],
+    ///     ..Default::default()
+    /// };
+    /// let bytes = message.to_bytes(4)?;
+    /// let decoded = TxnOffsetCommitRequest::decode(&bytes, 4)?;
+    /// assert_eq!(decoded.topics[0].partitions[0], value);
+    /// assert_eq!(decoded, message);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[derive(Debug, Clone, PartialEq)]
     pub struct TxnOffsetCommitRequestPartition {
         /// The index of the partition within the topic.
@@ -544,6 +604,18 @@ pub mod response {
     use crate::messages::prelude::*;
 
     /// The TxnOffsetCommitResponse body (API key 28), versions 0-4.
+    ///
+    /// Encoded and decoded again at version 4:
+    ///
+    /// ```
+    /// use klamm_protocol::Message;
+    /// use klamm_protocol::messages::txn_offset_commit::response::TxnOffsetCommitResponse;
+    ///
+    /// let message = TxnOffsetCommitResponse { throttle_time_ms: 7, ..Default::default() };
+    /// let bytes = message.to_bytes(4)?;
+    /// assert_eq!(TxnOffsetCommitResponse::decode(&bytes, 4)?, message);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[derive(Debug, Clone, PartialEq)]
     pub struct TxnOffsetCommitResponse {
         /// The duration in milliseconds for which the request was throttled due to a quota violation, or zero if the request did not violate any quota.
@@ -646,6 +718,23 @@ pub mod response {
     }
 
     /// The responses for each topic.
+    ///
+    /// Encoded and decoded again inside a TxnOffsetCommitResponse at version 4:
+    ///
+    /// ```
+    /// use klamm_protocol::Message;
+    /// use klamm_protocol::messages::txn_offset_commit::response::{
+    ///     TxnOffsetCommitResponse, TxnOffsetCommitResponseTopic,
+    /// };
+    ///
+    /// let value = TxnOffsetCommitResponseTopic { name: "example".into(), ..Default::default() };
+    /// let message = TxnOffsetCommitResponse { topics: vec![value.clone()], ..Default::default() };
+    /// let bytes = message.to_bytes(4)?;
+    /// let decoded = TxnOffsetCommitResponse::decode(&bytes, 4)?;
+    /// assert_eq!(decoded.topics[0], value);
+    /// assert_eq!(decoded, message);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[derive(Debug, Clone, PartialEq)]
     pub struct TxnOffsetCommitResponseTopic {
         /// The topic name.
@@ -749,6 +838,33 @@ pub mod response {
     }
 
     /// The responses for each partition in the topic.
+    ///
+    /// Encoded and decoded again inside a TxnOffsetCommitResponse at version 4:
+    ///
+    /// ```
+    /// use klamm_protocol::Message;
+    /// use klamm_protocol::messages::txn_offset_commit::response::{
+    ///     TxnOffsetCommitResponse, TxnOffsetCommitResponseTopic, TxnOffsetCommitResponsePartition,
+    /// };
+    ///
+    /// let value = TxnOffsetCommitResponsePartition {
+    ///     partition_index: 7,
+    ///     error_code: 7,
+    ///     ..Default::default()
+    /// };
+    /// let message = TxnOffsetCommitResponse {
+    ///     topics: vec![TxnOffsetCommitResponseTopic {
+    ///         partitions: vec![value.clone()],
+    ///         ..Default::default()
+    ///     }],
+    ///     ..Default::default()
+    /// };
+    /// let bytes = message.to_bytes(4)?;
+    /// let decoded = TxnOffsetCommitResponse::decode(&bytes, 4)?;
+    /// assert_eq!(decoded.topics[0].partitions[0], value);
+    /// assert_eq!(decoded, message);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[derive(Debug, Clone, PartialEq)]
     pub struct TxnOffsetCommitResponsePartition {
         /// The partition index.
