@@ -1,6 +1,12 @@
 //! The table of every API this codec covers, for version negotiation.
 
 /// The Kafka APIs Klamm's codec covers.
+///
+/// ```
+/// use klamm_protocol::ApiKey;
+/// assert_eq!(ApiKey::from_i16(26), Some(ApiKey::EndTxn));
+/// assert_eq!(ApiKey::EndTxn.to_string(), "EndTxn");
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 #[repr(i16)]
 #[non_exhaustive]
@@ -40,6 +46,13 @@ pub enum ApiKey {
 }
 
 /// What this codec supports of one API.
+///
+/// ```
+/// use klamm_protocol::{ApiKey, SUPPORTED_APIS};
+/// let produce = SUPPORTED_APIS.iter().find(|a| a.key == ApiKey::Produce).unwrap();
+/// assert_eq!((produce.min_version, produce.max_version), (0, 12));
+/// assert_eq!(produce.first_flexible, 9);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ApiInfo {
     /// The API.
@@ -53,6 +66,13 @@ pub struct ApiInfo {
 }
 
 /// Every API this codec covers, with its version range and first flexible version.
+///
+/// ```
+/// use klamm_protocol::{ApiKey, SUPPORTED_APIS};
+/// // A client intersects these ranges with the broker's ApiVersions answer.
+/// assert!(SUPPORTED_APIS.iter().any(|a| a.key == ApiKey::ApiVersions && a.max_version >= 3));
+/// assert!(SUPPORTED_APIS.iter().all(|a| a.min_version <= a.max_version));
+/// ```
 pub const SUPPORTED_APIS: &[ApiInfo] = &[
     api(ApiKey::Produce, 0, 12, 9),
     api(ApiKey::Fetch, 0, 17, 12),
@@ -97,11 +117,21 @@ impl ApiKey {
     }
 
     /// The wire key.
+    ///
+    /// ```
+    /// use klamm_protocol::ApiKey;
+    /// assert_eq!(ApiKey::Metadata.as_i16(), 3);
+    /// ```
     pub fn as_i16(self) -> i16 {
         self as i16
     }
 
     /// The API's name as Kafka spells it.
+    ///
+    /// ```
+    /// use klamm_protocol::ApiKey;
+    /// assert_eq!(ApiKey::InitProducerId.name(), "InitProducerId");
+    /// ```
     pub fn name(self) -> &'static str {
         match self {
             ApiKey::Produce => "Produce",
@@ -124,6 +154,13 @@ impl ApiKey {
     }
 
     /// This codec's support for the API.
+    ///
+    /// ```
+    /// use klamm_protocol::ApiKey;
+    /// let info = ApiKey::Fetch.info();
+    /// assert_eq!(info.key, ApiKey::Fetch);
+    /// assert_eq!(info.max_version, 17);
+    /// ```
     pub fn info(self) -> ApiInfo {
         *SUPPORTED_APIS
             .iter()
@@ -132,11 +169,23 @@ impl ApiKey {
     }
 
     /// Whether `version` of this API uses the flexible encoding.
+    ///
+    /// ```
+    /// use klamm_protocol::ApiKey;
+    /// assert!(!ApiKey::Produce.is_flexible(8));
+    /// assert!(ApiKey::Produce.is_flexible(9));
+    /// ```
     pub fn is_flexible(self, version: i16) -> bool {
         version >= self.info().first_flexible
     }
 
     /// The request header version for `version`: 2 for flexible versions, 1 otherwise.
+    ///
+    /// ```
+    /// use klamm_protocol::ApiKey;
+    /// assert_eq!(ApiKey::Metadata.request_header_version(8), 1);
+    /// assert_eq!(ApiKey::Metadata.request_header_version(9), 2);
+    /// ```
     pub fn request_header_version(self, version: i16) -> i16 {
         if self.is_flexible(version) { 2 } else { 1 }
     }
@@ -144,6 +193,13 @@ impl ApiKey {
     /// The response header version for `version`: 1 for flexible versions, 0 otherwise.
     /// ApiVersions responses always use header v0, so that a client can read the error code
     /// of a broker that does not know the requested version (KIP-511).
+    ///
+    /// ```
+    /// use klamm_protocol::ApiKey;
+    /// assert_eq!(ApiKey::Metadata.response_header_version(9), 1);
+    /// // ApiVersions answers with header v0 even at flexible versions.
+    /// assert_eq!(ApiKey::ApiVersions.response_header_version(3), 0);
+    /// ```
     pub fn response_header_version(self, version: i16) -> i16 {
         if self != ApiKey::ApiVersions && self.is_flexible(version) {
             1
@@ -187,6 +243,12 @@ impl ApiKey {
     }
 
     /// Whether, at `version`, the client (not the broker) enforces a throttle (KIP-219).
+    ///
+    /// ```
+    /// use klamm_protocol::ApiKey;
+    /// assert!(ApiKey::Produce.client_enforces_throttle(6));
+    /// assert!(!ApiKey::Produce.client_enforces_throttle(5));
+    /// ```
     pub fn client_enforces_throttle(self, version: i16) -> bool {
         version >= self.first_client_throttled_version()
     }

@@ -8,6 +8,17 @@ use crate::primitives::{DecodeContext, PResult, expect_end};
 
 /// A Kafka message body (a request or a response of one API) that this crate can encode and
 /// decode at every version in [`Message::VERSIONS`].
+///
+/// ```
+/// use klamm_protocol::Message;
+/// use klamm_protocol::messages::InitProducerIdRequest;
+///
+/// let request = InitProducerIdRequest { transaction_timeout_ms: 60_000, ..Default::default() };
+/// assert!(InitProducerIdRequest::is_flexible(InitProducerIdRequest::FIRST_FLEXIBLE));
+/// let bytes = request.to_bytes(4)?;
+/// assert_eq!(InitProducerIdRequest::decode(&bytes, 4)?, request);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub trait Message: Sized {
     /// The API this message belongs to.
     const API_KEY: ApiKey;
@@ -59,6 +70,22 @@ pub trait Message: Sized {
 
 /// A structure inside a message (or a message body itself), encoded according to the version
 /// of the message it belongs to.
+///
+/// ```
+/// use klamm_protocol::codec::Struct;
+/// use klamm_protocol::messages::end_txn::response::EndTxnResponse;
+/// use klamm_protocol::primitives::DecodeContext;
+///
+/// // Every generated structure, nested or not, reads and writes itself at its message's version.
+/// let response = EndTxnResponse { throttle_time_ms: 5, ..Default::default() };
+/// let mut buf = Vec::new();
+/// response.write_to(&mut buf, 3)?;
+/// let frame = bytes::Bytes::from(buf);
+/// let (rest, back) = EndTxnResponse::read_from(&frame, &DecodeContext::new(&frame, 3))?;
+/// assert!(rest.is_empty());
+/// assert_eq!(back, response);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub trait Struct: Sized {
     /// Writes the structure at `version` of its message.
     fn write_to<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<(), EncodeError>;
@@ -68,12 +95,35 @@ pub trait Struct: Sized {
 }
 
 /// A request body, tied to the type of its response.
+///
+/// ```
+/// use klamm_protocol::{Message, Request};
+/// use klamm_protocol::messages::{EndTxnRequest, EndTxnResponse};
+///
+/// // Generic code can name the response type of any request.
+/// fn answer<R: Request>(_: &R) -> R::Response
+/// where
+///     R::Response: Default,
+/// {
+///     R::Response::default()
+/// }
+/// let response: EndTxnResponse = answer(&EndTxnRequest::default());
+/// assert_eq!(response.to_bytes(0)?.len(), 6); // throttle time and error code
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub trait Request: Message {
     /// The response body type.
     type Response: Message;
 }
 
 /// Checks an encode version against the supported range.
+///
+/// ```
+/// use klamm_protocol::codec::check_encode_version;
+/// use klamm_protocol::messages::EndTxnRequest;
+/// assert!(check_encode_version::<EndTxnRequest>(5).is_ok());
+/// assert!(check_encode_version::<EndTxnRequest>(6).is_err());
+/// ```
 pub fn check_encode_version<M: Message>(version: i16) -> Result<(), EncodeError> {
     let (min, max) = M::VERSIONS;
     if version < min || version > max {
@@ -88,6 +138,13 @@ pub fn check_encode_version<M: Message>(version: i16) -> Result<(), EncodeError>
 }
 
 /// Checks a decode version against the supported range.
+///
+/// ```
+/// use klamm_protocol::codec::check_decode_version;
+/// use klamm_protocol::messages::EndTxnRequest;
+/// assert!(check_decode_version::<EndTxnRequest>(0).is_ok());
+/// assert!(check_decode_version::<EndTxnRequest>(-1).is_err());
+/// ```
 pub fn check_decode_version<M: Message>(version: i16) -> Result<(), DecodeError> {
     let (min, max) = M::VERSIONS;
     if version < min || version > max {

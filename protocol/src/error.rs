@@ -7,6 +7,19 @@
 use nom::error::{ErrorKind, ParseError};
 
 /// Why a frame, a message or a record batch could not be decoded.
+///
+/// ```
+/// use bytes::Bytes;
+/// use klamm_protocol::{DecodeError, Message};
+/// use klamm_protocol::messages::EndTxnRequest;
+///
+/// // One byte cannot hold an EndTxn request.
+/// let err = EndTxnRequest::decode(&Bytes::from_static(&[0]), 0).unwrap_err();
+/// assert!(matches!(err, DecodeError::Truncated { .. }), "{err}");
+/// // A string length pointing past the end of the body.
+/// let err = EndTxnRequest::decode(&Bytes::from_static(&[0, 1]), 0).unwrap_err();
+/// assert!(matches!(err, DecodeError::InvalidLength { .. }), "{err}");
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum DecodeError {
@@ -119,6 +132,16 @@ impl<I> ParseError<I> for DecodeError {
 
 impl DecodeError {
     /// Wraps this error for returning from a nom parser.
+    ///
+    /// ```
+    /// use klamm_protocol::DecodeError;
+    /// use klamm_protocol::primitives::PResult;
+    ///
+    /// fn never(_input: &[u8]) -> PResult<'_, u8> {
+    ///     DecodeError::Invalid { what: "example", detail: "always fails".into() }.fail()
+    /// }
+    /// assert!(matches!(never(b"x"), Err(nom::Err::Failure(DecodeError::Invalid { .. }))));
+    /// ```
     pub fn fail<T>(self) -> Result<T, nom::Err<DecodeError>> {
         Err(nom::Err::Failure(self))
     }
@@ -141,6 +164,15 @@ pub(crate) fn finish<T>(r: Result<T, nom::Err<DecodeError>>) -> Result<T, Decode
 }
 
 /// Why a message could not be encoded.
+///
+/// ```
+/// use klamm_protocol::{EncodeError, Message};
+/// use klamm_protocol::messages::EndTxnRequest;
+///
+/// // Version 6 of EndTxn does not exist in this codec.
+/// let err = EndTxnRequest::default().to_bytes(6).unwrap_err();
+/// assert!(matches!(err, EncodeError::UnsupportedVersion { max: 5, .. }), "{err}");
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum EncodeError {

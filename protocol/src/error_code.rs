@@ -24,6 +24,14 @@ macro_rules! error_codes {
         /// Convert from the wire with [`ErrorCode::from_i16`] (never construct
         /// [`ErrorCode::Unknown`] with a known code yourself: it would not compare equal to the
         /// named variant).
+        ///
+        /// ```
+        /// use klamm_protocol::error_code::ErrorCode;
+        /// let code = ErrorCode::from_i16(6);
+        /// assert_eq!(code, ErrorCode::NotLeaderOrFollower);
+        /// assert!(code.is_retriable());
+        /// assert_eq!(ErrorCode::from_i16(-42), ErrorCode::Unknown(-42));
+        /// ```
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
         #[non_exhaustive]
         pub enum ErrorCode {
@@ -38,11 +46,23 @@ macro_rules! error_codes {
         }
 
         /// Every named error code, in code order (`-1` first).
+        ///
+        /// ```
+        /// use klamm_protocol::error_code::{ALL, ErrorCode};
+        /// assert_eq!(ALL[0], ErrorCode::UnknownServerError);
+        /// assert!(ALL.iter().all(|c| ErrorCode::from_i16(c.as_i16()) == *c));
+        /// ```
         pub const ALL: &[ErrorCode] = &[$(ErrorCode::$variant,)*];
 
         impl ErrorCode {
             /// The error code for a value read from the wire; unknown values are kept in
             /// [`ErrorCode::Unknown`].
+            ///
+            /// ```
+            /// use klamm_protocol::error_code::ErrorCode;
+            /// assert_eq!(ErrorCode::from_i16(3), ErrorCode::UnknownTopicOrPartition);
+            /// assert_eq!(ErrorCode::from_i16(9999), ErrorCode::Unknown(9999));
+            /// ```
             pub const fn from_i16(code: i16) -> Self {
                 match code {
                     $($code => ErrorCode::$variant,)*
@@ -51,6 +71,12 @@ macro_rules! error_codes {
             }
 
             /// The value written on the wire.
+            ///
+            /// ```
+            /// use klamm_protocol::error_code::ErrorCode;
+            /// assert_eq!(ErrorCode::InvalidProducerEpoch.as_i16(), 47);
+            /// assert_eq!(ErrorCode::Unknown(9999).as_i16(), 9999);
+            /// ```
             pub const fn as_i16(self) -> i16 {
                 match self {
                     $(ErrorCode::$variant => $code,)*
@@ -60,6 +86,11 @@ macro_rules! error_codes {
 
             /// Kafka's name for the code (`"UNKNOWN_TOPIC_OR_PARTITION"`), or `"UNKNOWN"` for an
             /// unknown code.
+            ///
+            /// ```
+            /// use klamm_protocol::error_code::ErrorCode;
+            /// assert_eq!(ErrorCode::from_i16(3).name(), "UNKNOWN_TOPIC_OR_PARTITION");
+            /// ```
             pub const fn name(self) -> &'static str {
                 match self {
                     $(ErrorCode::$variant => $name,)*
@@ -69,6 +100,12 @@ macro_rules! error_codes {
 
             /// Whether Kafka's protocol guide calls the error retriable (the request may
             /// succeed if sent again, usually after a metadata refresh or a backoff).
+            ///
+            /// ```
+            /// use klamm_protocol::error_code::ErrorCode;
+            /// assert!(ErrorCode::RequestTimedOut.is_retriable());
+            /// assert!(!ErrorCode::TopicAuthorizationFailed.is_retriable());
+            /// ```
             pub const fn is_retriable(self) -> bool {
                 match self {
                     $(ErrorCode::$variant => $retriable,)*
@@ -77,6 +114,11 @@ macro_rules! error_codes {
             }
 
             /// A one-sentence description, after Kafka's own message.
+            ///
+            /// ```
+            /// use klamm_protocol::error_code::ErrorCode;
+            /// assert!(!ErrorCode::CorruptMessage.description().is_empty());
+            /// ```
             pub const fn description(self) -> &'static str {
                 match self {
                     $(ErrorCode::$variant => $desc,)*
@@ -238,6 +280,12 @@ impl ErrorCode {
     }
 
     /// Whether this is an error (any code but 0).
+    ///
+    /// ```
+    /// use klamm_protocol::error_code::ErrorCode;
+    /// assert!(ErrorCode::from_i16(1).is_err());
+    /// assert!(!ErrorCode::None.is_err());
+    /// ```
     pub const fn is_err(self) -> bool {
         !self.is_ok()
     }

@@ -11,9 +11,31 @@ use crate::error::{DecodeError, EncodeError};
 use crate::header::{RequestHeader, ResponseHeader};
 
 /// The default maximum frame size: 100 MiB, like Kafka's `socket.request.max.bytes`.
+///
+/// ```
+/// use klamm_protocol::frame::{DEFAULT_MAX_FRAME_SIZE, FrameDecoder};
+/// assert_eq!(FrameDecoder::default().max_frame_size(), DEFAULT_MAX_FRAME_SIZE);
+/// ```
 pub const DEFAULT_MAX_FRAME_SIZE: usize = 100 * 1024 * 1024;
 
 /// Cuts complete frames out of a byte stream.
+///
+/// ```
+/// use bytes::BytesMut;
+/// use klamm_protocol::DecodeError;
+/// use klamm_protocol::frame::FrameDecoder;
+///
+/// let decoder = FrameDecoder::new(1024);
+/// // Half a frame: wait for more bytes.
+/// let mut buf = BytesMut::from(&[0, 0, 0, 3, 1][..]);
+/// assert_eq!(decoder.decode(&mut buf)?, None);
+/// buf.extend_from_slice(&[2, 3]);
+/// assert_eq!(&decoder.decode(&mut buf)?.unwrap()[..], &[1, 2, 3]);
+/// // A frame announcing more than the maximum is refused before anything is allocated.
+/// let mut huge = BytesMut::from(&[0x7f, 0xff, 0xff, 0xff][..]);
+/// assert!(matches!(decoder.decode(&mut huge), Err(DecodeError::FrameTooLarge { .. })));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, Copy)]
 pub struct FrameDecoder {
     max_frame_size: usize,
@@ -27,11 +49,21 @@ impl Default for FrameDecoder {
 
 impl FrameDecoder {
     /// A decoder refusing frames larger than `max_frame_size` bytes (without the prefix).
+    ///
+    /// ```
+    /// use klamm_protocol::frame::FrameDecoder;
+    /// assert_eq!(FrameDecoder::new(1 << 20).max_frame_size(), 1 << 20);
+    /// ```
     pub fn new(max_frame_size: usize) -> Self {
         FrameDecoder { max_frame_size }
     }
 
     /// The configured maximum.
+    ///
+    /// ```
+    /// use klamm_protocol::frame::FrameDecoder;
+    /// assert_eq!(FrameDecoder::new(4096).max_frame_size(), 4096);
+    /// ```
     pub fn max_frame_size(&self) -> usize {
         self.max_frame_size
     }
@@ -77,6 +109,23 @@ impl FrameDecoder {
 }
 
 /// Appends a complete request frame (length prefix, header, body) to `buf`.
+///
+/// ```
+/// use bytes::BytesMut;
+/// use klamm_protocol::frame::{FrameDecoder, encode_request_frame};
+/// use klamm_protocol::header::RequestHeader;
+/// use klamm_protocol::messages::ApiVersionsRequest;
+/// use klamm_protocol::{ApiKey, Message};
+///
+/// let header = RequestHeader::new(ApiKey::ApiVersions, 3, 1, Some("app".into()));
+/// let mut buf = BytesMut::new();
+/// encode_request_frame(&mut buf, &header, &ApiVersionsRequest::default(), 3)?;
+/// let frame = FrameDecoder::default().decode(&mut buf)?.unwrap();
+/// let (read, body) = RequestHeader::split_frame(&frame)?;
+/// assert_eq!(read, header);
+/// assert_eq!(ApiVersionsRequest::decode(&body, 3)?, ApiVersionsRequest::default());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn encode_request_frame<M: Message>(
     buf: &mut BytesMut,
     header: &RequestHeader,
@@ -91,6 +140,25 @@ pub fn encode_request_frame<M: Message>(
 }
 
 /// Appends a complete response frame (length prefix, header, body) to `buf`.
+///
+/// ```
+/// use bytes::BytesMut;
+/// use klamm_protocol::frame::{FrameDecoder, encode_response_frame};
+/// use klamm_protocol::header::ResponseHeader;
+/// use klamm_protocol::messages::EndTxnResponse;
+/// use klamm_protocol::{ApiKey, Message};
+///
+/// let response = EndTxnResponse { throttle_time_ms: 10, ..Default::default() };
+/// let mut buf = BytesMut::new();
+/// encode_response_frame(&mut buf, 42, &response, 3)?;
+/// let frame = FrameDecoder::default().decode(&mut buf)?.unwrap();
+/// assert_eq!(ResponseHeader::peek_correlation_id(&frame)?, 42);
+/// let header_version = ApiKey::EndTxn.response_header_version(3);
+/// let (header, body) = ResponseHeader::split_frame(&frame, header_version)?;
+/// assert_eq!(header.correlation_id, 42);
+/// assert_eq!(EndTxnResponse::decode(&body, 3)?, response);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn encode_response_frame<M: Message>(
     buf: &mut BytesMut,
     correlation_id: i32,

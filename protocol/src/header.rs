@@ -14,6 +14,20 @@ use crate::primitives::{
 };
 
 /// The header of every request.
+///
+/// ```
+/// use klamm_protocol::ApiKey;
+/// use klamm_protocol::header::RequestHeader;
+///
+/// let h = RequestHeader::new(ApiKey::Metadata, 12, 5, Some("app".into()));
+/// let mut buf = Vec::new();
+/// h.encode(&mut buf, h.header_version().unwrap())?;
+/// buf.extend_from_slice(&[0xAA]); // the body follows the header
+/// let (read, body) = RequestHeader::split_frame(&buf.into())?;
+/// assert_eq!(read, h);
+/// assert_eq!(&body[..], &[0xAA]);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct RequestHeader {
     /// The API key of the request (kept raw: a broker must be able to read headers of APIs it
@@ -48,17 +62,42 @@ impl RequestHeader {
     }
 
     /// The API, if this codec covers it.
+    ///
+    /// ```
+    /// use klamm_protocol::ApiKey;
+    /// use klamm_protocol::header::RequestHeader;
+    /// assert_eq!(RequestHeader::new(ApiKey::Fetch, 12, 0, None).api_key(), Some(ApiKey::Fetch));
+    /// let unknown = RequestHeader { request_api_key: 999, ..Default::default() };
+    /// assert_eq!(unknown.api_key(), None);
+    /// ```
     pub fn api_key(&self) -> Option<ApiKey> {
         ApiKey::from_i16(self.request_api_key)
     }
 
     /// The header version this request uses, if the API is covered.
+    ///
+    /// ```
+    /// use klamm_protocol::ApiKey;
+    /// use klamm_protocol::header::RequestHeader;
+    /// assert_eq!(RequestHeader::new(ApiKey::Produce, 8, 0, None).header_version(), Some(1));
+    /// assert_eq!(RequestHeader::new(ApiKey::Produce, 9, 0, None).header_version(), Some(2));
+    /// ```
     pub fn header_version(&self) -> Option<i16> {
         self.api_key()
             .map(|k| k.request_header_version(self.request_api_version))
     }
 
     /// Writes the header at `header_version` (0, 1 or 2).
+    ///
+    /// ```
+    /// use klamm_protocol::ApiKey;
+    /// use klamm_protocol::header::RequestHeader;
+    /// let mut buf = Vec::new();
+    /// RequestHeader::new(ApiKey::Produce, 3, 7, None).encode(&mut buf, 1)?;
+    /// // key, version, correlation id, null client id
+    /// assert_eq!(buf, [0, 0, 0, 3, 0, 0, 0, 7, 0xff, 0xff]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn encode(&self, buf: &mut impl BufMut, header_version: i16) -> Result<(), EncodeError> {
         buf.put_i16(self.request_api_key);
         buf.put_i16(self.request_api_version);
@@ -73,6 +112,18 @@ impl RequestHeader {
     }
 
     /// Reads a header at `header_version`.
+    ///
+    /// ```
+    /// use bytes::Bytes;
+    /// use klamm_protocol::header::RequestHeader;
+    /// use klamm_protocol::primitives::DecodeContext;
+    /// let frame = Bytes::from_static(&[0, 18, 0, 0, 0, 0, 0, 9, 0, 1, b'a', 0xEE]);
+    /// let (rest, h) = RequestHeader::read(&frame, &DecodeContext::new(&frame, 0), 1)?;
+    /// assert_eq!((h.request_api_key, h.correlation_id), (18, 9));
+    /// assert_eq!(h.client_id.as_deref(), Some("a"));
+    /// assert_eq!(rest, &[0xEE]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn read<'a>(
         input: &'a [u8],
         cx: &DecodeContext<'_>,
@@ -103,6 +154,17 @@ impl RequestHeader {
     /// Splits a request frame (without its length prefix) into header and body. The header
     /// version is derived from the API key and version; for an API this codec does not cover,
     /// header v1 is assumed (what every non-flexible API uses) so that a broker can still answer.
+    ///
+    /// ```
+    /// use bytes::Bytes;
+    /// use klamm_protocol::header::RequestHeader;
+    /// // ApiVersions v0: header v1 (no tagged fields), empty body.
+    /// let frame = Bytes::from_static(&[0, 18, 0, 0, 0, 0, 0, 1, 0xff, 0xff]);
+    /// let (h, body) = RequestHeader::split_frame(&frame)?;
+    /// assert_eq!(h.correlation_id, 1);
+    /// assert!(body.is_empty());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn split_frame(frame: &Bytes) -> Result<(RequestHeader, Bytes), DecodeError> {
         let (_, key) = finish(int16(frame))?;
         let (_, version) = finish(int16(frame.get(2..).unwrap_or(&[])))?;
@@ -117,6 +179,19 @@ impl RequestHeader {
 }
 
 /// The header of every response.
+///
+/// ```
+/// use bytes::Bytes;
+/// use klamm_protocol::header::ResponseHeader;
+/// let h = ResponseHeader { correlation_id: 3, ..Default::default() };
+/// let mut buf = Vec::new();
+/// h.encode(&mut buf, 1)?;
+/// assert_eq!(buf, [0, 0, 0, 3, 0]); // v1 ends with an empty tag section
+/// let (read, body) = ResponseHeader::split_frame(&Bytes::from(buf), 1)?;
+/// assert_eq!(read, h);
+/// assert!(body.is_empty());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct ResponseHeader {
     /// The correlation id of the request this answers.
@@ -127,6 +202,14 @@ pub struct ResponseHeader {
 
 impl ResponseHeader {
     /// Writes the header at `header_version` (0 or 1).
+    ///
+    /// ```
+    /// use klamm_protocol::header::ResponseHeader;
+    /// let mut buf = Vec::new();
+    /// ResponseHeader { correlation_id: 1, ..Default::default() }.encode(&mut buf, 0)?;
+    /// assert_eq!(buf, [0, 0, 0, 1]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn encode(&self, buf: &mut impl BufMut, header_version: i16) -> Result<(), EncodeError> {
         buf.put_i32(self.correlation_id);
         if header_version >= 1 {
@@ -136,6 +219,17 @@ impl ResponseHeader {
     }
 
     /// Reads a header at `header_version`.
+    ///
+    /// ```
+    /// use bytes::Bytes;
+    /// use klamm_protocol::header::ResponseHeader;
+    /// use klamm_protocol::primitives::DecodeContext;
+    /// let frame = Bytes::from_static(&[0, 0, 0, 4, 0, 0x55]);
+    /// let (rest, h) = ResponseHeader::read(&frame, &DecodeContext::new(&frame, 0), 1)?;
+    /// assert_eq!(h.correlation_id, 4);
+    /// assert_eq!(rest, &[0x55]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn read<'a>(
         input: &'a [u8],
         cx: &DecodeContext<'_>,
@@ -156,11 +250,28 @@ impl ResponseHeader {
 
     /// Reads only the correlation id of a response frame (the first four bytes), which is all
     /// a client needs to match the frame to its request before it knows the header version.
+    ///
+    /// ```
+    /// use klamm_protocol::header::ResponseHeader;
+    /// assert_eq!(ResponseHeader::peek_correlation_id(&[0, 0, 1, 0, 9, 9])?, 256);
+    /// assert!(ResponseHeader::peek_correlation_id(&[0, 0]).is_err());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn peek_correlation_id(frame: &[u8]) -> Result<i32, DecodeError> {
         finish(int32(frame)).map(|(_, c)| c)
     }
 
     /// Splits a response frame (without its length prefix) into header and body.
+    ///
+    /// ```
+    /// use bytes::Bytes;
+    /// use klamm_protocol::header::ResponseHeader;
+    /// let frame = Bytes::from_static(&[0, 0, 0, 8, 0, 0]);
+    /// let (h, body) = ResponseHeader::split_frame(&frame, 0)?;
+    /// assert_eq!(h.correlation_id, 8);
+    /// assert_eq!(&body[..], &[0, 0]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn split_frame(
         frame: &Bytes,
         header_version: i16,
