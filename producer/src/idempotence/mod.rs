@@ -153,6 +153,24 @@ impl Idempotence {
         true
     }
 
+    /// Whether nothing is in flight and no batch has an unknown outcome: a producer id and
+    /// epoch chosen elsewhere may replace the current one now.
+    pub fn is_quiescent(&self) -> bool {
+        self.sent == 0 && self.partitions.values().all(|p| !p.has_unknown())
+    }
+
+    /// Installs a producer id and epoch chosen by a transaction manager (KIP-890 part 2: the
+    /// coordinator bumps the epoch at the end of every transaction) as a bump: every
+    /// partition restarts at sequence 0. Refused (returns `false`) unless
+    /// [`is_quiescent`](Self::is_quiescent).
+    pub fn replace_producer(&mut self, producer: ProducerIdEpoch) -> bool {
+        if !self.is_quiescent() {
+            return false;
+        }
+        self.bump_requested = true;
+        self.set_producer(producer)
+    }
+
     /// Decide about a partition's head batch. `id` identifies the batch for its whole life;
     /// `records` is its record count.
     pub fn admit(&mut self, tp: &TopicPartition, id: BatchId, records: i32) -> Admission {

@@ -90,6 +90,14 @@ impl Transport for ClusterTransport {
         Some(fresh)
     }
 
+    fn metadata_version(&self) -> Option<u64> {
+        // klamm-net counts installed metadata snapshots after installing each one.
+        let version = self.cluster.metadata_refreshes();
+        // The metadata read after this must not be read before the count.
+        std::sync::atomic::fence(std::sync::atomic::Ordering::Acquire);
+        Some(version)
+    }
+
     fn fetch_topic(&self, topic: &str) -> BoxFuture<'static, Result<TopicInfo, ProducerError>> {
         let cluster = self.cluster.clone();
         let topic = topic.to_owned();
@@ -119,6 +127,23 @@ impl Transport for ClusterTransport {
         let cluster = self.cluster.clone();
         async move {
             let broker = cluster.broker(node).await.map_err(|e| net_error(None, e))?;
+            let response = broker.send(request).await.map_err(|e| {
+                ProducerError::NoAnswer(format!("produce to broker {node}: {e}").into())
+            })?;
+            Ok(response.body)
+        }
+        .boxed()
+    }
+
+    fn produce_implicit_add(
+        &self,
+        node: i32,
+        request: ProduceRequest,
+    ) -> BoxFuture<'static, Result<ProduceResponse, ProducerError>> {
+        let cluster = self.cluster.clone();
+        async move {
+            let broker = cluster.broker(node).await.map_err(|e| net_error(None, e))?;
+            let request = super::produce_v12::ImplicitAddProduce(request);
             let response = broker.send(request).await.map_err(|e| {
                 ProducerError::NoAnswer(format!("produce to broker {node}: {e}").into())
             })?;

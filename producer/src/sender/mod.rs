@@ -8,6 +8,7 @@
 //! resolves their records' futures with [`ProducerError::Closed`] (DESIGN.md invariant 6).
 
 mod cluster;
+mod produce_v12;
 mod request;
 mod response;
 mod transport;
@@ -222,14 +223,19 @@ impl<T: Transport + ?Sized> Sender<T> {
                 }
             }
             // The transaction manager owns the producer id (InitProducerId with the
-            // transactional id); adopt a new one only when nothing is in flight (invariant 2).
-            if let (Some(pid), Some(idem)) = (hook.producer_id_epoch(), self.idem.as_ref())
+            // transactional id; with KIP-890 part 2 a new epoch after every EndTxn); adopt a
+            // new one only when nothing is in flight (invariant 2).
+            if let (Some(pid), Some(idem)) = (hook.producer_id_epoch(), self.idem.as_mut())
                 && idem.producer() != Some(pid)
-                && idem.can_bump()
+                && idem.replace_producer(pid)
             {
-                self.on_producer_id(Ok(pid));
+                self.shared.count(|m| m.producer_ids += 1);
+                tracing::info!(producer_id = pid.id, epoch = pid.epoch, "producer id");
             }
         }
+        // Batches are stamped with the producer id adopted above; if the manager's changes
+        // during this round, hold every transactional partition back until the next one.
+        let adopted = self.idem.as_ref().and_then(Idempotence::producer);
         if let Some(idem) = &self.idem
             && self.hook.is_none()
             && self.init_pid.is_none()
@@ -269,7 +275,10 @@ impl<T: Transport + ?Sized> Sender<T> {
         let drained = self.acc.drain(DrainContext {
             now,
             leader_for: &|tp| {
-                if hook.as_ref().is_some_and(|h| !h.may_drain(tp)) {
+                if hook
+                    .as_ref()
+                    .is_some_and(|h| !h.may_drain(tp) || h.producer_id_epoch() != adopted)
+                {
                     return None;
                 }
                 transport.leader(tp)
@@ -310,7 +319,16 @@ impl<T: Transport + ?Sized> Sender<T> {
             request = id,
             "produce request"
         );
-        let response = self.transport.produce(node, request);
+        let response = if self
+            .hook
+            .as_ref()
+            .is_some_and(|h| h.implicit_partition_add())
+        {
+            // KIP-890 part 2: the broker adds the partitions (Produce v12)
+            self.transport.produce_implicit_add(node, request)
+        } else {
+            self.transport.produce(node, request)
+        };
         // One span per Produce request, from send to answer (DESIGN.md: debug level on the
         // hot path), so a subscriber can see each request's life and time.
         let span = tracing::debug_span!(

@@ -26,6 +26,15 @@ pub trait Transport: Send + Sync + 'static {
     /// The topic's partitions from cached metadata, if known.
     fn cached_topic(&self, topic: &str) -> Option<TopicInfo>;
 
+    /// A number that changes whenever the cached metadata may have changed, if the transport
+    /// can tell (`None`, the default, means "cannot": then [`cached_topic`](Self::cached_topic)
+    /// is asked for every record). With it, the producer keeps each topic's partitions next to
+    /// its batch queues and asks `cached_topic` again only after the number moved. It must be
+    /// read before the metadata it describes, and move after every change of it.
+    fn metadata_version(&self) -> Option<u64> {
+        None
+    }
+
     /// Fetch the topic's metadata (an unknown topic, or one whose metadata expired).
     fn fetch_topic(&self, topic: &str) -> BoxFuture<'static, Result<TopicInfo, ProducerError>>;
 
@@ -43,6 +52,18 @@ pub trait Transport: Send + Sync + 'static {
         node: i32,
         request: ProduceRequest,
     ) -> BoxFuture<'static, Result<ProduceResponse, ProducerError>>;
+
+    /// Send a transactional Produce request whose partitions the broker adds to the
+    /// transaction itself (KIP-890 part 2): it may go at v12, which klamm-net refuses a plain
+    /// transactional [`ProduceRequest`]. The default sends it as [`produce`](Self::produce)
+    /// does (for transports without version negotiation).
+    fn produce_implicit_add(
+        &self,
+        node: i32,
+        request: ProduceRequest,
+    ) -> BoxFuture<'static, Result<ProduceResponse, ProducerError>> {
+        self.produce(node, request)
+    }
 
     /// InitProducerId for an idempotent producer: a fresh producer id, or with `current` an
     /// epoch bump of it (KIP-360; brokers that cannot bump may hand out a new id instead).

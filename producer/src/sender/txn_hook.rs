@@ -32,6 +32,14 @@ pub trait TransactionHook: Send + Sync + 'static {
     /// with this error (their partitions may never be added).
     fn failed(&self) -> Option<ProducerError>;
 
+    /// KIP-890 part 2 (transaction version 2): the open transaction's partitions are added by
+    /// the broker when a transactional Produce arrives at v12, so Produce requests may use
+    /// v12 (klamm-net stops a transactional Produce at v11 otherwise). Constant between
+    /// transaction boundaries. Default: `false`.
+    fn implicit_partition_add(&self) -> bool {
+        false
+    }
+
     /// Resolves when [`may_drain`](Self::may_drain), [`producer_id_epoch`](Self::producer_id_epoch)
     /// or [`failed`](Self::failed) may have changed.
     fn changed(&self) -> BoxFuture<'_, ()>;
