@@ -36,6 +36,10 @@ impl TransactionHook for TransactionManager {
         })
     }
 
+    fn implicit_partition_add(&self) -> bool {
+        self.kip890()
+    }
+
     fn changed(&self) -> BoxFuture<'_, ()> {
         Box::pin(self.sender_wake())
     }

@@ -38,8 +38,10 @@ pub struct TxnConfig {
     pub retry_backoff: Duration,
     /// Backoff before retrying CONCURRENT_TRANSACTIONS. Default 20 ms.
     pub short_backoff: Duration,
-    /// Whether the producer can use KIP-890 part 2 (Produce v12 with implicit partition adds,
-    /// EndTxn v5). Off by default: klamm-protocol does not encode Produce v12 yet.
+    /// Whether the producer may use KIP-890 part 2 (transaction version 2: Produce v12 with
+    /// implicit partition adds, EndTxn v5 with a new epoch after every transaction) when the
+    /// broker finalized `transaction.version` >= 2. Default `true`; the switch happens only at
+    /// `begin_transaction`.
     pub kip890_capable: bool,
 }
 
@@ -52,7 +54,7 @@ impl TxnConfig {
             operation_timeout: Duration::from_secs(60),
             retry_backoff: Duration::from_millis(100),
             short_backoff: Duration::from_millis(20),
-            kip890_capable: false,
+            kip890_capable: true,
         }
     }
 }
@@ -297,9 +299,10 @@ impl TransactionManager {
     fn register(&self, tp: &TopicPartition) {
         let mut g = self.lock();
         let new = if g.kip890 {
-            // Produce v12 adds the partition on the broker (KIP-890 part 2)
+            // Produce v12 adds the partition on the broker (KIP-890 part 2); until a Produce
+            // arrived, the coordinator may not know the transaction
             g.partitions.register_implicit(tp);
-            g.coordinator_knows_txn = Knows::Yes;
+            g.coordinator_knows_txn = g.coordinator_knows_txn.max(Knows::Maybe);
             false
         } else {
             g.partitions.register(tp)
@@ -486,7 +489,9 @@ impl TransactionManager {
         self.lock().broker_transaction_version = version;
     }
 
-    pub(crate) fn kip890(&self) -> bool {
+    /// Whether the open (or last) transaction uses KIP-890 part 2: its partitions are added
+    /// by the broker when Produce v12 arrives, and EndTxn v5 returns the next epoch.
+    pub fn kip890(&self) -> bool {
         self.lock().kip890
     }
 

@@ -37,6 +37,8 @@ async fn driver(kit: &Cluster, id: &str) -> TxnDriver<ClusterTransport> {
         .await
         .expect("connect");
     let mut cfg = TxnConfig::new(id);
+    // the KIP-98 conversation (AddPartitionsToTxn); KIP-890 part 2 is in testkit_kip890.rs
+    cfg.kip890_capable = false;
     cfg.operation_timeout = Duration::from_secs(20);
     cfg.retry_backoff = Duration::from_millis(20);
     cfg.short_backoff = Duration::from_millis(5);

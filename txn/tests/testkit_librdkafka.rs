@@ -1,6 +1,7 @@
 //! A third-party check: librdkafka (the `rdkafka` crate) as a `read_committed` consumer reads
 //! what Klamm's transactional producer wrote to klamm-testkit (committed records exactly
-//! once, aborted ones never, per-partition order kept).
+//! once, aborted ones never, per-partition order kept), with transaction version 2 markers
+//! (KIP-890 part 2: EndTxn v5, a new epoch after every transaction).
 
 use std::time::{Duration, Instant};
 
@@ -105,6 +106,20 @@ async fn librdkafka_reads_committed_transactions_only() {
             p.abort_transaction().await.expect("abort");
         }
     }
+    // the testkit finalizes transaction.version 2: the markers were written by EndTxn v5
+    // (a new epoch per transaction) and no partition was added with AddPartitionsToTxn
+    assert_eq!(kit.transaction_version().0, 2);
+    assert!(p.status().kip890);
+    assert_eq!(
+        kit.arrivals_of(klamm_protocol::ApiKey::AddPartitionsToTxn),
+        0
+    );
+    assert!(
+        kit.arrivals()
+            .iter()
+            .filter(|a| a.api_key == klamm_protocol::ApiKey::EndTxn.as_i16())
+            .all(|a| a.api_version == 5)
+    );
     let bootstrap = kit.bootstrap();
     let committed = tokio::task::spawn_blocking({
         let bootstrap = bootstrap.clone();

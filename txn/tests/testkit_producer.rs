@@ -19,8 +19,14 @@ const PARTITIONS: i32 = 6;
 type Txp = TransactionalProducer<Producer, ClusterTransport>;
 
 async fn testkit() -> Cluster {
+    testkit_version(2).await
+}
+
+/// A cluster that finalizes `transaction.version` (1: KIP-98's AddPartitionsToTxn path).
+async fn testkit_version(transaction_version: i16) -> Cluster {
     Cluster::builder()
         .brokers(3)
+        .transaction_version(transaction_version)
         .topic(TOPIC, PARTITIONS)
         .start()
         .await
@@ -105,7 +111,9 @@ async fn transactions_every_fourth_aborted_read_committed() {
 
 #[tokio::test]
 async fn faults_coordinator_moved_end_txn_dropped_concurrent_transactions() {
-    let kit = testkit().await;
+    // version 1: CONCURRENT_TRANSACTIONS is injected into AddPartitionsToTxn (the version-2
+    // variant is in testkit_kip890.rs)
+    let kit = testkit_version(1).await;
     let id = "real-1";
     let p = build(&kit, id).await;
     p.init_transactions().await.expect("init");

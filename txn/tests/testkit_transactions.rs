@@ -39,6 +39,8 @@ async fn client(kit: &Cluster) -> klamm_net::Cluster {
 async fn producer(kit: &Cluster, id: &str) -> (Arc<Producer>, klamm_net::Cluster) {
     let cluster = client(kit).await;
     let mut cfg = TxnConfig::new(id);
+    // the KIP-98 conversation (AddPartitionsToTxn); KIP-890 part 2 is in testkit_kip890.rs
+    cfg.kip890_capable = false;
     cfg.operation_timeout = Duration::from_secs(30);
     cfg.retry_backoff = Duration::from_millis(20);
     cfg.short_backoff = Duration::from_millis(5);

@@ -309,7 +309,9 @@ impl<T: CoordinatorTransport> TxnDriver<T> {
             let mut bump = plan.bump;
             if plan.end_txn {
                 match self.end_txn(false).await {
-                    Ok(()) => {}
+                    // KIP-890 part 2: EndTxn v5 already bumped the epoch
+                    Ok(true) => bump = false,
+                    Ok(false) => {}
                     // the add that may have opened the transaction was not applied
                     Err(TxnError::Broker {
                         code: ErrorCode::InvalidTxnState,
@@ -338,7 +340,9 @@ impl<T: CoordinatorTransport> TxnDriver<T> {
         .await
     }
 
-    async fn end_txn(&self, commit: bool) -> Result<(), TxnError> {
+    /// EndTxn; `true` when the coordinator handed out a new epoch (KIP-890 part 2, EndTxn
+    /// v5), which is adopted at once.
+    async fn end_txn(&self, commit: bool) -> Result<bool, TxnError> {
         let id = self.mgr.config().transactional_id.clone();
         let producer = self.producer()?;
         let kip890 = self.mgr.kip890();
@@ -366,9 +370,17 @@ impl<T: CoordinatorTransport> TxnDriver<T> {
             .await?;
         // KIP-890 part 2: the coordinator bumps the epoch at every transaction end
         if kip890 && version >= 5 && new.id >= 0 && new.epoch >= 0 {
+            if Some(new) != self.mgr.producer_id_epoch() {
+                tracing::debug!(
+                    producer_id = new.id,
+                    epoch = new.epoch,
+                    "epoch after EndTxn v5 (KIP-890 part 2)"
+                );
+            }
             self.mgr.set_producer(new);
+            return Ok(true);
         }
-        Ok(())
+        Ok(false)
     }
 
     async fn init_producer_id(

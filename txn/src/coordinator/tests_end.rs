@@ -330,7 +330,7 @@ async fn kip890_switches_only_at_a_transaction_boundary() {
 
 #[tokio::test(start_paused = true)]
 async fn kip890_off_without_client_support() {
-    let (fake, d) = setup();
+    let (fake, d) = setup_with(|c| c.kip890_capable = false);
     fake.m().transaction_version = 2;
     d.init_transactions().await.expect("init");
     d.begin_transaction().expect("begin");

@@ -4,7 +4,8 @@
 //! sender offers the transaction hook (see the crate README): one Produce request at a time,
 //! one batch per partition per request, transactional batches stamped with the manager's
 //! producer id and epoch, and - the contract under test - a partition drained only once the
-//! [`TransactionManager`] allows it. [`read_committed`] reads partitions back with Fetch
+//! [`TransactionManager`] allows it. It speaks transaction version 1 only (Produce up to v11
+//! after AddPartitionsToTxn): managers driving it have `kip890_capable` off. [`read_committed`] reads partitions back with Fetch
 //! `isolation_level = 1`, filtering aborted transactions the way Kafka's consumer does.
 
 #![allow(dead_code)]
