@@ -114,11 +114,8 @@ async fn a_dropped_queued_call_changes_nothing() {
     });
     let other = async {
         tokio::task::yield_now().await;
-        let queued = tokio::time::timeout(
-            Duration::from_millis(5),
-            d.abort_transaction(async {}),
-        )
-        .await;
+        let queued =
+            tokio::time::timeout(Duration::from_millis(5), d.abort_transaction(async {})).await;
         assert!(queued.is_err(), "the abort was still waiting for its turn");
         assert_eq!(d.manager().state(), TxnState::Committing);
         tx.send(()).expect("commit waits");
@@ -191,6 +188,9 @@ async fn many_tasks_get_serialised_outcomes() {
     ));
     assert_eq!(d.manager().status().running, None);
     let ended = fake.m().ended.len();
-    assert!(ended as u32 <= commits + aborts, "{ended} EndTxn for {totals:?}");
+    assert!(
+        ended as u32 <= commits + aborts,
+        "{ended} EndTxn for {totals:?}"
+    );
     assert_eq!(fake.count(ApiKey::EndTxn), ended, "no EndTxn was refused");
 }
