@@ -30,19 +30,17 @@ pub fn producer(run: &ProducerRun) -> Result<RunResult, String> {
             .map_err(|e| format!("klamm producer: {e}"))?;
         let payload = Bytes::from(vec![b'x'; run.record_size]);
         let topic: std::sync::Arc<str> = run.topic.as_str().into();
-        // Delivery futures are awaited by a second task while the first keeps sending, as an
-        // application would.
-        let (tx, mut rx) = tokio::sync::mpsc::channel(65_536);
-        let waiter = tokio::spawn(async move {
-            let (mut ok, mut failed) = (0u64, 0u64);
-            while let Some(fut) = rx.recv().await {
-                match fut.await {
-                    Ok(_) => ok += 1,
-                    Err(_) => failed += 1,
-                }
-            }
-            (ok, failed)
-        });
+        // Every record's outcome is checked, the way a fast application does it: delivery
+        // futures wait in a queue in send order and are taken from its front as soon as their
+        // outcome is known (`try_result`, no waiting, no task per record); the ones left at the
+        // end are awaited. librdkafka's side counts its delivery reports in a callback.
+        let (mut ok, mut failed) = (0u64, 0u64);
+        let mut count =
+            |r: Result<klamm_producer::RecordMetadata, klamm_producer::ProducerError>| match r {
+                Ok(_) => ok += 1,
+                Err(_) => failed += 1,
+            };
+        let mut pending = std::collections::VecDeque::new();
         let cpu0 = usage::cpu_time().unwrap_or_default();
         let start = Instant::now();
         for _ in 0..run.records {
@@ -51,11 +49,16 @@ pub fn producer(run: &ProducerRun) -> Result<RunResult, String> {
                 .send(record)
                 .await
                 .map_err(|e| format!("klamm send: {e}"))?;
-            tx.send(fut).await.map_err(|_| "delivery waiter ended")?;
+            pending.push_back(fut);
+            while let Some(r) = pending.front().and_then(|f| f.try_result()) {
+                count(r);
+                pending.pop_front();
+            }
         }
-        drop(tx);
         producer.flush().await;
-        let (ok, failed) = waiter.await.map_err(|e| format!("waiter: {e}"))?;
+        for fut in pending {
+            count(fut.await);
+        }
         let elapsed = start.elapsed();
         let cpu = usage::cpu_time().unwrap_or_default().saturating_sub(cpu0);
         producer

@@ -3,11 +3,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures::FutureExt;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
-use crate::accumulator::{Blocking, RecordAccumulator};
+use crate::accumulator::{AppendDeferred, PartitionSource, RecordAccumulator};
 use crate::config::ProducerConfig;
 use crate::delivery::DeliveryFuture;
 use crate::error::{CloseReason, ProducerError};
@@ -146,18 +145,21 @@ impl Producer {
         Ok(())
     }
 
-    async fn topic_info(&self, topic: &str) -> Result<TopicInfo, ProducerError> {
+    /// The topic's partitions: cached, or fetched (retrying with backoff) until `deadline`.
+    async fn topic_info(
+        &self,
+        topic: &Arc<str>,
+        start: Instant,
+        deadline: Instant,
+    ) -> Result<TopicInfo, ProducerError> {
         if let Some(info) = self.inner.transport.cached_topic(topic) {
             return Ok(info);
         }
-        let max_block = self.inner.config.max_block;
-        let start = Instant::now();
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let remaining = max_block.saturating_sub(start.elapsed());
             let fetched =
-                tokio::time::timeout(remaining, self.inner.transport.fetch_topic(topic)).await;
+                tokio::time::timeout_at(deadline, self.inner.transport.fetch_topic(topic)).await;
             let last = match fetched {
                 Ok(Ok(info)) if info.partitions > 0 => return Ok(info),
                 Ok(Ok(_)) => None,
@@ -166,9 +168,9 @@ impl Producer {
                 Err(_elapsed) => None,
             };
             let backoff = self.inner.config.backoff_for(attempt);
-            if start.elapsed() + backoff >= max_block {
+            if Instant::now() + backoff >= deadline {
                 return Err(ProducerError::MetadataTimeout {
-                    topic: topic.into(),
+                    topic: Arc::clone(topic),
                     waited: start.elapsed(),
                     last_error: last.map(Arc::new),
                 });
@@ -177,19 +179,93 @@ impl Producer {
         }
     }
 
-    /// Send a record: returns once it is in the buffer (waiting up to `max_block` for the
-    /// topic's metadata and for buffer memory), with a future for its outcome.
+    /// Send a record: returns once it is in the buffer, with a future for its outcome.
     ///
-    /// Errors here mean the record was not accepted: too large, no such partition, no memory
-    /// within `max_block`, producer closed or failed.
+    /// Waits for the topic's metadata and for buffer memory, both within one `max_block`
+    /// (Java's `max.block.ms`): time spent waiting for metadata is not available for memory.
+    /// When both are at hand (the usual case) this does not suspend at all: it appends the
+    /// record under its partition's lock and returns.
+    ///
+    /// Errors here mean the record was not accepted: too large, no such partition, no
+    /// metadata or no memory within `max_block`, producer closed or failed.
     pub async fn send(&self, record: ProducerRecord) -> Result<DeliveryFuture, ProducerError> {
         self.check_usable()?;
-        let info = self.topic_info(&record.topic).await?;
-        let parts = PartitionAvailability {
-            count: info.partitions,
-            available: &info.available,
+        let first = match self.inner.transport.metadata_version() {
+            Some(version) => {
+                self.inner
+                    .acc
+                    .append_now(record, PartitionSource::Cached(version), None)
+            }
+            None => Err(AppendDeferred::NeedMetadata(Box::new(record))),
         };
-        self.inner.acc.append(record, parts, Blocking::Wait).await
+        match first {
+            Ok(future) => Ok(future),
+            Err(AppendDeferred::Failed(e)) => Err(e),
+            Err(deferred) => self.send_waiting(deferred).await,
+        }
+    }
+
+    /// `send`'s slow path: wait for what the record lacks (metadata, memory) within one
+    /// `max_block` budget, then append.
+    async fn send_waiting(
+        &self,
+        mut deferred: AppendDeferred,
+    ) -> Result<DeliveryFuture, ProducerError> {
+        let start = Instant::now();
+        let deadline = start + self.inner.config.max_block;
+        let mut fresh: Option<(Option<u64>, TopicInfo)> = None;
+        let mut reservation = None;
+        loop {
+            let record = match deferred {
+                AppendDeferred::Failed(e) => return Err(e),
+                AppendDeferred::NeedMetadata(record) => {
+                    let version = self.inner.transport.metadata_version();
+                    let info = self.topic_info(&record.topic, start, deadline).await?;
+                    fresh = Some((version, info));
+                    record
+                }
+                AppendDeferred::NeedMemory { record, bytes } => {
+                    let remaining = deadline.saturating_duration_since(Instant::now());
+                    let reserved = self.inner.acc.memory().reserve(bytes, remaining).await;
+                    reservation = Some(reserved.map_err(|e| match e {
+                        ProducerError::BufferExhausted { requested, .. } => {
+                            ProducerError::BufferExhausted {
+                                requested,
+                                waited: start.elapsed(),
+                            }
+                        }
+                        other => other,
+                    })?);
+                    record
+                }
+            };
+            self.check_usable()?;
+            let source = match &fresh {
+                Some((Some(version), info)) => PartitionSource::Fresh {
+                    version: *version,
+                    info,
+                },
+                Some((None, info)) => PartitionSource::Given(PartitionAvailability {
+                    count: info.partitions,
+                    available: &info.available,
+                }),
+                None => match self.inner.transport.metadata_version() {
+                    Some(version) => PartitionSource::Cached(version),
+                    None => {
+                        deferred = AppendDeferred::NeedMetadata(record);
+                        continue;
+                    }
+                },
+            };
+            deferred = match self
+                .inner
+                .acc
+                .append_now(*record, source, reservation.take())
+            {
+                Ok(future) => return Ok(future),
+                Err(d) => d,
+            };
+        }
     }
 
     /// Like [`send`](Self::send) but never waits: fails with
@@ -197,33 +273,56 @@ impl Producer {
     /// [`ProducerError::MetadataTimeout`] when the topic's metadata is not cached yet.
     pub fn try_send(&self, record: ProducerRecord) -> Result<DeliveryFuture, ProducerError> {
         self.check_usable()?;
-        let Some(info) = self.inner.transport.cached_topic(&record.topic) else {
-            let topic = Arc::clone(&record.topic);
-            self.inner.transport.refresh_metadata();
-            // Start fetching so that a later try_send finds it.
-            let fetch = self.inner.transport.fetch_topic(&topic);
-            tokio::spawn(async move { drop(fetch.await) });
-            return Err(ProducerError::MetadataTimeout {
-                topic,
-                waited: Duration::ZERO,
-                last_error: None,
-            });
+        let version = self.inner.transport.metadata_version();
+        let deferred = match version {
+            Some(v) => self
+                .inner
+                .acc
+                .append_now(record, PartitionSource::Cached(v), None),
+            None => Err(AppendDeferred::NeedMetadata(Box::new(record))),
         };
-        let parts = PartitionAvailability {
-            count: info.partitions,
-            available: &info.available,
+        let deferred = match deferred {
+            Ok(future) => return Ok(future),
+            Err(AppendDeferred::NeedMetadata(record)) => {
+                let Some(info) = self.inner.transport.cached_topic(&record.topic) else {
+                    let topic = Arc::clone(&record.topic);
+                    self.inner.transport.refresh_metadata();
+                    // Start fetching so that a later try_send finds it.
+                    let fetch = self.inner.transport.fetch_topic(&topic);
+                    tokio::spawn(async move { drop(fetch.await) });
+                    return Err(ProducerError::MetadataTimeout {
+                        topic,
+                        waited: Duration::ZERO,
+                        last_error: None,
+                    });
+                };
+                let source = match version {
+                    Some(version) => PartitionSource::Fresh {
+                        version,
+                        info: &info,
+                    },
+                    None => PartitionSource::Given(PartitionAvailability {
+                        count: info.partitions,
+                        available: &info.available,
+                    }),
+                };
+                match self.inner.acc.append_now(*record, source, None) {
+                    Ok(future) => return Ok(future),
+                    Err(d) => d,
+                }
+            }
+            Err(d) => d,
         };
-        // With `NoWait` the append never suspends.
-        self.inner
-            .acc
-            .append(record, parts, Blocking::NoWait)
-            .now_or_never()
-            .unwrap_or_else(|| {
-                Err(ProducerError::WouldBlock {
-                    requested: 0,
-                    available: self.inner.acc.memory().available(),
-                })
-            })
+        Err(match deferred {
+            AppendDeferred::Failed(e) => e,
+            AppendDeferred::NeedMemory { bytes, .. } => ProducerError::WouldBlock {
+                requested: bytes,
+                available: self.inner.acc.memory().available(),
+            },
+            AppendDeferred::NeedMetadata(_) => {
+                ProducerError::Fatal("the accumulator asked for metadata it was given".into())
+            }
+        })
     }
 
     /// Send every buffered record now (ignoring `linger`) and wait until each record accepted

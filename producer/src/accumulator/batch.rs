@@ -165,30 +165,40 @@ impl ProducerBatch {
             return Ok(None);
         };
         let before = builder.size();
-        if !builder.is_empty() && builder.size_with(timestamp, key, value, headers) > batch_size {
-            return Ok(None);
-        }
-        let delta = builder
-            .append(timestamp, key, value, headers)
+        let appended = builder
+            .try_append(batch_size, timestamp, key, value, headers)
             .map_err(|e| {
                 ProducerError::Fatal(format!("record could not be encoded: {e}").into())
             })?;
+        let Some(delta) = appended else {
+            return Ok(None);
+        };
         self.records += 1;
-        // `append` returns the record's offset delta, never negative.
+        // `try_append` returns the record's offset delta, never negative.
         let future = self.completer.future(delta.max(0) as u32, timestamp);
         Ok(Some((future, builder.size() - before)))
     }
 
-    /// Close the batch for appends and encode it (compressing the records).
-    pub(crate) fn seal(&mut self) -> Result<(), ProducerError> {
+    /// Close the batch for appends and encode it (compressing the records), with the producer
+    /// id, epoch and base sequence if given (written before the CRC is computed, so the CRC is
+    /// computed once).
+    pub(crate) fn seal(
+        &mut self,
+        producer: Option<(ProducerIdEpoch, i32)>,
+    ) -> Result<(), ProducerError> {
         if let Body::Open(_) = self.body {
-            let Body::Open(builder) = std::mem::replace(&mut self.body, Body::Empty) else {
+            let Body::Open(mut builder) = std::mem::replace(&mut self.body, Body::Empty) else {
                 return Ok(());
             };
+            if let Some((p, base_sequence)) = producer {
+                builder.set_producer(p.id, p.epoch, base_sequence);
+            }
             let sealed = builder.seal().map_err(|e| {
                 ProducerError::Fatal(format!("batch could not be encoded: {e}").into())
             })?;
             self.body = Body::Sealed(sealed);
+        } else if let Some((p, base_sequence)) = producer {
+            self.set_producer(p, base_sequence);
         }
         Ok(())
     }

@@ -125,8 +125,15 @@ impl RecordAccumulator {
                 q.muted = true;
             }
             drop(q);
+            let producer = match admission {
+                Admission::Send {
+                    producer,
+                    base_sequence,
+                } => Some((producer, base_sequence)),
+                _ => None,
+            };
             // Sealing compresses: done outside the partition lock.
-            if let Err(e) = batch.seal() {
+            if let Err(e) = batch.seal(producer) {
                 if let Some(idem) = idempotence.as_deref_mut() {
                     idem.on_outcome(
                         tp,
@@ -138,13 +145,6 @@ impl RecordAccumulator {
                 }
                 out.failed.push((batch, e));
                 continue;
-            }
-            if let Admission::Send {
-                producer,
-                base_sequence,
-            } = admission
-            {
-                batch.set_producer(producer, base_sequence);
             }
             batch.record_attempt();
             *sizes.entry(leader).or_insert(0) += batch.size();

@@ -13,13 +13,13 @@
 
 mod batch;
 mod drain;
+mod topics;
 
 pub use batch::ProducerBatch;
 pub use drain::{DrainContext, Drained};
 
-use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, RwLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use klamm_protocol::record::RECORD_BATCH_OVERHEAD;
@@ -31,10 +31,12 @@ use crate::delivery::DeliveryFuture;
 use crate::error::{CloseReason, ProducerError};
 use crate::idempotence::TopicPartition;
 use crate::memory::{MemoryPool, Reservation};
-use crate::partitioner::{PartitionAvailability, TopicPartitioner};
+use crate::partitioner::PartitionAvailability;
 use crate::record::ProducerRecord;
+use crate::sender::TopicInfo;
 
 use batch::Incomplete;
+use topics::{CachedPartitions, SharedQueue, TopicMap, TopicQueues, lock};
 
 /// Whether `append` may wait for buffer memory.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,56 +47,40 @@ pub enum Blocking {
     NoWait,
 }
 
-#[derive(Debug, Default)]
-pub(crate) struct PartitionQueue {
-    batches: VecDeque<ProducerBatch>,
-    /// Set while a batch of this partition is in flight and order must be kept without
-    /// idempotence (`max_in_flight == 1`, Java's `guaranteeMessageOrder`).
-    muted: bool,
+/// Where [`RecordAccumulator::append_now`] finds the topic's partitions.
+#[derive(Debug, Clone, Copy)]
+pub enum PartitionSource<'a> {
+    /// The partitions cached with the topic, if they were computed at this metadata version
+    /// ([`crate::sender::Transport::metadata_version`]); otherwise the record comes back with
+    /// [`AppendDeferred::NeedMetadata`].
+    Cached(u64),
+    /// These partitions, looked up at metadata `version`; cached for later `Cached` calls.
+    Fresh {
+        /// The metadata version `info` was read at (read before `info`).
+        version: u64,
+        /// The topic's partitions.
+        info: &'a TopicInfo,
+    },
+    /// These partitions, not cached.
+    Given(PartitionAvailability<'a>),
 }
 
-type SharedQueue = Arc<Mutex<PartitionQueue>>;
-
-fn lock(q: &SharedQueue) -> std::sync::MutexGuard<'_, PartitionQueue> {
-    // A panic while holding a partition lock cannot break the queue's invariants worse than
-    // losing the append in progress, whose future then resolves with Closed.
-    q.lock().unwrap_or_else(|e| e.into_inner())
-}
-
+/// Why [`RecordAccumulator::append_now`] did not append a record.
 #[derive(Debug)]
-struct TopicQueues {
-    name: Arc<str>,
-    partitioner: TopicPartitioner,
-    partitions: RwLock<Vec<SharedQueue>>,
-}
-
-impl TopicQueues {
-    fn queue(&self, partition: i32) -> SharedQueue {
-        let idx = partition.max(0) as usize;
-        if let Some(q) = self
-            .partitions
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(idx)
-        {
-            return Arc::clone(q);
-        }
-        let mut all = self.partitions.write().unwrap_or_else(|e| e.into_inner());
-        while all.len() <= idx {
-            all.push(SharedQueue::default());
-        }
-        Arc::clone(&all[idx])
-    }
-
-    fn queues(&self) -> Vec<(i32, SharedQueue)> {
-        self.partitions
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .iter()
-            .enumerate()
-            .map(|(i, q)| (i as i32, Arc::clone(q)))
-            .collect()
-    }
+pub enum AppendDeferred {
+    /// The record is refused (too large, closed, no such partition, ...).
+    Failed(ProducerError),
+    /// The topic's partitions are not cached for that metadata version: look them up and call
+    /// again with [`PartitionSource::Fresh`].
+    NeedMetadata(Box<ProducerRecord>),
+    /// A new batch is needed and buffer memory is short: reserve `bytes`, then call again with
+    /// the reservation.
+    NeedMemory {
+        /// The record, back to the caller.
+        record: Box<ProducerRecord>,
+        /// What to reserve.
+        bytes: usize,
+    },
 }
 
 /// Per-partition batch queues with buffer memory accounting. Shared by every `send` and the
@@ -103,7 +89,7 @@ impl TopicQueues {
 pub struct RecordAccumulator {
     config: Arc<ProducerConfig>,
     memory: MemoryPool,
-    topics: RwLock<HashMap<Arc<str>, Arc<TopicQueues>>>,
+    topics: RwLock<TopicMap>,
     incomplete: Arc<Incomplete>,
     flushing: AtomicUsize,
     closed: AtomicBool,
@@ -118,7 +104,7 @@ impl RecordAccumulator {
         RecordAccumulator {
             memory: MemoryPool::new(config.buffer_memory),
             config,
-            topics: RwLock::new(HashMap::new()),
+            topics: RwLock::new(TopicMap::default()),
             incomplete: Arc::new(Incomplete::default()),
             flushing: AtomicUsize::new(0),
             closed: AtomicBool::new(false),
@@ -143,139 +129,235 @@ impl RecordAccumulator {
         self.wakeup.notify_one();
     }
 
+    fn read_topics(&self) -> std::sync::RwLockReadGuard<'_, TopicMap> {
+        self.topics.read().unwrap_or_else(|e| e.into_inner())
+    }
+
     fn topic(&self, name: &Arc<str>) -> Arc<TopicQueues> {
-        if let Some(t) = self
-            .topics
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(name)
-        {
+        if let Some(t) = self.read_topics().get(name) {
             return Arc::clone(t);
         }
         let mut topics = self.topics.write().unwrap_or_else(|e| e.into_inner());
         Arc::clone(topics.entry(Arc::clone(name)).or_insert_with(|| {
-            Arc::new(TopicQueues {
-                name: Arc::clone(name),
-                partitioner: TopicPartitioner::new(self.config.batch_size),
-                partitions: RwLock::new(Vec::new()),
-            })
+            Arc::new(TopicQueues::new(Arc::clone(name), self.config.batch_size))
         }))
     }
 
     /// Append a record to its partition's open batch (opening one if needed). `partitions`
-    /// describes the topic per the current metadata. Returns once the record is in the buffer.
+    /// describes the topic per the current metadata. Returns once the record is in the buffer:
+    /// with [`Blocking::Wait`] after waiting up to `max_block` for buffer memory.
     pub async fn append(
         &self,
         record: ProducerRecord,
         partitions: PartitionAvailability<'_>,
         blocking: Blocking,
     ) -> Result<DeliveryFuture, ProducerError> {
+        let mut record = record;
+        let mut reservation = None;
+        loop {
+            match self.append_now(
+                record,
+                PartitionSource::Given(partitions),
+                reservation.take(),
+            ) {
+                Ok(future) => return Ok(future),
+                Err(AppendDeferred::Failed(e)) => return Err(e),
+                Err(AppendDeferred::NeedMetadata(_)) => {
+                    // `Given` partitions never need metadata.
+                    return Err(ProducerError::Fatal(
+                        "the accumulator asked for metadata it was given".into(),
+                    ));
+                }
+                Err(AppendDeferred::NeedMemory { record: r, bytes }) => {
+                    reservation = Some(match blocking {
+                        Blocking::Wait => self.memory.reserve(bytes, self.config.max_block).await?,
+                        Blocking::NoWait => self.memory.try_reserve(bytes)?,
+                    });
+                    record = *r;
+                }
+            }
+        }
+    }
+
+    /// Append a record without waiting: the producer's hot path. Appends to the partition's
+    /// open batch, or opens a batch with `reservation` or with memory free right now.
+    /// Otherwise hands the record back, saying what is missing: the topic's partitions (with
+    /// [`PartitionSource::Cached`] when none are cached for that metadata version) or buffer
+    /// memory (reserve it, then call again with the reservation).
+    ///
+    /// One map lookup, the topic's read lock, the partition's lock; no allocation unless a
+    /// batch is opened. Lock order: topic map, topic table, partition queue.
+    pub fn append_now(
+        &self,
+        record: ProducerRecord,
+        source: PartitionSource<'_>,
+        reservation: Option<Reservation>,
+    ) -> Result<DeliveryFuture, AppendDeferred> {
         if self.closed.load(Ordering::Acquire) {
-            return Err(ProducerError::Closed {
+            return Err(AppendDeferred::Failed(ProducerError::Closed {
                 reason: CloseReason::AlreadyClosed,
-            });
+            }));
         }
         let size = RECORD_BATCH_OVERHEAD + record.encoded_size_upper_bound();
         if size > self.config.max_request_size {
-            return Err(ProducerError::RecordTooLarge {
+            return Err(AppendDeferred::Failed(ProducerError::RecordTooLarge {
                 size,
                 max_request_size: self.config.max_request_size,
-            });
+            }));
         }
         if size > self.config.buffer_memory {
-            return Err(ProducerError::RecordLargerThanBuffer {
-                size,
-                buffer_memory: self.config.buffer_memory,
-            });
+            return Err(AppendDeferred::Failed(
+                ProducerError::RecordLargerThanBuffer {
+                    size,
+                    buffer_memory: self.config.buffer_memory,
+                },
+            ));
         }
-        let topic = self.topic(&record.topic);
-        let assignment = topic.partitioner.assign(
+        let topics = self.read_topics();
+        let topic = match topics.get(&record.topic) {
+            Some(t) => t,
+            None if matches!(source, PartitionSource::Cached(_)) => {
+                return Err(AppendDeferred::NeedMetadata(Box::new(record)));
+            }
+            None => {
+                drop(topics);
+                self.topic(&record.topic);
+                return self.append_now(record, source, reservation);
+            }
+        };
+        match source {
+            PartitionSource::Fresh { version, info } => {
+                let mut table = topic.write();
+                table.grow(usize::try_from(info.partitions).unwrap_or(0));
+                table.cached = Some(CachedPartitions {
+                    version,
+                    info: info.clone(),
+                });
+            }
+            PartitionSource::Given(p) => {
+                let n = usize::try_from(p.count).unwrap_or(0);
+                if topic.read().queues.len() < n {
+                    topic.write().grow(n);
+                }
+            }
+            PartitionSource::Cached(_) => {}
+        }
+        let table = topic.read();
+        let partitions = match source {
+            PartitionSource::Cached(version) => match table.cached_at(version) {
+                Some(p) => p,
+                None => return Err(AppendDeferred::NeedMetadata(Box::new(record))),
+            },
+            PartitionSource::Fresh { info, .. } => PartitionAvailability {
+                count: info.partitions,
+                available: &info.available,
+            },
+            PartitionSource::Given(p) => p,
+        };
+        let assignment = match topic.partitioner.assign(
             &self.config,
             &record.topic,
             record.partition,
             record.key.as_deref(),
             record.value.as_deref(),
             partitions,
-        )?;
-        let timestamp = record.timestamp.unwrap_or_else(now_millis);
-        let queue = topic.queue(assignment.partition);
-
-        // Fast path: the open batch has room.
-        if let Some((future, bytes, full)) = self.try_append(&queue, &record, timestamp, None)? {
-            topic
-                .partitioner
-                .on_append(assignment, bytes, full, partitions);
-            if full {
-                self.wake_sender();
-            }
-            return Ok(future);
-        }
-
-        // Slow path: reserve memory for a new batch without holding the lock.
-        let want = size.max(self.config.batch_size);
-        let reservation = match blocking {
-            Blocking::Wait => self.memory.reserve(want, self.config.max_block).await?,
-            Blocking::NoWait => self.memory.try_reserve(want)?,
+        ) {
+            Ok(a) => a,
+            Err(e) => return Err(AppendDeferred::Failed(e.into())),
         };
-        if self.closed.load(Ordering::Acquire) {
-            return Err(ProducerError::Closed {
-                reason: CloseReason::AlreadyClosed,
-            });
-        }
-        let tp = TopicPartition {
-            topic: Arc::clone(&topic.name),
-            partition: assignment.partition,
-        };
-        let opened = (tp, reservation);
-        let Some((future, bytes, full)) =
-            self.try_append(&queue, &record, timestamp, Some(opened))?
+        let Some(queue) = usize::try_from(assignment.partition)
+            .ok()
+            .and_then(|i| table.queues.get(i))
         else {
-            // A fresh batch always takes its first record.
-            return Err(ProducerError::Fatal(
-                "a new batch refused its first record".into(),
-            ));
+            // `assign` checked the partition against the count the queues were grown to.
+            return Err(AppendDeferred::Failed(ProducerError::Fatal(
+                "no queue for an assigned partition".into(),
+            )));
         };
-        topic
-            .partitioner
-            .on_append(assignment, bytes, full, partitions);
-        self.wake_sender();
-        Ok(future)
-    }
-
-    /// Append under the partition lock: to the last open batch, or (with `open`) to a new batch
-    /// using that reservation if the last one is full. Returns the future, the bytes appended
-    /// and whether the partition's newest batch is now full.
-    fn try_append(
-        &self,
-        queue: &SharedQueue,
-        record: &ProducerRecord,
-        timestamp: i64,
-        open: Option<(TopicPartition, Reservation)>,
-    ) -> Result<Option<(DeliveryFuture, usize, bool)>, ProducerError> {
+        let timestamp = record.timestamp.unwrap_or_else(now_millis);
         let batch_size = self.config.batch_size;
         let mut q = lock(queue);
-        if let Some(last) = q.batches.back_mut()
-            && let Some((future, bytes)) = last.try_append(
+        let appended = match q.batches.back_mut() {
+            Some(last) => last.try_append(
                 timestamp,
                 record.key.as_deref(),
                 record.value.as_deref(),
                 &record.headers,
                 batch_size,
-            )?
-        {
-            // Someone else may have opened a batch while we waited; our reservation (if
-            // any) is dropped and returned to the pool.
-            let full = last.is_full(batch_size);
-            return Ok(Some((future, bytes, full)));
-        }
-        let Some((tp, reservation)) = open else {
-            return Ok(None);
+            ),
+            None => Ok(None),
         };
+        let (future, bytes, full, opened) = match appended {
+            Err(e) => return Err(AppendDeferred::Failed(e)),
+            Ok(Some((future, bytes))) => {
+                // A reservation we brought is not needed: dropped, it returns to the pool.
+                let full = q.batches.back().is_some_and(|b| b.is_full(batch_size));
+                (future, bytes, full, false)
+            }
+            Ok(None) => {
+                let want = size.max(batch_size);
+                let reservation = match reservation {
+                    Some(r) => r,
+                    None => match self.memory.try_reserve(want) {
+                        Ok(r) => r,
+                        Err(ProducerError::WouldBlock { .. }) => {
+                            drop(q);
+                            return Err(AppendDeferred::NeedMemory {
+                                record: Box::new(record),
+                                bytes: want,
+                            });
+                        }
+                        Err(e) => return Err(AppendDeferred::Failed(e)),
+                    },
+                };
+                let mut batch = self.open_batch(&topic.name, assignment.partition, reservation);
+                let appended = batch.try_append(
+                    timestamp,
+                    record.key.as_deref(),
+                    record.value.as_deref(),
+                    &record.headers,
+                    batch_size,
+                );
+                let (future, bytes) = match appended {
+                    Ok(Some(a)) => a,
+                    Ok(None) => {
+                        return Err(AppendDeferred::Failed(ProducerError::Fatal(
+                            "a new batch refused its first record".into(),
+                        )));
+                    }
+                    Err(e) => return Err(AppendDeferred::Failed(e)),
+                };
+                let full = batch.is_full(batch_size);
+                q.batches.push_back(batch);
+                (future, bytes, full, true)
+            }
+        };
+        drop(q);
+        topic
+            .partitioner
+            .on_append(assignment, bytes, full, partitions);
+        drop(table);
+        drop(topics);
+        if opened || full {
+            self.wake_sender();
+        }
+        Ok(future)
+    }
+
+    fn open_batch(
+        &self,
+        topic: &Arc<str>,
+        partition: i32,
+        reservation: Reservation,
+    ) -> ProducerBatch {
         let capacity = reservation.bytes();
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        let mut batch = ProducerBatch::new(
+        ProducerBatch::new(
             id,
-            tp,
+            TopicPartition {
+                topic: Arc::clone(topic),
+                partition,
+            },
             self.config.compression,
             // KIP-98: batches of a transactional producer carry the transactional flag, so
             // read_committed readers hold them back until the COMMIT/ABORT marker.
@@ -284,17 +366,7 @@ impl RecordAccumulator {
             reservation,
             Arc::clone(&self.incomplete),
             Instant::now(),
-        );
-        let appended = batch.try_append(
-            timestamp,
-            record.key.as_deref(),
-            record.value.as_deref(),
-            &record.headers,
-            batch_size,
-        )?;
-        let full = batch.is_full(batch_size);
-        q.batches.push_back(batch);
-        Ok(appended.map(|(f, b)| (f, b, full)))
+        )
     }
 
     /// Make every batch ready now (`flush`); pair with [`end_flush`](Self::end_flush).

@@ -6,6 +6,7 @@
 //! `q` gets weight `max_q + 1 - q`, so the longest queue still gets a little traffic.
 
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicI32, AtomicUsize, Ordering};
 
 use rand::Rng;
 
@@ -21,19 +22,24 @@ pub struct PartitionAvailability<'a> {
 
 #[derive(Debug, Default)]
 struct State {
-    /// The partition records currently stick to; `None` before the first record.
-    current: Option<i32>,
-    /// Bytes appended to `current` since it was chosen.
-    produced: usize,
     /// Cumulative weights for adaptive partitioning (same order as `load_partitions`).
     cumulative: Vec<u32>,
     load_partitions: Vec<i32>,
 }
 
-/// Per-topic state of the uniform sticky partitioner. One short lock per keyless record.
+/// No partition chosen yet.
+const NONE: i32 = -1;
+
+/// Per-topic state of the uniform sticky partitioner. A keyless record costs one atomic load
+/// and one atomic add; the lock is taken only to switch partitions (Java's
+/// `BuiltInPartitioner` counts produced bytes the same way, without a lock).
 #[derive(Debug)]
 pub struct StickyPartitioner {
     batch_size: usize,
+    /// The partition records currently stick to, or [`NONE`].
+    current: AtomicI32,
+    /// Bytes appended to `current` since it was chosen.
+    produced: AtomicUsize,
     state: Mutex<State>,
 }
 
@@ -42,6 +48,8 @@ impl StickyPartitioner {
     pub fn new(batch_size: usize) -> Self {
         StickyPartitioner {
             batch_size,
+            current: AtomicI32::new(NONE),
+            produced: AtomicUsize::new(0),
             state: Mutex::new(State::default()),
         }
     }
@@ -49,16 +57,20 @@ impl StickyPartitioner {
     /// The partition the next keyless record goes to (choosing one if none is current or the
     /// current one no longer exists).
     pub fn partition(&self, topic: PartitionAvailability<'_>) -> Option<i32> {
-        let mut state = self.lock();
-        match state.current {
-            Some(p) if p < topic.count => Some(p),
-            _ => {
-                let next = choose(&state, topic)?;
-                state.current = Some(next);
-                state.produced = 0;
-                Some(next)
-            }
+        let p = self.current.load(Ordering::Acquire);
+        if p != NONE && p < topic.count {
+            return Some(p);
         }
+        let state = self.lock();
+        // Another thread may have chosen meanwhile.
+        let p = self.current.load(Ordering::Acquire);
+        if p != NONE && p < topic.count {
+            return Some(p);
+        }
+        let next = choose(&state, topic)?;
+        self.produced.store(0, Ordering::Relaxed);
+        self.current.store(next, Ordering::Release);
+        Some(next)
     }
 
     /// Report that `bytes` were appended to `partition`. `batch_full` says whether the
@@ -72,20 +84,25 @@ impl StickyPartitioner {
         batch_full: bool,
         topic: PartitionAvailability<'_>,
     ) {
-        let mut state = self.lock();
-        if state.current != Some(partition) {
+        if self.current.load(Ordering::Acquire) != partition {
             return;
         }
-        state.produced = state.produced.saturating_add(bytes);
+        let produced = self
+            .produced
+            .fetch_add(bytes, Ordering::Relaxed)
+            .saturating_add(bytes);
         let threshold = self.batch_size.max(1);
-        if (state.produced >= threshold && batch_full)
-            || state.produced >= threshold.saturating_mul(2)
-        {
+        if (produced >= threshold && batch_full) || produced >= threshold.saturating_mul(2) {
+            let state = self.lock();
+            // Switch once, even if several appends crossed the threshold at the same time.
+            if self.current.load(Ordering::Acquire) != partition {
+                return;
+            }
             if let Some(next) = choose(&state, topic) {
                 tracing::trace!(from = partition, to = next, "sticky partition switch");
-                state.current = Some(next);
+                self.current.store(next, Ordering::Release);
             }
-            state.produced = 0;
+            self.produced.store(0, Ordering::Relaxed);
         }
     }
 
@@ -154,7 +171,7 @@ mod tests {
         assert_eq!(s.partition(ALL), Some(first));
         // The batch is full now: switch (counter reset).
         s.on_append(first, 100, true, ALL);
-        assert_eq!(s.lock().produced, 0);
+        assert_eq!(s.produced.load(Ordering::Relaxed), 0);
     }
 
     #[test]
@@ -162,9 +179,9 @@ mod tests {
         let s = StickyPartitioner::new(100);
         let first = s.partition(ALL).unwrap();
         s.on_append(first, 150, false, ALL);
-        assert_eq!(s.lock().produced, 150);
+        assert_eq!(s.produced.load(Ordering::Relaxed), 150);
         s.on_append(first, 50, false, ALL);
-        assert_eq!(s.lock().produced, 0);
+        assert_eq!(s.produced.load(Ordering::Relaxed), 0);
     }
 
     #[test]
@@ -173,7 +190,7 @@ mod tests {
         let first = s.partition(ALL).unwrap();
         s.on_append((first + 1) % 4, 1000, true, ALL);
         assert_eq!(s.partition(ALL), Some(first));
-        assert_eq!(s.lock().produced, 0);
+        assert_eq!(s.produced.load(Ordering::Relaxed), 0);
     }
 
     #[test]
