@@ -16,14 +16,38 @@ pub use tagged::*;
 use crate::error::DecodeError;
 
 /// The result type of every decoder in this crate.
+///
+/// ```
+/// use klamm_protocol::primitives::{PResult, int8, int16};
+/// // Decoders compose like any nom parser.
+/// fn pair(input: &[u8]) -> PResult<'_, (i8, i16)> {
+///     let (rest, a) = int8(input)?;
+///     let (rest, b) = int16(rest)?;
+///     Ok((rest, (a, b)))
+/// }
+/// assert_eq!(pair(&[1, 0, 2])?.1, (1, 2));
+/// # Ok::<(), nom::Err<klamm_protocol::DecodeError>>(())
+/// ```
 pub type PResult<'a, T> = nom::IResult<&'a [u8], T, DecodeError>;
 
 /// A 16-byte UUID as Kafka sends it (topic ids, client instance ids).
+///
+/// ```
+/// use klamm_protocol::Uuid;
+/// let id = Uuid([0xab; 16]);
+/// assert_eq!(id.to_string(), "abababab-abab-abab-abab-abababababab");
+/// assert!(!id.is_zero());
+/// ```
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Uuid(pub [u8; 16]);
 
 impl Uuid {
     /// The all-zero UUID Kafka uses for "no id".
+    ///
+    /// ```
+    /// use klamm_protocol::Uuid;
+    /// assert_eq!(Uuid::default(), Uuid::ZERO);
+    /// ```
     pub const ZERO: Uuid = Uuid([0; 16]);
 
     /// Whether this is the all-zero UUID.

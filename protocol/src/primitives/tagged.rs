@@ -7,6 +7,15 @@ use crate::error::{DecodeError, EncodeError};
 
 /// A tagged field this codec does not know, kept verbatim so that re-encoding a decoded
 /// message gives back the same bytes.
+///
+/// ```
+/// use bytes::Bytes;
+/// use klamm_protocol::primitives::{RawTaggedField, put_raw_tagged_field};
+/// let mut buf = Vec::new();
+/// put_raw_tagged_field(&mut buf, &RawTaggedField { tag: 5, data: Bytes::from_static(b"ab") })?;
+/// assert_eq!(buf, [5, 2, b'a', b'b']); // tag, size, data
+/// # Ok::<(), klamm_protocol::EncodeError>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RawTaggedField {
     /// The tag number.
@@ -16,10 +25,41 @@ pub struct RawTaggedField {
 }
 
 /// The unknown tagged fields of one struct, in wire order.
+///
+/// ```
+/// use klamm_protocol::Message;
+/// use klamm_protocol::messages::EndTxnRequest;
+/// use klamm_protocol::primitives::RawTaggedField;
+/// // A flexible message keeps tags it does not know, and writes them back.
+/// let mut request = EndTxnRequest::default();
+/// request.unknown_tagged_fields.push(RawTaggedField { tag: 99, data: vec![1].into() });
+/// let bytes = request.to_bytes(3)?;
+/// assert_eq!(EndTxnRequest::decode(&bytes, 3)?, request);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub type UnknownTaggedFields = Vec<RawTaggedField>;
 
 /// Reads the tag section header and calls `known` for every field: it returns `Ok(true)` when it
 /// consumed a known tag from the given slice, `Ok(false)` to keep the field as unknown.
+///
+/// ```
+/// use bytes::Bytes;
+/// use klamm_protocol::primitives::{DecodeContext, tagged_fields};
+/// // Two fields: tag 0 (known here) and tag 7 (kept as unknown).
+/// let frame = Bytes::from_static(&[2, 0, 1, 0xaa, 7, 1, 0xbb]);
+/// let mut known = None;
+/// let (rest, unknown) = tagged_fields(&frame, &DecodeContext::new(&frame, 0), |tag, data| {
+///     if tag == 0 {
+///         known = Some(data[0]);
+///         return Ok(true);
+///     }
+///     Ok(false)
+/// })?;
+/// assert!(rest.is_empty());
+/// assert_eq!(known, Some(0xaa));
+/// assert_eq!((unknown[0].tag, &unknown[0].data[..]), (7, &[0xbb][..]));
+/// # Ok::<(), nom::Err<klamm_protocol::DecodeError>>(())
+/// ```
 pub fn tagged_fields<'a>(
     input: &'a [u8],
     cx: &DecodeContext<'_>,
@@ -59,6 +99,18 @@ pub fn tagged_fields<'a>(
 }
 
 /// Writes one tagged field whose body is produced by `body` into a scratch buffer.
+///
+/// ```
+/// use bytes::BufMut;
+/// use klamm_protocol::primitives::put_tagged_field;
+/// let mut buf = Vec::new();
+/// put_tagged_field(&mut buf, 1, |b| {
+///     b.put_i16(3);
+///     Ok(())
+/// })?;
+/// assert_eq!(buf, [1, 2, 0, 3]);
+/// # Ok::<(), klamm_protocol::EncodeError>(())
+/// ```
 pub fn put_tagged_field(
     buf: &mut impl BufMut,
     tag: u32,
@@ -79,6 +131,14 @@ pub fn put_tagged_field(
 }
 
 /// Writes an unknown tagged field as it was read.
+///
+/// ```
+/// use klamm_protocol::primitives::{RawTaggedField, put_raw_tagged_field};
+/// let mut buf = Vec::new();
+/// put_raw_tagged_field(&mut buf, &RawTaggedField { tag: 0, data: Default::default() })?;
+/// assert_eq!(buf, [0, 0]);
+/// # Ok::<(), klamm_protocol::EncodeError>(())
+/// ```
 pub fn put_raw_tagged_field(buf: &mut impl BufMut, f: &RawTaggedField) -> Result<(), EncodeError> {
     put_tagged_field(buf, f.tag, |b| {
         b.put_slice(&f.data);
@@ -88,6 +148,17 @@ pub fn put_raw_tagged_field(buf: &mut impl BufMut, f: &RawTaggedField) -> Result
 
 /// Writes a tag section made of known fields (already ordered by tag, as `(tag, writer)`
 /// pairs) and unknown fields, merged in ascending tag order as the protocol requires.
+///
+/// ```
+/// use bytes::Bytes;
+/// use klamm_protocol::primitives::{RawTaggedField, put_tag_section};
+/// let unknown = [RawTaggedField { tag: 4, data: Bytes::from_static(&[9]) }];
+/// let mut buf = Vec::new();
+/// put_tag_section(&mut buf, vec![(1, vec![0xaa]), (6, vec![])], &unknown)?;
+/// // Three fields, in tag order: 1, then the unknown 4, then 6.
+/// assert_eq!(buf, [3, 1, 1, 0xaa, 4, 1, 9, 6, 0]);
+/// # Ok::<(), klamm_protocol::EncodeError>(())
+/// ```
 pub fn put_tag_section<B: BufMut>(
     buf: &mut B,
     known: Vec<(u32, Vec<u8>)>,
