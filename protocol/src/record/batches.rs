@@ -44,11 +44,33 @@ pub struct RecordBatches {
 
 impl RecordBatches {
     /// The batches of `records`, with default [`DecodeOptions`] (CRC verified).
+    ///
+    /// ```
+    /// use bytes::BytesMut;
+    /// use klamm_protocol::record::{BatchBuilder, Compression, NO_HEADERS, RecordBatches};
+    /// // Two batches back to back, as a Fetch response or a log segment holds them.
+    /// let mut log = BytesMut::new();
+    /// for base in [0, 1] {
+    ///     let mut b = BatchBuilder::new(Compression::None).base_offset(base);
+    ///     b.append(0, None, Some(b"v"), NO_HEADERS)?;
+    ///     log.extend_from_slice(b.seal()?.as_bytes());
+    /// }
+    /// let offsets: Vec<i64> = RecordBatches::new(log.freeze()).map(|b| b.map(|b| b.base_offset())).collect::<Result<_, _>>()?;
+    /// assert_eq!(offsets, [0, 1]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn new(records: Bytes) -> Self {
         Self::with_options(records, DecodeOptions::default())
     }
 
     /// The batches of `records`, with options.
+    ///
+    /// ```
+    /// use bytes::Bytes;
+    /// use klamm_protocol::record::{DecodeOptions, RecordBatches};
+    /// let opts = DecodeOptions { verify_crc: false, ..DecodeOptions::default() };
+    /// assert!(RecordBatches::with_options(Bytes::new(), opts).next().is_none());
+    /// ```
     pub fn with_options(records: Bytes, opts: DecodeOptions) -> Self {
         RecordBatches {
             buf: records,
@@ -60,11 +82,34 @@ impl RecordBatches {
     }
 
     /// After the walk ended: the size of the partial batch at the end of the input, if any.
+    ///
+    /// ```
+    /// use klamm_protocol::record::{BatchBuilder, Compression, NO_HEADERS, RecordBatches};
+    /// let mut b = BatchBuilder::new(Compression::None);
+    /// b.append(0, None, Some(b"v"), NO_HEADERS)?;
+    /// let whole = b.seal()?.into_bytes();
+    /// // A fetch response may end in the middle of a batch.
+    /// let mut batches = RecordBatches::new(whole.slice(..whole.len() - 3));
+    /// assert!(batches.next().is_none());
+    /// assert_eq!(batches.truncated_tail(), Some(whole.len() - 3));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn truncated_tail(&self) -> Option<usize> {
         self.truncated
     }
 
     /// The byte position of the next batch in the input.
+    ///
+    /// ```
+    /// use klamm_protocol::record::{BatchBuilder, Compression, NO_HEADERS, RecordBatches};
+    /// let mut b = BatchBuilder::new(Compression::None);
+    /// b.append(0, None, Some(b"v"), NO_HEADERS)?;
+    /// let bytes = b.seal()?.into_bytes();
+    /// let mut batches = RecordBatches::new(bytes.clone());
+    /// batches.next().unwrap()?;
+    /// assert_eq!(batches.position(), bytes.len());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn position(&self) -> usize {
         self.pos
     }

@@ -32,6 +32,11 @@ pub enum Compression {
 
 impl Compression {
     /// Every codec, in id order.
+    ///
+    /// ```
+    /// use klamm_protocol::record::Compression;
+    /// assert_eq!(Compression::ALL.map(Compression::id), [0, 1, 2, 3, 4]);
+    /// ```
     pub const ALL: [Compression; 5] = [
         Compression::None,
         Compression::Gzip,
@@ -41,6 +46,11 @@ impl Compression {
     ];
 
     /// The codec id in the batch attributes.
+    ///
+    /// ```
+    /// use klamm_protocol::record::Compression;
+    /// assert_eq!(Compression::Snappy.id(), 2);
+    /// ```
     pub const fn id(self) -> u8 {
         match self {
             Compression::None => 0,
@@ -52,6 +62,13 @@ impl Compression {
     }
 
     /// The codec for an attribute id; ids 5-7 are an error.
+    ///
+    /// ```
+    /// use klamm_protocol::record::Compression;
+    /// assert_eq!(Compression::from_id(1)?, Compression::Gzip);
+    /// assert!(Compression::from_id(5).is_err());
+    /// # Ok::<(), klamm_protocol::DecodeError>(())
+    /// ```
     pub fn from_id(id: u8) -> Result<Self, DecodeError> {
         Ok(match id {
             0 => Compression::None,
@@ -64,6 +81,12 @@ impl Compression {
     }
 
     /// The name Kafka's `compression.type` uses (`none`, `gzip`, `snappy`, `lz4`, `zstd`).
+    ///
+    /// ```
+    /// use klamm_protocol::record::Compression;
+    /// assert_eq!(Compression::Zstd.name(), "zstd");
+    /// assert_eq!("zstd".parse::<Compression>(), Ok(Compression::Zstd));
+    /// ```
     pub const fn name(self) -> &'static str {
         match self {
             Compression::None => "none",
@@ -75,6 +98,14 @@ impl Compression {
     }
 
     /// Whether this build can compress and decompress the codec (its cargo feature is on).
+    ///
+    /// ```
+    /// use klamm_protocol::record::Compression;
+    /// assert!(Compression::None.is_enabled()); // always
+    /// // The others are cargo features (all on by default).
+    /// let enabled: Vec<_> = Compression::ALL.into_iter().filter(|c| c.is_enabled()).collect();
+    /// assert!(!enabled.is_empty());
+    /// ```
     pub const fn is_enabled(self) -> bool {
         match self {
             Compression::None => true,

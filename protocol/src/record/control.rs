@@ -24,6 +24,13 @@ use super::write::Header;
 use super::{BatchBuilder, Compression, NO_SEQUENCE, Record, SealedBatch};
 
 /// The type of a control record (the key's second int16).
+///
+/// ```
+/// use klamm_protocol::record::ControlRecordType;
+/// let kind = ControlRecordType::from_key(&ControlRecordType::Commit.key())?;
+/// assert_eq!(kind, ControlRecordType::Commit);
+/// # Ok::<(), klamm_protocol::DecodeError>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ControlRecordType {
     /// Transaction aborted (0).
@@ -46,6 +53,12 @@ pub enum ControlRecordType {
 
 impl ControlRecordType {
     /// The type for its wire value.
+    ///
+    /// ```
+    /// use klamm_protocol::record::ControlRecordType;
+    /// assert_eq!(ControlRecordType::from_i16(0), ControlRecordType::Abort);
+    /// assert_eq!(ControlRecordType::from_i16(99), ControlRecordType::Unknown(99));
+    /// ```
     pub const fn from_i16(v: i16) -> Self {
         match v {
             0 => ControlRecordType::Abort,
@@ -60,6 +73,12 @@ impl ControlRecordType {
     }
 
     /// The wire value.
+    ///
+    /// ```
+    /// use klamm_protocol::record::ControlRecordType;
+    /// assert_eq!(ControlRecordType::Commit.as_i16(), 1);
+    /// assert_eq!(ControlRecordType::Unknown(99).as_i16(), 99);
+    /// ```
     pub const fn as_i16(self) -> i16 {
         match self {
             ControlRecordType::Abort => 0,
@@ -100,6 +119,11 @@ impl ControlRecordType {
     }
 
     /// The control record key for this type (version 0).
+    ///
+    /// ```
+    /// use klamm_protocol::record::ControlRecordType;
+    /// assert_eq!(ControlRecordType::Abort.key(), [0, 0, 0, 0]); // version 0, type 0
+    /// ```
     pub const fn key(self) -> [u8; 4] {
         let t = self.as_i16().to_be_bytes();
         [0, 0, t[0], t[1]]
@@ -107,6 +131,14 @@ impl ControlRecordType {
 }
 
 /// A transaction marker: COMMIT or ABORT, and the coordinator epoch that wrote it.
+///
+/// ```
+/// use klamm_protocol::record::{ControlRecordType, EndTxnMarker};
+/// let marker = EndTxnMarker::new(ControlRecordType::Abort, 9);
+/// assert_eq!(EndTxnMarker::decode(&marker.key(), &marker.value())?, marker);
+/// assert!(!marker.is_commit());
+/// # Ok::<(), klamm_protocol::DecodeError>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct EndTxnMarker {
     /// [`ControlRecordType::Commit`] or [`ControlRecordType::Abort`].
@@ -117,6 +149,12 @@ pub struct EndTxnMarker {
 
 impl EndTxnMarker {
     /// A marker. `kind` should be `Commit` or `Abort`.
+    ///
+    /// ```
+    /// use klamm_protocol::record::{ControlRecordType, EndTxnMarker};
+    /// let marker = EndTxnMarker::new(ControlRecordType::Commit, 3);
+    /// assert_eq!(marker.coordinator_epoch, 3);
+    /// ```
     pub const fn new(kind: ControlRecordType, coordinator_epoch: i32) -> Self {
         EndTxnMarker {
             kind,
@@ -125,22 +163,47 @@ impl EndTxnMarker {
     }
 
     /// Whether this marker commits the transaction.
+    ///
+    /// ```
+    /// use klamm_protocol::record::{ControlRecordType, EndTxnMarker};
+    /// assert!(EndTxnMarker::new(ControlRecordType::Commit, 0).is_commit());
+    /// ```
     pub fn is_commit(&self) -> bool {
         self.kind == ControlRecordType::Commit
     }
 
     /// The record key (version 0, type).
+    ///
+    /// ```
+    /// use klamm_protocol::record::{ControlRecordType, EndTxnMarker};
+    /// assert_eq!(EndTxnMarker::new(ControlRecordType::Commit, 0).key(), [0, 0, 0, 1]);
+    /// ```
     pub const fn key(&self) -> [u8; 4] {
         self.kind.key()
     }
 
     /// The record value (version 0, coordinator epoch).
+    ///
+    /// ```
+    /// use klamm_protocol::record::{ControlRecordType, EndTxnMarker};
+    /// // version 0, then the coordinator epoch
+    /// assert_eq!(EndTxnMarker::new(ControlRecordType::Commit, 2).value(), [0, 0, 0, 0, 0, 2]);
+    /// ```
     pub const fn value(&self) -> [u8; 6] {
         let e = self.coordinator_epoch.to_be_bytes();
         [0, 0, e[0], e[1], e[2], e[3]]
     }
 
     /// Reads a marker from its key and value.
+    ///
+    /// ```
+    /// use klamm_protocol::record::EndTxnMarker;
+    /// let marker = EndTxnMarker::decode(&[0, 0, 0, 1], &[0, 0, 0, 0, 0, 4])?;
+    /// assert!(marker.is_commit());
+    /// assert_eq!(marker.coordinator_epoch, 4);
+    /// assert!(EndTxnMarker::decode(&[0, 0, 0, 1], &[0]).is_err());
+    /// # Ok::<(), klamm_protocol::DecodeError>(())
+    /// ```
     pub fn decode(key: &[u8], value: &[u8]) -> Result<Self, DecodeError> {
         let kind = ControlRecordType::from_key(key)?;
         if !matches!(kind, ControlRecordType::Commit | ControlRecordType::Abort) {
@@ -173,6 +236,15 @@ impl EndTxnMarker {
     }
 
     /// Reads a marker from a control record.
+    ///
+    /// ```
+    /// use klamm_protocol::record::{ControlRecordType, EndTxnMarker, RecordBatch, control};
+    /// let marker = EndTxnMarker::new(ControlRecordType::Abort, 1);
+    /// let batch = RecordBatch::decode(control::end_txn_batch(marker, 5, 0, 0)?.into_bytes())?;
+    /// let record = batch.records()?.next().unwrap()?;
+    /// assert_eq!(EndTxnMarker::from_record(&record)?, marker);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn from_record(r: &Record) -> Result<Self, DecodeError> {
         let key = r.key.as_deref().ok_or(DecodeError::UnexpectedNull {
             field: "control record key",
@@ -187,6 +259,16 @@ impl EndTxnMarker {
 /// Builds the control batch holding one transaction marker, as a coordinator writes it:
 /// transactional and control attributes set, no sequence (-1), base offset 0 (set the real
 /// one, and the partition leader epoch, on the returned batch), uncompressed.
+///
+/// ```
+/// use klamm_protocol::record::{ControlRecordType, EndTxnMarker, control};
+/// let marker = EndTxnMarker::new(ControlRecordType::Commit, 0);
+/// let mut batch = control::end_txn_batch(marker, 1000, 2, 1_700_000_000_000)?;
+/// batch.set_base_offset(42);
+/// assert!(batch.is_control() && batch.is_transactional());
+/// assert_eq!((batch.producer_id(), batch.record_count()), (1000, 1));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn end_txn_batch(
     marker: EndTxnMarker,
     producer_id: i64,

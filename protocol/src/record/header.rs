@@ -40,6 +40,15 @@ read_be!(be_i64, i64);
 read_be!(be_u32, u32);
 
 /// How a batch's timestamps are to be read (attribute bit 3).
+///
+/// ```
+/// use klamm_protocol::record::{BatchBuilder, Compression, NO_HEADERS, TimestampType};
+/// let mut b = BatchBuilder::new(Compression::None).timestamp_type(TimestampType::LogAppendTime);
+/// b.append(1_000, None, None, NO_HEADERS)?;
+/// let batch = b.seal()?.decode()?;
+/// assert_eq!(batch.timestamp_type(), TimestampType::LogAppendTime);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum TimestampType {
     /// The producer's timestamp (`CreateTime`), what producers write.
@@ -78,16 +87,34 @@ impl Attributes {
     const DELETE_HORIZON: i16 = 0x40;
 
     /// The raw compression codec id (bits 0-2).
+    ///
+    /// ```
+    /// use klamm_protocol::record::Attributes;
+    /// assert_eq!(Attributes(0b0001_0011).compression_id(), 3);
+    /// ```
     pub const fn compression_id(self) -> u8 {
         (self.0 & Self::COMPRESSION_MASK) as u8
     }
 
     /// The compression codec, or an error for ids 5-7.
+    ///
+    /// ```
+    /// use klamm_protocol::record::{Attributes, Compression};
+    /// assert_eq!(Attributes(2).compression()?, Compression::Snappy);
+    /// assert!(Attributes(7).compression().is_err());
+    /// # Ok::<(), klamm_protocol::DecodeError>(())
+    /// ```
     pub fn compression(self) -> Result<Compression, DecodeError> {
         Compression::from_id(self.compression_id())
     }
 
     /// The timestamp type (bit 3).
+    ///
+    /// ```
+    /// use klamm_protocol::record::{Attributes, TimestampType};
+    /// assert_eq!(Attributes(0x08).timestamp_type(), TimestampType::LogAppendTime);
+    /// assert_eq!(Attributes(0).timestamp_type(), TimestampType::CreateTime);
+    /// ```
     pub const fn timestamp_type(self) -> TimestampType {
         if self.0 & Self::TIMESTAMP_TYPE != 0 {
             TimestampType::LogAppendTime
@@ -97,16 +124,33 @@ impl Attributes {
     }
 
     /// Whether the batch belongs to a transaction (bit 4).
+    ///
+    /// ```
+    /// use klamm_protocol::record::Attributes;
+    /// assert!(Attributes(0x10).is_transactional());
+    /// ```
     pub const fn is_transactional(self) -> bool {
         self.0 & Self::TRANSACTIONAL != 0
     }
 
     /// Whether the batch holds control records (bit 5).
+    ///
+    /// ```
+    /// use klamm_protocol::record::Attributes;
+    /// assert!(Attributes(0x30).is_control());
+    /// assert!(!Attributes(0x10).is_control());
+    /// ```
     pub const fn is_control(self) -> bool {
         self.0 & Self::CONTROL != 0
     }
 
     /// Whether the base timestamp is a delete horizon (bit 6, KIP-534).
+    ///
+    /// ```
+    /// use klamm_protocol::record::Attributes;
+    /// assert!(Attributes(0x40).has_delete_horizon());
+    /// assert!(!Attributes::default().has_delete_horizon());
+    /// ```
     pub const fn has_delete_horizon(self) -> bool {
         self.0 & Self::DELETE_HORIZON != 0
     }
@@ -116,11 +160,23 @@ impl Attributes {
     }
 
     /// These attributes with the compression codec set.
+    ///
+    /// ```
+    /// use klamm_protocol::record::{Attributes, Compression};
+    /// let a = Attributes(0x10).with_compression(Compression::Gzip);
+    /// assert_eq!(a.0, 0x11); // other bits kept
+    /// ```
     pub const fn with_compression(self, c: Compression) -> Self {
         Attributes((self.0 & !Self::COMPRESSION_MASK) | c.id() as i16)
     }
 
     /// These attributes with the timestamp type set.
+    ///
+    /// ```
+    /// use klamm_protocol::record::{Attributes, TimestampType};
+    /// let a = Attributes::default().with_timestamp_type(TimestampType::LogAppendTime);
+    /// assert_eq!(a.0, 0x08);
+    /// ```
     pub const fn with_timestamp_type(self, t: TimestampType) -> Self {
         self.with_bit(
             Self::TIMESTAMP_TYPE,
@@ -129,11 +185,21 @@ impl Attributes {
     }
 
     /// These attributes with the transactional flag set or cleared.
+    ///
+    /// ```
+    /// use klamm_protocol::record::Attributes;
+    /// assert_eq!(Attributes(0x10).with_transactional(false).0, 0);
+    /// ```
     pub const fn with_transactional(self, on: bool) -> Self {
         self.with_bit(Self::TRANSACTIONAL, on)
     }
 
     /// These attributes with the control flag set or cleared.
+    ///
+    /// ```
+    /// use klamm_protocol::record::Attributes;
+    /// assert!(Attributes::default().with_control(true).is_control());
+    /// ```
     pub const fn with_control(self, on: bool) -> Self {
         self.with_bit(Self::CONTROL, on)
     }

@@ -47,6 +47,25 @@ use super::{Compression, DecodeOptions, LOG_OVERHEAD};
 const MIN_MESSAGE_V0: usize = 14;
 
 /// One record of a legacy message set.
+///
+/// ```
+/// use bytes::{BufMut, BytesMut};
+/// use klamm_protocol::record::{DecodeOptions, legacy::MessageSet};
+/// // One magic-0 message: offset, size, crc, magic, attributes, null key, value "x".
+/// let mut buf = BytesMut::new();
+/// buf.put_i64(7);
+/// buf.put_i32(15);
+/// buf.put_u32(0); // not checked below
+/// buf.put_slice(&[0, 0]);
+/// buf.put_i32(-1);
+/// buf.put_i32(1);
+/// buf.put_u8(b'x');
+/// let opts = DecodeOptions { verify_crc: false, ..DecodeOptions::default() };
+/// let record = MessageSet::new(buf.freeze(), opts).next().unwrap()?;
+/// assert_eq!((record.offset, record.magic, record.timestamp), (7, 0, None));
+/// assert_eq!(record.value.as_deref(), Some(&b"x"[..]));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LegacyRecord {
     /// The absolute offset.
@@ -172,6 +191,24 @@ fn parse_entry(
 ///
 /// Stops cleanly at a cut-off last entry ([`truncated_tail`](Self::truncated_tail)); yields
 /// an `Err` once and stops on anything malformed.
+///
+/// ```
+/// use bytes::{BufMut, BytesMut};
+/// use klamm_protocol::record::{DecodeOptions, legacy::MessageSet};
+/// // One magic-0 message: offset, size, crc, magic, attributes, null key, value "x".
+/// let mut buf = BytesMut::new();
+/// buf.put_i64(7);
+/// buf.put_i32(15);
+/// buf.put_u32(0); // not checked below
+/// buf.put_slice(&[0, 0]);
+/// buf.put_i32(-1);
+/// buf.put_i32(1);
+/// buf.put_u8(b'x');
+/// let opts = DecodeOptions { verify_crc: false, ..DecodeOptions::default() };
+/// let records: Vec<_> = MessageSet::new(buf.freeze(), opts).collect::<Result<_, _>>()?;
+/// assert_eq!(records.len(), 1);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug)]
 pub struct MessageSet {
     buf: Bytes,
@@ -184,6 +221,22 @@ pub struct MessageSet {
 
 impl MessageSet {
     /// The records of the message set in `buf`.
+    ///
+    /// ```
+    /// use bytes::{BufMut, BytesMut};
+    /// use klamm_protocol::record::{DecodeOptions, legacy::MessageSet};
+    /// // One magic-0 message: offset, size, crc, magic, attributes, null key, value "x".
+    /// let mut buf = BytesMut::new();
+    /// buf.put_i64(7);
+    /// buf.put_i32(15);
+    /// buf.put_u32(0); // not checked below
+    /// buf.put_slice(&[0, 0]);
+    /// buf.put_i32(-1);
+    /// buf.put_i32(1);
+    /// buf.put_u8(b'x');
+    /// let opts = DecodeOptions { verify_crc: false, ..DecodeOptions::default() };
+    /// assert_eq!(MessageSet::new(buf.freeze(), opts).count(), 1);
+    /// ```
     pub fn new(buf: Bytes, opts: DecodeOptions) -> Self {
         MessageSet {
             buf,
@@ -196,6 +249,25 @@ impl MessageSet {
     }
 
     /// After the walk ended: the size of a cut-off entry at the end, if any.
+    ///
+    /// ```
+    /// use bytes::{BufMut, BytesMut};
+    /// use klamm_protocol::record::{DecodeOptions, legacy::MessageSet};
+    /// // One magic-0 message: offset, size, crc, magic, attributes, null key, value "x".
+    /// let mut buf = BytesMut::new();
+    /// buf.put_i64(7);
+    /// buf.put_i32(15);
+    /// buf.put_u32(0); // not checked below
+    /// buf.put_slice(&[0, 0]);
+    /// buf.put_i32(-1);
+    /// buf.put_i32(1);
+    /// buf.put_u8(b'x');
+    /// let opts = DecodeOptions { verify_crc: false, ..DecodeOptions::default() };
+    /// let bytes = buf.freeze();
+    /// let mut set = MessageSet::new(bytes.slice(..20), opts);
+    /// assert!(set.next().is_none());
+    /// assert_eq!(set.truncated_tail(), Some(20));
+    /// ```
     pub fn truncated_tail(&self) -> Option<usize> {
         self.truncated
     }

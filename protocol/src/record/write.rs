@@ -17,6 +17,12 @@ pub struct Header<'a> {
 
 impl<'a> Header<'a> {
     /// A header with this key and value.
+    ///
+    /// ```
+    /// use klamm_protocol::record::Header;
+    /// let h = Header::new("trace", None);
+    /// assert_eq!((h.key, h.value), ("trace", None));
+    /// ```
     pub const fn new(key: &'a str, value: Option<&'a [u8]>) -> Self {
         Header { key, value }
     }
