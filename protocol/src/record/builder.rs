@@ -10,6 +10,13 @@ use super::{
 };
 
 /// The batch capacity [`BatchBuilder::new`] reserves: Kafka's default `batch.size`, 16 KiB.
+///
+/// ```
+/// use klamm_protocol::record::{BatchBuilder, Compression, DEFAULT_CAPACITY};
+/// // Appending up to this size does not reallocate.
+/// let b = BatchBuilder::new(Compression::None);
+/// assert!(b.size() < DEFAULT_CAPACITY);
+/// ```
 pub const DEFAULT_CAPACITY: usize = 16 * 1024;
 
 /// Builds one RecordBatch v2: records are appended straight into one buffer (no allocation per
@@ -55,11 +62,28 @@ pub struct BatchBuilder {
 
 impl BatchBuilder {
     /// An empty batch with [`DEFAULT_CAPACITY`] reserved.
+    ///
+    /// ```
+    /// use klamm_protocol::record::{BatchBuilder, Compression};
+    /// let b = BatchBuilder::new(Compression::Zstd);
+    /// assert!(b.is_empty());
+    /// assert_eq!(b.compression(), Compression::Zstd);
+    /// ```
     pub fn new(compression: Compression) -> Self {
         Self::with_capacity(compression, DEFAULT_CAPACITY)
     }
 
     /// An empty batch with room for `capacity` bytes (header included) before it reallocates.
+    ///
+    /// ```
+    /// use klamm_protocol::record::{BatchBuilder, Compression, NO_HEADERS};
+    /// let mut b = BatchBuilder::with_capacity(Compression::None, 1 << 20);
+    /// for i in 0..1000 {
+    ///     b.append(i, None, Some(&[0; 100]), NO_HEADERS)?;
+    /// }
+    /// assert_eq!(b.seal()?.record_count(), 1000);
+    /// # Ok::<(), klamm_protocol::EncodeError>(())
+    /// ```
     pub fn with_capacity(compression: Compression, capacity: usize) -> Self {
         let mut buf = Vec::with_capacity(capacity.max(RECORD_BATCH_OVERHEAD));
         buf.resize(RECORD_BATCH_OVERHEAD, 0);
@@ -80,6 +104,16 @@ impl BatchBuilder {
     }
 
     /// Sets the producer id, epoch and base sequence (idempotent / transactional producers).
+    ///
+    /// ```
+    /// use klamm_protocol::record::{BatchBuilder, Compression, NO_HEADERS};
+    /// let mut b = BatchBuilder::new(Compression::None).producer(1000, 0, 42);
+    /// b.append(0, None, None, NO_HEADERS)?;
+    /// b.append(0, None, None, NO_HEADERS)?;
+    /// let sealed = b.seal()?;
+    /// assert_eq!((sealed.base_sequence(), sealed.last_sequence()), (42, 43));
+    /// # Ok::<(), klamm_protocol::EncodeError>(())
+    /// ```
     pub fn producer(mut self, producer_id: i64, producer_epoch: i16, base_sequence: i32) -> Self {
         self.producer_id = producer_id;
         self.producer_epoch = producer_epoch;
@@ -106,30 +140,72 @@ impl BatchBuilder {
     }
 
     /// Marks the batch as part of a transaction.
+    ///
+    /// ```
+    /// use klamm_protocol::record::{BatchBuilder, Compression, NO_HEADERS};
+    /// let mut b = BatchBuilder::new(Compression::None).producer(1000, 0, 0).transactional(true);
+    /// b.append(0, None, None, NO_HEADERS)?;
+    /// assert!(b.seal()?.is_transactional());
+    /// # Ok::<(), klamm_protocol::EncodeError>(())
+    /// ```
     pub fn transactional(mut self, on: bool) -> Self {
         self.attributes = self.attributes.with_transactional(on);
         self
     }
 
     /// Marks the batch as a control batch (see [`control`](super::control) for markers).
+    ///
+    /// ```
+    /// use klamm_protocol::record::{BatchBuilder, Compression, ControlRecordType, EndTxnMarker, NO_HEADERS};
+    /// // What `control::end_txn_batch` does for transaction markers.
+    /// let marker = EndTxnMarker::new(ControlRecordType::Commit, 0);
+    /// let mut b = BatchBuilder::new(Compression::None).transactional(true).control(true);
+    /// b.append(0, Some(&marker.key()), Some(&marker.value()), NO_HEADERS)?;
+    /// assert!(b.seal()?.is_control());
+    /// # Ok::<(), klamm_protocol::EncodeError>(())
+    /// ```
     pub fn control(mut self, on: bool) -> Self {
         self.attributes = self.attributes.with_control(on);
         self
     }
 
     /// Sets the timestamp type (producers write `CreateTime`, the default).
+    ///
+    /// ```
+    /// use klamm_protocol::record::{BatchBuilder, Compression, NO_HEADERS, TimestampType};
+    /// let mut b = BatchBuilder::new(Compression::None).timestamp_type(TimestampType::LogAppendTime);
+    /// b.append(5, None, None, NO_HEADERS)?;
+    /// assert_eq!(b.seal()?.decode()?.timestamp_type(), TimestampType::LogAppendTime);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn timestamp_type(mut self, t: TimestampType) -> Self {
         self.attributes = self.attributes.with_timestamp_type(t);
         self
     }
 
     /// Sets the base offset (0 by default; a broker assigns the real one).
+    ///
+    /// ```
+    /// use klamm_protocol::record::{BatchBuilder, Compression, NO_HEADERS};
+    /// let mut b = BatchBuilder::new(Compression::None).base_offset(500);
+    /// b.append(0, None, None, NO_HEADERS)?;
+    /// assert_eq!(b.seal()?.base_offset(), 500);
+    /// # Ok::<(), klamm_protocol::EncodeError>(())
+    /// ```
     pub fn base_offset(mut self, base_offset: i64) -> Self {
         self.base_offset = base_offset;
         self
     }
 
     /// Sets the partition leader epoch (-1 by default; a broker fills it in).
+    ///
+    /// ```
+    /// use klamm_protocol::record::{BatchBuilder, Compression, NO_HEADERS};
+    /// let mut b = BatchBuilder::new(Compression::None).partition_leader_epoch(4);
+    /// b.append(0, None, None, NO_HEADERS)?;
+    /// assert_eq!(b.seal()?.partition_leader_epoch(), 4);
+    /// # Ok::<(), klamm_protocol::EncodeError>(())
+    /// ```
     pub fn partition_leader_epoch(mut self, epoch: i32) -> Self {
         self.partition_leader_epoch = epoch;
         self
@@ -137,6 +213,17 @@ impl BatchBuilder {
 
     /// Sets the producer id, epoch and base sequence on a builder in place (a producer
     /// draining the batch assigns them just before sealing, so the CRC is computed once).
+    ///
+    /// ```
+    /// use klamm_protocol::record::{BatchBuilder, Compression, NO_HEADERS};
+    /// let mut b = BatchBuilder::new(Compression::None);
+    /// b.append(0, None, Some(b"v"), NO_HEADERS)?;
+    /// // Assigned when the batch is drained, before the one CRC computation.
+    /// b.set_producer(7, 2, 100);
+    /// let sealed = b.seal()?;
+    /// assert_eq!((sealed.producer_id(), sealed.producer_epoch(), sealed.base_sequence()), (7, 2, 100));
+    /// # Ok::<(), klamm_protocol::EncodeError>(())
+    /// ```
     pub fn set_producer(&mut self, producer_id: i64, producer_epoch: i16, base_sequence: i32) {
         self.producer_id = producer_id;
         self.producer_epoch = producer_epoch;
@@ -144,21 +231,52 @@ impl BatchBuilder {
     }
 
     /// Sets or clears the transactional flag in place.
+    ///
+    /// ```
+    /// use klamm_protocol::record::{BatchBuilder, Compression, NO_HEADERS};
+    /// let mut b = BatchBuilder::new(Compression::None);
+    /// b.append(0, None, None, NO_HEADERS)?;
+    /// b.set_transactional(true);
+    /// assert!(b.seal()?.is_transactional());
+    /// # Ok::<(), klamm_protocol::EncodeError>(())
+    /// ```
     pub fn set_transactional(&mut self, on: bool) {
         self.attributes = self.attributes.with_transactional(on);
     }
 
     /// The compression applied at seal time.
+    ///
+    /// ```
+    /// use klamm_protocol::record::{BatchBuilder, Compression};
+    /// assert_eq!(BatchBuilder::new(Compression::Gzip).compression(), Compression::Gzip);
+    /// ```
     pub fn compression(&self) -> Compression {
         self.compression
     }
 
     /// The number of records appended so far.
+    ///
+    /// ```
+    /// use klamm_protocol::record::{BatchBuilder, Compression, NO_HEADERS};
+    /// let mut b = BatchBuilder::new(Compression::None);
+    /// b.append(0, None, None, NO_HEADERS)?;
+    /// assert_eq!(b.record_count(), 1);
+    /// # Ok::<(), klamm_protocol::EncodeError>(())
+    /// ```
     pub fn record_count(&self) -> i32 {
         self.count
     }
 
     /// Whether no record was appended yet.
+    ///
+    /// ```
+    /// use klamm_protocol::record::{BatchBuilder, Compression, NO_HEADERS};
+    /// let mut b = BatchBuilder::new(Compression::None);
+    /// assert!(b.is_empty());
+    /// b.append(0, None, None, NO_HEADERS)?;
+    /// assert!(!b.is_empty());
+    /// # Ok::<(), klamm_protocol::EncodeError>(())
+    /// ```
     pub fn is_empty(&self) -> bool {
         self.count == 0
     }
@@ -166,16 +284,45 @@ impl BatchBuilder {
     /// The size of the batch so far, header included, before compression. For an uncompressed
     /// batch this is exactly the sealed size; compression usually makes the sealed batch
     /// smaller (but may, for incompressible data, add a few bytes of framing).
+    ///
+    /// ```
+    /// use klamm_protocol::record::{BatchBuilder, Compression, NO_HEADERS, RECORD_BATCH_OVERHEAD};
+    /// let mut b = BatchBuilder::new(Compression::None);
+    /// assert_eq!(b.size(), RECORD_BATCH_OVERHEAD);
+    /// b.append(0, None, Some(b"v"), NO_HEADERS)?;
+    /// assert_eq!(b.size(), b.clone().seal()?.size());
+    /// # Ok::<(), klamm_protocol::EncodeError>(())
+    /// ```
     pub fn size(&self) -> usize {
         self.buf.len()
     }
 
     /// The first record's timestamp (the batch's base timestamp), if any record was appended.
+    ///
+    /// ```
+    /// use klamm_protocol::record::{BatchBuilder, Compression, NO_HEADERS};
+    /// let mut b = BatchBuilder::new(Compression::None);
+    /// assert_eq!(b.base_timestamp(), None);
+    /// b.append(1_000, None, None, NO_HEADERS)?;
+    /// b.append(900, None, None, NO_HEADERS)?;
+    /// assert_eq!(b.base_timestamp(), Some(1_000));
+    /// # Ok::<(), klamm_protocol::EncodeError>(())
+    /// ```
     pub fn base_timestamp(&self) -> Option<i64> {
         (self.count > 0).then_some(self.base_timestamp)
     }
 
     /// The exact encoded size of a record (its length prefix included) if appended now.
+    ///
+    /// ```
+    /// use klamm_protocol::record::{BatchBuilder, Compression, NO_HEADERS};
+    /// let mut b = BatchBuilder::new(Compression::None);
+    /// let n = b.record_size(0, None, Some(b"value"), NO_HEADERS);
+    /// let before = b.size();
+    /// b.append(0, None, Some(b"value"), NO_HEADERS)?;
+    /// assert_eq!(b.size() - before, n);
+    /// # Ok::<(), klamm_protocol::EncodeError>(())
+    /// ```
     pub fn record_size<H: AsHeader>(
         &self,
         timestamp_ms: i64,
@@ -189,6 +336,15 @@ impl BatchBuilder {
 
     /// [`size`](Self::size) after appending this record: what a producer compares with
     /// `batch.size` and `max.request.size` before it appends.
+    ///
+    /// ```
+    /// use klamm_protocol::record::{BatchBuilder, Compression, NO_HEADERS};
+    /// let mut b = BatchBuilder::new(Compression::None);
+    /// let expected = b.size_with(0, Some(b"k"), None, NO_HEADERS);
+    /// b.append(0, Some(b"k"), None, NO_HEADERS)?;
+    /// assert_eq!(b.size(), expected);
+    /// # Ok::<(), klamm_protocol::EncodeError>(())
+    /// ```
     pub fn size_with<H: AsHeader>(
         &self,
         timestamp_ms: i64,
@@ -238,6 +394,17 @@ impl BatchBuilder {
     /// The first record's timestamp becomes the batch's base timestamp; later ones are stored
     /// as deltas (which may be negative). Fails, leaving the batch unchanged, when a length
     /// does not fit Kafka's int32 fields or the batch would exceed 2 GiB.
+    ///
+    /// ```
+    /// use klamm_protocol::record::{BatchBuilder, Compression, Header};
+    /// let mut b = BatchBuilder::new(Compression::None);
+    /// assert_eq!(b.append(1_000, Some(b"k"), Some(b"v"), &[Header::new("h", None)])?, 0);
+    /// assert_eq!(b.append(990, None, None, &[] as &[Header])?, 1); // a tombstone, earlier timestamp
+    /// let batch = b.seal()?.decode()?;
+    /// let deltas: Vec<i64> = batch.records()?.map(|r| r.map(|r| r.timestamp_delta)).collect::<Result<_, _>>()?;
+    /// assert_eq!(deltas, [0, -10]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn append<H: AsHeader>(
         &mut self,
         timestamp_ms: i64,
@@ -338,6 +505,17 @@ impl BatchBuilder {
     /// Finishes the batch: compresses the records section, writes the header and the CRC-32C.
     ///
     /// A batch must hold at least one record (Kafka has no empty batches on the produce path).
+    ///
+    /// ```
+    /// use klamm_protocol::record::{BatchBuilder, Compression, NO_HEADERS};
+    /// assert!(BatchBuilder::new(Compression::None).seal().is_err()); // no empty batches
+    /// let mut b = BatchBuilder::new(Compression::Zstd);
+    /// b.append(0, None, Some(&[b'x'; 4096]), NO_HEADERS)?;
+    /// let sealed = b.seal()?;
+    /// assert!(sealed.size() < 4096); // the records section is compressed
+    /// assert!(sealed.decode()?.verify_crc().is_ok());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn seal(self) -> Result<SealedBatch, EncodeError> {
         if self.count == 0 {
             return Err(EncodeError::Invalid {

@@ -70,26 +70,91 @@ pub use write::{AsHeader, Header};
 pub const NO_HEADERS: &[Header<'static>] = &[];
 
 /// The magic byte of RecordBatch v2, the only format this crate writes.
+///
+/// ```
+/// use klamm_protocol::record::*;
+/// let mut b = BatchBuilder::new(Compression::None);
+/// b.append(0, None, Some(b"v"), NO_HEADERS)?;
+/// let sealed = b.seal()?;
+/// assert_eq!(sealed.as_bytes()[16] as i8, MAGIC_V2);
+/// # Ok::<(), klamm_protocol::EncodeError>(())
+/// ```
 pub const MAGIC_V2: i8 = 2;
 
 /// Size of the RecordBatch v2 header, up to and including the record count.
+///
+/// ```
+/// use klamm_protocol::record::*;
+/// let mut b = BatchBuilder::new(Compression::None);
+/// b.append(0, None, Some(b"v"), NO_HEADERS)?;
+/// // Header plus one record of 8 bytes.
+/// assert_eq!(b.seal()?.size(), RECORD_BATCH_OVERHEAD + 8);
+/// # Ok::<(), klamm_protocol::EncodeError>(())
+/// ```
 pub const RECORD_BATCH_OVERHEAD: usize = 61;
 
 /// Bytes before the `batchLength` field's payload: base offset (8) and batch length (4).
 /// A `records` field holding fewer bytes than this at its end holds a truncated batch.
+///
+/// ```
+/// use klamm_protocol::record::*;
+/// let mut b = BatchBuilder::new(Compression::None);
+/// b.append(0, None, Some(b"v"), NO_HEADERS)?;
+/// let batch = b.seal()?.decode()?;
+/// assert_eq!(batch.batch_length() as usize + LOG_OVERHEAD, batch.size());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub const LOG_OVERHEAD: usize = 12;
 
 /// "No producer id" (not idempotent), as Kafka writes it.
+///
+/// ```
+/// use klamm_protocol::record::*;
+/// let mut b = BatchBuilder::new(Compression::None);
+/// b.append(0, None, Some(b"v"), NO_HEADERS)?;
+/// assert_eq!(b.seal()?.producer_id(), NO_PRODUCER_ID);
+/// # Ok::<(), klamm_protocol::EncodeError>(())
+/// ```
 pub const NO_PRODUCER_ID: i64 = -1;
 
 /// "No producer epoch", as Kafka writes it.
+///
+/// ```
+/// use klamm_protocol::record::*;
+/// let mut b = BatchBuilder::new(Compression::None);
+/// b.append(0, None, Some(b"v"), NO_HEADERS)?;
+/// assert_eq!(b.seal()?.producer_epoch(), NO_PRODUCER_EPOCH);
+/// # Ok::<(), klamm_protocol::EncodeError>(())
+/// ```
 pub const NO_PRODUCER_EPOCH: i16 = -1;
 
 /// "No sequence", as Kafka writes it.
+///
+/// ```
+/// use klamm_protocol::record::*;
+/// let mut b = BatchBuilder::new(Compression::None);
+/// b.append(0, None, Some(b"v"), NO_HEADERS)?;
+/// let sealed = b.seal()?;
+/// assert_eq!((sealed.base_sequence(), sealed.last_sequence()), (NO_SEQUENCE, NO_SEQUENCE));
+/// # Ok::<(), klamm_protocol::EncodeError>(())
+/// ```
 pub const NO_SEQUENCE: i32 = -1;
 
 /// "No partition leader epoch", as a producer writes it (the broker fills it in).
+///
+/// ```
+/// use klamm_protocol::record::*;
+/// let mut b = BatchBuilder::new(Compression::None);
+/// b.append(0, None, Some(b"v"), NO_HEADERS)?;
+/// assert_eq!(b.seal()?.partition_leader_epoch(), NO_PARTITION_LEADER_EPOCH);
+/// # Ok::<(), klamm_protocol::EncodeError>(())
+/// ```
 pub const NO_PARTITION_LEADER_EPOCH: i32 = -1;
 
 /// The default bound on the decompressed size of one batch: 64 MiB.
+///
+/// ```
+/// use klamm_protocol::record::{DEFAULT_MAX_DECOMPRESSED_SIZE, DecodeOptions};
+/// assert_eq!(DecodeOptions::default().max_decompressed_size, DEFAULT_MAX_DECOMPRESSED_SIZE);
+/// ```
 pub const DEFAULT_MAX_DECOMPRESSED_SIZE: usize = 64 * 1024 * 1024;
