@@ -1,6 +1,18 @@
 //! Errors of SASL authentication.
 
 /// Why a SASL exchange failed.
+///
+/// ```
+/// use klamm_protocol::sasl::{ScramClient, ScramCredential, ScramMechanism, ScramServer};
+/// let mech = ScramMechanism::Sha256;
+/// let mut client = ScramClient::new(mech, "alice", "wrong");
+/// let mut server = ScramServer::new(ScramCredential::new(mech, "secret", b"salt", 4096));
+/// let server_first = server.server_first(&client.client_first())?;
+/// let client_final = client.handle_server_first(&server_first)?;
+/// let err = server.server_final(&client_final).unwrap_err();
+/// assert_eq!(err, klamm_protocol::sasl::SaslError::InvalidProof);
+/// # Ok::<(), klamm_protocol::sasl::SaslError>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum SaslError {

@@ -8,11 +8,31 @@ use sha2::{Digest, Sha256, Sha512};
 use super::error::SaslError;
 
 /// Smallest iteration count Kafka accepts for SCRAM credentials.
+///
+/// ```
+/// use klamm_protocol::sasl::{MAX_ITERATIONS, MIN_ITERATIONS};
+/// assert!(MIN_ITERATIONS <= 4096 && 4096 <= MAX_ITERATIONS);
+/// ```
 pub const MIN_ITERATIONS: u32 = 4096;
 /// Largest iteration count Kafka accepts for SCRAM credentials.
+///
+/// ```
+/// use klamm_protocol::sasl::{MAX_ITERATIONS, ScramClient, ScramMechanism};
+/// let mut client = ScramClient::with_nonce(ScramMechanism::Sha256, "u", "p", "abc");
+/// client.client_first();
+/// // A server asking for more iterations than Kafka allows is refused.
+/// let server_first = format!("r=abcdef,s=c2FsdA==,i={}", MAX_ITERATIONS + 1);
+/// assert!(client.handle_server_first(server_first.as_bytes()).is_err());
+/// ```
 pub const MAX_ITERATIONS: u32 = 16384;
 
 /// The SCRAM hash function.
+///
+/// ```
+/// use klamm_protocol::sasl::ScramMechanism;
+/// assert_ne!(ScramMechanism::Sha256, ScramMechanism::Sha512);
+/// assert_eq!(ScramMechanism::Sha512.name(), "SCRAM-SHA-512");
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ScramMechanism {
     /// `SCRAM-SHA-256`.
@@ -23,6 +43,11 @@ pub enum ScramMechanism {
 
 impl ScramMechanism {
     /// The mechanism name as Kafka spells it in SaslHandshake.
+    ///
+    /// ```
+    /// use klamm_protocol::sasl::ScramMechanism;
+    /// assert_eq!(ScramMechanism::Sha256.name(), "SCRAM-SHA-256");
+    /// ```
     pub fn name(self) -> &'static str {
         match self {
             ScramMechanism::Sha256 => "SCRAM-SHA-256",
@@ -70,6 +95,12 @@ impl ScramMechanism {
 }
 
 /// What a server stores for one SCRAM user (RFC 5802 section 3): never the password itself.
+///
+/// ```
+/// use klamm_protocol::sasl::{ScramCredential, ScramMechanism};
+/// let c = ScramCredential::new(ScramMechanism::Sha256, "secret", b"salt", 4096);
+/// assert_eq!((c.iterations, c.stored_key.len(), c.server_key.len()), (4096, 32, 32));
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ScramCredential {
     /// The mechanism the credential is for.
@@ -86,6 +117,14 @@ pub struct ScramCredential {
 
 impl ScramCredential {
     /// Derives the stored credential from a password.
+    ///
+    /// ```
+    /// use klamm_protocol::sasl::{ScramCredential, ScramMechanism};
+    /// let a = ScramCredential::new(ScramMechanism::Sha512, "secret", b"salt", 4096);
+    /// let b = ScramCredential::new(ScramMechanism::Sha512, "secret", b"pepper", 4096);
+    /// assert_ne!(a.stored_key, b.stored_key); // the salt matters
+    /// assert_eq!(a.stored_key.len(), 64);
+    /// ```
     pub fn new(mechanism: ScramMechanism, password: &str, salt: &[u8], iterations: u32) -> Self {
         let salted = mechanism.salted_password(password.as_bytes(), salt, iterations);
         let keys = Keys::from_salted(mechanism, &salted);

@@ -56,12 +56,24 @@ impl State {
 
 impl ScramClient {
     /// A new exchange with a fresh random nonce.
+    ///
+    /// ```
+    /// use klamm_protocol::sasl::{ScramClient, ScramMechanism};
+    /// let mut client = ScramClient::new(ScramMechanism::Sha256, "alice", "secret");
+    /// assert!(client.client_first().starts_with(b"n,,n=alice,r="));
+    /// ```
     pub fn new(mechanism: ScramMechanism, username: &str, password: &str) -> Self {
         Self::with_nonce(mechanism, username, password, &new_nonce())
     }
 
     /// A new exchange with the given client nonce (for test vectors; use [`new`](Self::new)
     /// otherwise). The nonce must be printable ASCII without `,`.
+    ///
+    /// ```
+    /// use klamm_protocol::sasl::{ScramClient, ScramMechanism};
+    /// let mut client = ScramClient::with_nonce(ScramMechanism::Sha256, "user", "pencil", "rOprNGfwEbeRWgbNEkqO");
+    /// assert_eq!(client.client_first(), b"n,,n=user,r=rOprNGfwEbeRWgbNEkqO");
+    /// ```
     pub fn with_nonce(
         mechanism: ScramMechanism,
         username: &str,
@@ -78,11 +90,23 @@ impl ScramClient {
     }
 
     /// The mechanism of this exchange.
+    ///
+    /// ```
+    /// use klamm_protocol::sasl::{ScramClient, ScramMechanism};
+    /// assert_eq!(ScramClient::new(ScramMechanism::Sha512, "a", "b").mechanism(), ScramMechanism::Sha512);
+    /// ```
     pub fn mechanism(&self) -> ScramMechanism {
         self.mechanism
     }
 
     /// The client-first message, `n,,n=<user>,r=<nonce>`.
+    ///
+    /// ```
+    /// use klamm_protocol::sasl::{ScramClient, ScramMechanism};
+    /// // `=` and `,` in user names are escaped (RFC 5802).
+    /// let mut client = ScramClient::with_nonce(ScramMechanism::Sha256, "a=b,c", "p", "n0");
+    /// assert_eq!(client.client_first(), b"n,,n=a=3Db=2Cc,r=n0");
+    /// ```
     pub fn client_first(&mut self) -> Vec<u8> {
         let bare = format!("n={},r={}", escape_username(&self.username), self.nonce);
         let msg = format!("n,,{bare}").into_bytes();
@@ -93,6 +117,17 @@ impl ScramClient {
     }
 
     /// Reads the server-first message and returns the client-final message with the proof.
+    ///
+    /// ```
+    /// use klamm_protocol::sasl::{ScramClient, ScramCredential, ScramMechanism, ScramServer};
+    /// let mech = ScramMechanism::Sha256;
+    /// let mut client = ScramClient::new(mech, "alice", "secret");
+    /// let mut server = ScramServer::new(ScramCredential::new(mech, "secret", b"salt", 4096));
+    /// let server_first = server.server_first(&client.client_first())?;
+    /// let client_final = client.handle_server_first(&server_first)?;
+    /// assert!(client_final.windows(3).any(|w| w == b",p=")); // carries the proof
+    /// # Ok::<(), klamm_protocol::sasl::SaslError>(())
+    /// ```
     pub fn handle_server_first(&mut self, msg: &[u8]) -> Result<Vec<u8>, SaslError> {
         let State::SentFirst { client_first_bare } = &self.state else {
             return Err(SaslError::UnexpectedMessage(self.state.name()));
@@ -136,6 +171,18 @@ impl ScramClient {
 
     /// Verifies the server-final message (`v=<signature>`); an `e=` message is the server's
     /// refusal.
+    ///
+    /// ```
+    /// use klamm_protocol::sasl::{SaslError, ScramClient, ScramMechanism};
+    /// let mut client = ScramClient::with_nonce(ScramMechanism::Sha256, "alice", "secret", "abc");
+    /// client.client_first();
+    /// client.handle_server_first(b"r=abcdef,s=c2FsdA==,i=4096")?;
+    /// // The server refused the proof.
+    /// let err = client.handle_server_final(b"e=invalid-proof").unwrap_err();
+    /// assert!(matches!(err, SaslError::Server(_)));
+    /// assert!(!client.is_done());
+    /// # Ok::<(), klamm_protocol::sasl::SaslError>(())
+    /// ```
     pub fn handle_server_final(&mut self, msg: &[u8]) -> Result<(), SaslError> {
         let State::SentFinal { server_signature } = &self.state else {
             return Err(SaslError::UnexpectedMessage(self.state.name()));
@@ -158,6 +205,19 @@ impl ScramClient {
     }
 
     /// Whether the exchange completed and the server proved it knows the password.
+    ///
+    /// ```
+    /// use klamm_protocol::sasl::{ScramClient, ScramCredential, ScramMechanism, ScramServer};
+    /// let mech = ScramMechanism::Sha256;
+    /// let mut client = ScramClient::new(mech, "alice", "secret");
+    /// let mut server = ScramServer::new(ScramCredential::new(mech, "secret", b"salt", 4096));
+    /// let server_first = server.server_first(&client.client_first())?;
+    /// let server_final = server.server_final(&client.handle_server_first(&server_first)?)?;
+    /// assert!(!client.is_done());
+    /// client.handle_server_final(&server_final)?;
+    /// assert!(client.is_done());
+    /// # Ok::<(), klamm_protocol::sasl::SaslError>(())
+    /// ```
     pub fn is_done(&self) -> bool {
         matches!(self.state, State::Done)
     }

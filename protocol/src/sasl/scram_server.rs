@@ -7,6 +7,14 @@ use super::scram::{
 use super::scram_client::constant_time_eq;
 
 /// The parts of a client-first message a server needs to look the user up.
+///
+/// ```
+/// use klamm_protocol::sasl::ClientFirst;
+/// let first = ClientFirst::parse(b"n,,n=alice,r=xyz")?;
+/// assert_eq!((first.username.as_str(), first.nonce.as_str()), ("alice", "xyz"));
+/// assert_eq!(first.bare, "n=alice,r=xyz");
+/// # Ok::<(), klamm_protocol::sasl::SaslError>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClientFirst {
     /// The (unescaped) username.
@@ -20,6 +28,13 @@ pub struct ClientFirst {
 impl ClientFirst {
     /// Parses `gs2-header client-first-message-bare`; channel binding (`p=`) is refused, as
     /// Kafka does.
+    ///
+    /// ```
+    /// use klamm_protocol::sasl::ClientFirst;
+    /// assert_eq!(ClientFirst::parse(b"n,,n=a=3Db,r=1")?.username, "a=b");
+    /// assert!(ClientFirst::parse(b"p=tls-unique,,n=a,r=1").is_err()); // channel binding
+    /// # Ok::<(), klamm_protocol::sasl::SaslError>(())
+    /// ```
     pub fn parse(msg: &[u8]) -> Result<ClientFirst, SaslError> {
         let text = std::str::from_utf8(msg)
             .map_err(|_| SaslError::Malformed("client-first is not UTF-8"))?;
@@ -47,6 +62,21 @@ impl ClientFirst {
 /// A server-side SCRAM exchange for one client, given the user's stored credential.
 ///
 /// Exposed so that a test broker can authenticate clients; a client never needs it.
+///
+/// ```
+/// use klamm_protocol::sasl::{ScramClient, ScramCredential, ScramMechanism, ScramServer};
+/// // A broker looks the user up by the client-first message, then runs the exchange.
+/// let mech = ScramMechanism::Sha256;
+/// let mut client = ScramClient::new(mech, "alice", "secret");
+/// let first = client.client_first();
+/// let user = klamm_protocol::sasl::ClientFirst::parse(&first)?.username;
+/// assert_eq!(user, "alice");
+/// let mut server = ScramServer::new(ScramCredential::new(mech, "secret", b"salt", 4096));
+/// let server_first = server.server_first(&first)?;
+/// let server_final = server.server_final(&client.handle_server_first(&server_first)?)?;
+/// client.handle_server_final(&server_final)?;
+/// # Ok::<(), klamm_protocol::sasl::SaslError>(())
+/// ```
 #[derive(Debug)]
 pub struct ScramServer {
     credential: ScramCredential,
@@ -67,11 +97,28 @@ enum ServerState {
 
 impl ScramServer {
     /// A new exchange with a fresh server nonce.
+    ///
+    /// ```
+    /// use klamm_protocol::sasl::{ScramClient, ScramCredential, ScramMechanism, ScramServer};
+    /// let mut server = ScramServer::new(ScramCredential::new(ScramMechanism::Sha256, "p", b"s", 4096));
+    /// let mut client = ScramClient::new(ScramMechanism::Sha256, "u", "p");
+    /// assert!(server.server_first(&client.client_first())?.starts_with(b"r="));
+    /// # Ok::<(), klamm_protocol::sasl::SaslError>(())
+    /// ```
     pub fn new(credential: ScramCredential) -> Self {
         Self::with_nonce(credential, &new_nonce())
     }
 
     /// A new exchange with the given server nonce suffix (for test vectors).
+    ///
+    /// ```
+    /// use klamm_protocol::sasl::{ScramCredential, ScramMechanism, ScramServer};
+    /// let credential = ScramCredential::new(ScramMechanism::Sha256, "p", b"salt", 4096);
+    /// let mut server = ScramServer::with_nonce(credential, "SERVER");
+    /// let server_first = server.server_first(b"n,,n=u,r=client")?;
+    /// assert_eq!(server_first, b"r=clientSERVER,s=c2FsdA==,i=4096");
+    /// # Ok::<(), klamm_protocol::sasl::SaslError>(())
+    /// ```
     pub fn with_nonce(credential: ScramCredential, server_nonce: &str) -> Self {
         ScramServer {
             credential,
@@ -81,6 +128,12 @@ impl ScramServer {
     }
 
     /// Answers a client-first message with `r=<client+server nonce>,s=<salt>,i=<iterations>`.
+    ///
+    /// ```
+    /// use klamm_protocol::sasl::{ScramCredential, ScramMechanism, ScramServer};
+    /// let mut server = ScramServer::new(ScramCredential::new(ScramMechanism::Sha256, "p", b"s", 4096));
+    /// assert!(server.server_first(b"not scram").is_err());
+    /// ```
     pub fn server_first(&mut self, client_first: &[u8]) -> Result<Vec<u8>, SaslError> {
         if !matches!(self.state, ServerState::Initial) {
             return Err(SaslError::UnexpectedMessage(
@@ -104,6 +157,17 @@ impl ScramServer {
 
     /// Verifies the client-final message's proof and returns `v=<server signature>`;
     /// [`SaslError::InvalidProof`] when the password was wrong.
+    ///
+    /// ```
+    /// use klamm_protocol::sasl::{ScramClient, ScramCredential, ScramMechanism, ScramServer};
+    /// let mech = ScramMechanism::Sha512;
+    /// let mut client = ScramClient::new(mech, "alice", "secret");
+    /// let mut server = ScramServer::new(ScramCredential::new(mech, "secret", b"salt", 4096));
+    /// let server_first = server.server_first(&client.client_first())?;
+    /// let server_final = server.server_final(&client.handle_server_first(&server_first)?)?;
+    /// assert!(server_final.starts_with(b"v="));
+    /// # Ok::<(), klamm_protocol::sasl::SaslError>(())
+    /// ```
     pub fn server_final(&mut self, client_final: &[u8]) -> Result<Vec<u8>, SaslError> {
         let ServerState::SentFirst {
             client_first_bare,
