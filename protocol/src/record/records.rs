@@ -11,6 +11,17 @@ use super::header::{BatchHeader, TimestampType};
 pub(crate) const MIN_RECORD_SIZE: usize = 7;
 
 /// One record of a batch. Keys, values and header values are zero-copy [`Bytes`] slices.
+///
+/// ```
+/// use klamm_protocol::record::{BatchBuilder, Compression, NO_HEADERS};
+/// let mut b = BatchBuilder::new(Compression::None).base_offset(10);
+/// b.append(1_000, Some(b"k"), None, NO_HEADERS)?;
+/// let record = b.seal()?.decode()?.records()?.next().unwrap()?;
+/// assert_eq!((record.offset, record.timestamp), (10, 1_000));
+/// assert_eq!(record.key.as_deref(), Some(&b"k"[..]));
+/// assert_eq!(record.value, None); // a tombstone
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Record {
     /// The absolute offset (batch base offset + offset delta).
@@ -33,6 +44,17 @@ pub struct Record {
 }
 
 /// A decoded record header.
+///
+/// ```
+/// # use klamm_protocol::record::*;
+/// # let mut b = BatchBuilder::new(Compression::None).base_offset(10);
+/// # b.append(1_000, Some(b"k"), Some(b"v"), &[Header::new("h", Some(b"1")), Header::new("g", None)])?;
+/// # let batch = b.seal()?.decode()?;
+/// let record = batch.records()?.next().unwrap()?;
+/// let h: RecordHeader = record.headers.iter().next().unwrap();
+/// assert_eq!((h.key_str()?, h.value.as_deref()), ("h", Some(&b"1"[..])));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct RecordHeader {
     /// The key bytes (UTF-8 in Kafka; see [`key_str`](Self::key_str)).
@@ -43,6 +65,13 @@ pub struct RecordHeader {
 
 impl RecordHeader {
     /// The key as a string, or [`DecodeError::InvalidUtf8`].
+    ///
+    /// ```
+    /// use bytes::Bytes;
+    /// use klamm_protocol::record::RecordHeader;
+    /// let h = RecordHeader { key: Bytes::from_static(&[0xff]), value: None };
+    /// assert!(h.key_str().is_err()); // not UTF-8
+    /// ```
     pub fn key_str(&self) -> Result<&str, DecodeError> {
         std::str::from_utf8(&self.key).map_err(|_| DecodeError::InvalidUtf8)
     }
@@ -71,16 +100,44 @@ pub struct RecordHeaders {
 
 impl RecordHeaders {
     /// The number of headers.
+    ///
+    /// ```
+    /// # use klamm_protocol::record::*;
+    /// # let mut b = BatchBuilder::new(Compression::None).base_offset(10);
+    /// # b.append(1_000, Some(b"k"), Some(b"v"), &[Header::new("h", Some(b"1")), Header::new("g", None)])?;
+    /// # let batch = b.seal()?.decode()?;
+    /// assert_eq!(batch.records()?.next().unwrap()?.headers.len(), 2);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn len(&self) -> usize {
         self.count
     }
 
     /// Whether there are no headers.
+    ///
+    /// ```
+    /// use klamm_protocol::record::{BatchBuilder, Compression, NO_HEADERS};
+    /// let mut b = BatchBuilder::new(Compression::None);
+    /// b.append(0, None, None, NO_HEADERS)?;
+    /// assert!(b.seal()?.decode()?.records()?.next().unwrap()?.headers.is_empty());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn is_empty(&self) -> bool {
         self.count == 0
     }
 
     /// The headers in order.
+    ///
+    /// ```
+    /// # use klamm_protocol::record::*;
+    /// # let mut b = BatchBuilder::new(Compression::None).base_offset(10);
+    /// # b.append(1_000, Some(b"k"), Some(b"v"), &[Header::new("h", Some(b"1")), Header::new("g", None)])?;
+    /// # let batch = b.seal()?.decode()?;
+    /// let record = batch.records()?.next().unwrap()?;
+    /// let keys: Vec<String> = record.headers.iter().map(|h| h.key_str().map(str::to_owned)).collect::<Result<_, _>>()?;
+    /// assert_eq!(keys, ["h", "g"]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn iter(&self) -> impl Iterator<Item = RecordHeader> + '_ {
         let mut pos = 0;
         static EMPTY: Bytes = Bytes::new();
@@ -97,6 +154,17 @@ impl RecordHeaders {
     }
 
     /// The first header with this key.
+    ///
+    /// ```
+    /// # use klamm_protocol::record::*;
+    /// # let mut b = BatchBuilder::new(Compression::None).base_offset(10);
+    /// # b.append(1_000, Some(b"k"), Some(b"v"), &[Header::new("h", Some(b"1")), Header::new("g", None)])?;
+    /// # let batch = b.seal()?.decode()?;
+    /// let record = batch.records()?.next().unwrap()?;
+    /// assert_eq!(record.headers.get("g").unwrap().value, None);
+    /// assert!(record.headers.get("missing").is_none());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn get(&self, key: &str) -> Option<RecordHeader> {
         self.iter().find(|h| h.key == key.as_bytes())
     }
@@ -106,6 +174,23 @@ impl RecordHeaders {
 ///
 /// Yields `Err` once and then stops when a record is malformed, when the section ends before
 /// the announced record count, or when bytes remain after it.
+///
+/// ```
+/// # use klamm_protocol::record::*;
+/// # let mut b = BatchBuilder::new(Compression::None).base_offset(10);
+/// # b.append(1_000, Some(b"k"), Some(b"v"), &[Header::new("h", Some(b"1")), Header::new("g", None)])?;
+/// # let batch = b.seal()?.decode()?;
+/// // Owned records (zero-copy `Bytes`)...
+/// for r in batch.records()? {
+///     assert_eq!(r?.value.as_deref(), Some(&b"v"[..]));
+/// }
+/// // ...or borrowed ones, without reference counting.
+/// let mut records = batch.records()?;
+/// while let Some(r) = records.next_ref() {
+///     assert_eq!(r?.value(), Some(&b"v"[..]));
+/// }
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone)]
 pub struct Records {
     buf: Bytes,
@@ -141,6 +226,18 @@ impl Records {
     }
 
     /// The number of records not yet read.
+    ///
+    /// ```
+    /// # use klamm_protocol::record::*;
+    /// # let mut b = BatchBuilder::new(Compression::None).base_offset(10);
+    /// # b.append(1_000, Some(b"k"), Some(b"v"), &[Header::new("h", Some(b"1")), Header::new("g", None)])?;
+    /// # let batch = b.seal()?.decode()?;
+    /// let mut records = batch.records()?;
+    /// assert_eq!(records.remaining(), 1);
+    /// records.next();
+    /// assert_eq!(records.remaining(), 0);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn remaining(&self) -> usize {
         self.left.max(0) as usize
     }
@@ -260,6 +357,18 @@ impl Records {
 
 /// A record borrowed from its batch (see [`Records::next_ref`]): no reference counting until
 /// owned [`Bytes`] are asked for.
+///
+/// ```
+/// # use klamm_protocol::record::*;
+/// # let mut b = BatchBuilder::new(Compression::None).base_offset(10);
+/// # b.append(1_000, Some(b"k"), Some(b"v"), &[Header::new("h", Some(b"1")), Header::new("g", None)])?;
+/// # let batch = b.seal()?.decode()?;
+/// let mut records = batch.records()?;
+/// let r = records.next_ref().unwrap()?;
+/// assert_eq!((r.offset, r.timestamp), (10, 1_000));
+/// assert_eq!(r.key(), Some(&b"k"[..]));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, Copy)]
 pub struct RecordRef<'a> {
     buf: &'a Bytes,
@@ -280,30 +389,86 @@ pub struct RecordRef<'a> {
 
 impl<'a> RecordRef<'a> {
     /// The key, `None` when null.
+    ///
+    /// ```
+    /// # use klamm_protocol::record::*;
+    /// # let mut b = BatchBuilder::new(Compression::None).base_offset(10);
+    /// # b.append(1_000, Some(b"k"), Some(b"v"), &[Header::new("h", Some(b"1")), Header::new("g", None)])?;
+    /// # let batch = b.seal()?.decode()?;
+    /// let mut records = batch.records()?;
+    /// let r = records.next_ref().unwrap()?;
+    /// assert_eq!(r.key(), Some(&b"k"[..]));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[inline]
     pub fn key(&self) -> Option<&'a [u8]> {
         self.key.map(|(a, b)| &self.buf[a..b])
     }
 
     /// The value, `None` when null.
+    ///
+    /// ```
+    /// # use klamm_protocol::record::*;
+    /// # let mut b = BatchBuilder::new(Compression::None).base_offset(10);
+    /// # b.append(1_000, Some(b"k"), Some(b"v"), &[Header::new("h", Some(b"1")), Header::new("g", None)])?;
+    /// # let batch = b.seal()?.decode()?;
+    /// let mut records = batch.records()?;
+    /// let r = records.next_ref().unwrap()?;
+    /// assert_eq!(r.value(), Some(&b"v"[..]));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[inline]
     pub fn value(&self) -> Option<&'a [u8]> {
         self.value.map(|(a, b)| &self.buf[a..b])
     }
 
     /// The key as a zero-copy [`Bytes`].
+    ///
+    /// ```
+    /// # use klamm_protocol::record::*;
+    /// # let mut b = BatchBuilder::new(Compression::None).base_offset(10);
+    /// # b.append(1_000, Some(b"k"), Some(b"v"), &[Header::new("h", Some(b"1")), Header::new("g", None)])?;
+    /// # let batch = b.seal()?.decode()?;
+    /// let mut records = batch.records()?;
+    /// let r = records.next_ref().unwrap()?;
+    /// let key: bytes::Bytes = r.key_bytes().unwrap();
+    /// assert_eq!(&key[..], b"k");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[inline]
     pub fn key_bytes(&self) -> Option<Bytes> {
         self.key.map(|(a, b)| self.buf.slice(a..b))
     }
 
     /// The value as a zero-copy [`Bytes`].
+    ///
+    /// ```
+    /// # use klamm_protocol::record::*;
+    /// # let mut b = BatchBuilder::new(Compression::None).base_offset(10);
+    /// # b.append(1_000, Some(b"k"), Some(b"v"), &[Header::new("h", Some(b"1")), Header::new("g", None)])?;
+    /// # let batch = b.seal()?.decode()?;
+    /// let mut records = batch.records()?;
+    /// let r = records.next_ref().unwrap()?;
+    /// assert_eq!(r.value_bytes().as_deref(), Some(&b"v"[..]));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[inline]
     pub fn value_bytes(&self) -> Option<Bytes> {
         self.value.map(|(a, b)| self.buf.slice(a..b))
     }
 
     /// The headers as owned, zero-copy [`RecordHeaders`].
+    ///
+    /// ```
+    /// # use klamm_protocol::record::*;
+    /// # let mut b = BatchBuilder::new(Compression::None).base_offset(10);
+    /// # b.append(1_000, Some(b"k"), Some(b"v"), &[Header::new("h", Some(b"1")), Header::new("g", None)])?;
+    /// # let batch = b.seal()?.decode()?;
+    /// let mut records = batch.records()?;
+    /// let r = records.next_ref().unwrap()?;
+    /// assert_eq!(r.headers().get("h").unwrap().value.as_deref(), Some(&b"1"[..]));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[inline]
     pub fn headers(&self) -> RecordHeaders {
         let (a, b, count) = self.headers;
@@ -318,6 +483,18 @@ impl<'a> RecordRef<'a> {
     }
 
     /// The headers as borrowed `(key, value)` pairs, without reference counting.
+    ///
+    /// ```
+    /// # use klamm_protocol::record::*;
+    /// # let mut b = BatchBuilder::new(Compression::None).base_offset(10);
+    /// # b.append(1_000, Some(b"k"), Some(b"v"), &[Header::new("h", Some(b"1")), Header::new("g", None)])?;
+    /// # let batch = b.seal()?.decode()?;
+    /// let mut records = batch.records()?;
+    /// let r = records.next_ref().unwrap()?;
+    /// let headers: Vec<_> = r.header_refs().collect();
+    /// assert_eq!(headers, [(&b"h"[..], Some(&b"1"[..])), (&b"g"[..], None)]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn header_refs(&self) -> impl Iterator<Item = (&'a [u8], Option<&'a [u8]>)> + 'a {
         let (a, b, count) = self.headers;
         let raw: &'a [u8] = &self.buf[a..b];
@@ -331,11 +508,35 @@ impl<'a> RecordRef<'a> {
     }
 
     /// The number of headers.
+    ///
+    /// ```
+    /// # use klamm_protocol::record::*;
+    /// # let mut b = BatchBuilder::new(Compression::None).base_offset(10);
+    /// # b.append(1_000, Some(b"k"), Some(b"v"), &[Header::new("h", Some(b"1")), Header::new("g", None)])?;
+    /// # let batch = b.seal()?.decode()?;
+    /// let mut records = batch.records()?;
+    /// let r = records.next_ref().unwrap()?;
+    /// assert_eq!(r.header_count(), 2);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn header_count(&self) -> usize {
         self.headers.2
     }
 
     /// The owned record, with zero-copy [`Bytes`] slices.
+    ///
+    /// ```
+    /// # use klamm_protocol::record::*;
+    /// # let mut b = BatchBuilder::new(Compression::None).base_offset(10);
+    /// # b.append(1_000, Some(b"k"), Some(b"v"), &[Header::new("h", Some(b"1")), Header::new("g", None)])?;
+    /// # let batch = b.seal()?.decode()?;
+    /// let mut records = batch.records()?;
+    /// let r = records.next_ref().unwrap()?;
+    /// let owned = r.to_record();
+    /// assert_eq!(owned.value.as_deref(), r.value());
+    /// assert_eq!(owned.headers.len(), 2);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[inline(always)]
     pub fn to_record(&self) -> Record {
         Record {
