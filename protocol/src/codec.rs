@@ -21,22 +21,65 @@ use crate::primitives::{DecodeContext, PResult, expect_end};
 /// ```
 pub trait Message: Sized {
     /// The API this message belongs to.
+    ///
+    /// ```
+    /// use klamm_protocol::{ApiKey, Message, messages::ProduceRequest};
+    /// assert_eq!(ProduceRequest::API_KEY, ApiKey::Produce);
+    /// ```
     const API_KEY: ApiKey;
     /// The supported version range, inclusive.
+    ///
+    /// ```
+    /// use klamm_protocol::{Message, messages::ProduceRequest};
+    /// assert_eq!(ProduceRequest::VERSIONS, (0, 12));
+    /// ```
     const VERSIONS: (i16, i16);
     /// The first flexible version (KIP-482), or `i16::MAX` when the API has none.
+    ///
+    /// ```
+    /// use klamm_protocol::{Message, messages::ProduceRequest};
+    /// assert_eq!(ProduceRequest::FIRST_FLEXIBLE, 9);
+    /// ```
     const FIRST_FLEXIBLE: i16;
 
     /// Writes the body at `version`.
+    ///
+    /// ```
+    /// use klamm_protocol::{Message, messages::SaslHandshakeRequest};
+    /// let mut buf = Vec::new();
+    /// SaslHandshakeRequest { mechanism: "PLAIN".into() }.encode(&mut buf, 1)?;
+    /// assert_eq!(buf, b"\x00\x05PLAIN");
+    /// # Ok::<(), klamm_protocol::EncodeError>(())
+    /// ```
     fn encode(&self, buf: &mut impl BufMut, version: i16) -> Result<(), EncodeError>;
 
     /// Reads the body from `input`, a slice of the frame held by `cx`, at `cx.version`.
+    ///
+    /// ```
+    /// use bytes::Bytes;
+    /// use klamm_protocol::primitives::DecodeContext;
+    /// use klamm_protocol::{Message, messages::SaslHandshakeRequest};
+    /// let frame = Bytes::from_static(b"\x00\x05PLAIN+");
+    /// let (rest, m) = SaslHandshakeRequest::read(&frame, &DecodeContext::new(&frame, 1))?;
+    /// assert_eq!((m.mechanism.as_str(), rest), ("PLAIN", &b"+"[..]));
+    /// # Ok::<(), nom::Err<klamm_protocol::DecodeError>>(())
+    /// ```
     fn read<'a>(input: &'a [u8], cx: &DecodeContext<'_>) -> PResult<'a, Self>;
 
     /// Decodes a complete body at `version`; byte fields share `body`'s memory.
     ///
     /// Fails with [`DecodeError::UnsupportedVersion`] outside [`Message::VERSIONS`] and with
     /// [`DecodeError::TrailingBytes`] if the body holds more than one message.
+    ///
+    /// ```
+    /// use bytes::Bytes;
+    /// use klamm_protocol::{DecodeError, Message, messages::SaslHandshakeRequest};
+    /// let m = SaslHandshakeRequest::decode(&Bytes::from_static(b"\x00\x05PLAIN"), 1)?;
+    /// assert_eq!(m.mechanism, "PLAIN");
+    /// let extra = SaslHandshakeRequest::decode(&Bytes::from_static(b"\x00\x05PLAIN!"), 1);
+    /// assert_eq!(extra, Err(DecodeError::TrailingBytes(1)));
+    /// # Ok::<(), DecodeError>(())
+    /// ```
     fn decode(body: &Bytes, version: i16) -> Result<Self, DecodeError> {
         let (msg, trailing) = Self::decode_lenient(body, version)?;
         expect_end(&trailing)?;
@@ -47,6 +90,14 @@ pub trait Message: Sized {
     /// message are ignored and handed back. Real peers send such bytes (librdkafka 2.16 pads
     /// its all-topics Metadata v12 request; its mock cluster pads Metadata v13 responses), and
     /// neither the Java broker nor the Java client rejects them.
+    ///
+    /// ```
+    /// use bytes::Bytes;
+    /// use klamm_protocol::{Message, messages::SaslHandshakeRequest};
+    /// let (m, rest) = SaslHandshakeRequest::decode_lenient(&Bytes::from_static(b"\x00\x01x\x00"), 1)?;
+    /// assert_eq!((m.mechanism.as_str(), &rest[..]), ("x", &[0u8][..]));
+    /// # Ok::<(), klamm_protocol::DecodeError>(())
+    /// ```
     fn decode_lenient(body: &Bytes, version: i16) -> Result<(Self, Bytes), DecodeError> {
         check_decode_version::<Self>(version)?;
         let cx = DecodeContext::new(body, version);
@@ -56,6 +107,13 @@ pub trait Message: Sized {
     }
 
     /// Encodes the body at `version` into a new buffer.
+    ///
+    /// ```
+    /// use klamm_protocol::{Message, messages::SaslHandshakeRequest};
+    /// let bytes = SaslHandshakeRequest { mechanism: "x".into() }.to_bytes(0)?;
+    /// assert_eq!(&bytes[..], b"\x00\x01x");
+    /// # Ok::<(), klamm_protocol::EncodeError>(())
+    /// ```
     fn to_bytes(&self, version: i16) -> Result<Bytes, EncodeError> {
         let mut buf = Vec::new();
         self.encode(&mut buf, version)?;
@@ -63,6 +121,12 @@ pub trait Message: Sized {
     }
 
     /// Whether `version` uses the flexible encoding.
+    ///
+    /// ```
+    /// use klamm_protocol::{Message, messages::MetadataRequest};
+    /// assert!(!MetadataRequest::is_flexible(8));
+    /// assert!(MetadataRequest::is_flexible(9));
+    /// ```
     fn is_flexible(version: i16) -> bool {
         version >= Self::FIRST_FLEXIBLE
     }
@@ -88,9 +152,29 @@ pub trait Message: Sized {
 /// ```
 pub trait Struct: Sized {
     /// Writes the structure at `version` of its message.
+    ///
+    /// ```
+    /// use klamm_protocol::codec::Struct;
+    /// use klamm_protocol::messages::produce::request::PartitionProduceData;
+    /// let mut buf = Vec::new();
+    /// PartitionProduceData { index: 1, ..Default::default() }.write_to(&mut buf, 3)?;
+    /// assert_eq!(buf, [0, 0, 0, 1, 0xff, 0xff, 0xff, 0xff]); // index, null records
+    /// # Ok::<(), klamm_protocol::EncodeError>(())
+    /// ```
     fn write_to<B: BufMut>(&self, buf: &mut B, version: i16) -> Result<(), EncodeError>;
 
     /// Reads the structure at `cx.version` of its message.
+    ///
+    /// ```
+    /// use bytes::Bytes;
+    /// use klamm_protocol::codec::Struct;
+    /// use klamm_protocol::messages::produce::request::PartitionProduceData;
+    /// use klamm_protocol::primitives::DecodeContext;
+    /// let frame = Bytes::from_static(&[0, 0, 0, 1, 0xff, 0xff, 0xff, 0xff]);
+    /// let (_, p) = PartitionProduceData::read_from(&frame, &DecodeContext::new(&frame, 3))?;
+    /// assert_eq!((p.index, p.records), (1, None));
+    /// # Ok::<(), nom::Err<klamm_protocol::DecodeError>>(())
+    /// ```
     fn read_from<'a>(input: &'a [u8], cx: &DecodeContext<'_>) -> PResult<'a, Self>;
 }
 
@@ -113,6 +197,14 @@ pub trait Struct: Sized {
 /// ```
 pub trait Request: Message {
     /// The response body type.
+    ///
+    /// ```
+    /// use klamm_protocol::{Request, messages::{EndTxnRequest, EndTxnResponse}};
+    /// fn response_of<R: Request>() -> std::any::TypeId where R::Response: 'static {
+    ///     std::any::TypeId::of::<R::Response>()
+    /// }
+    /// assert_eq!(response_of::<EndTxnRequest>(), std::any::TypeId::of::<EndTxnResponse>());
+    /// ```
     type Response: Message;
 }
 

@@ -46,8 +46,20 @@ impl<'a> Header<'a> {
 /// ```
 pub trait AsHeader {
     /// The key bytes (Kafka header keys are UTF-8 strings).
+    ///
+    /// ```
+    /// use klamm_protocol::record::{AsHeader, Header};
+    /// assert_eq!(Header::new("k", None).header_key(), b"k");
+    /// assert_eq!(("k", Some(b"v")).header_key(), b"k");
+    /// ```
     fn header_key(&self) -> &[u8];
     /// The value bytes, or `None` for a null value.
+    ///
+    /// ```
+    /// use klamm_protocol::record::AsHeader;
+    /// assert_eq!(("k", Some("v")).header_value(), Some(&b"v"[..]));
+    /// assert_eq!(("k", None::<&[u8]>).header_value(), None);
+    /// ```
     fn header_value(&self) -> Option<&[u8]>;
 }
 
