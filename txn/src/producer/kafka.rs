@@ -197,13 +197,19 @@ type BoxFuture<T> = std::pin::Pin<Box<dyn Future<Output = T> + Send + 'static>>;
 /// klamm-producer's transport over a cluster the producer does not own
 /// ([`TransactionalProducerBuilder::build_on`]): everything goes to the cluster except
 /// `close`, which the sender calls when the producer closes; the cluster stays open for the
-/// other producers that share it.
+/// other producers that share it. Every method of [`Transport`] is forwarded, including the
+/// provided ones (a provided method left to its default would silently change behaviour,
+/// e.g. `produce_implicit_add` falling back to a Produce below v12).
 #[derive(Debug)]
 struct SharedCluster(klamm_producer::sender::ClusterTransport);
 
 impl Transport for SharedCluster {
     fn cached_topic(&self, topic: &str) -> Option<TopicInfo> {
         self.0.cached_topic(topic)
+    }
+
+    fn metadata_version(&self) -> Option<u64> {
+        self.0.metadata_version()
     }
 
     fn fetch_topic(&self, topic: &str) -> BoxFuture<Result<TopicInfo, ProducerError>> {
@@ -224,6 +230,14 @@ impl Transport for SharedCluster {
         request: ProduceRequest,
     ) -> BoxFuture<Result<ProduceResponse, ProducerError>> {
         self.0.produce(node, request)
+    }
+
+    fn produce_implicit_add(
+        &self,
+        node: i32,
+        request: ProduceRequest,
+    ) -> BoxFuture<Result<ProduceResponse, ProducerError>> {
+        self.0.produce_implicit_add(node, request)
     }
 
     fn init_producer_id(
