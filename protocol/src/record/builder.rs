@@ -474,23 +474,47 @@ impl BatchBuilder {
         let offset_delta = self.count;
         let buf = &mut self.buf;
         buf.reserve(total + PREFIX);
-        // The fixed fields go through a small stack buffer that is copied whole (a constant-size
-        // copy) and then cut back to what was written: no per-byte capacity checks.
+        // The length, attributes, deltas and the key and value lengths go through a small
+        // stack buffer that is appended with one constant-size copy and then cut back to what
+        // was written (the reservation above has room for the overshoot): no per-byte capacity
+        // checks. A key's bytes, when there is a key, interrupt the buffer once.
         let mut head = [0u8; PREFIX];
         let mut n = 0;
         put_var_at(&mut head, &mut n, zigzag64(body as i64));
         n += 1; // record attributes (unused), already 0
         put_var_at(&mut head, &mut n, zigzag64(delta));
         put_var_at(&mut head, &mut n, zigzag64(offset_delta as i64));
-        let start = buf.len();
-        buf.extend_from_slice(&head);
-        buf.truncate(start + n);
-        put_nullable(buf, key);
-        put_nullable(buf, value);
-        put_varlong(buf, headers.len() as i64);
-        for h in headers {
-            put_nullable(buf, Some(h.header_key()));
-            put_nullable(buf, h.header_value());
+        match key {
+            None => {
+                head[n] = 1; // zigzag(-1)
+                n += 1;
+            }
+            Some(k) => {
+                put_var_at(&mut head, &mut n, zigzag64(k.len() as i64));
+                flush(buf, &head, n);
+                buf.extend_from_slice(k);
+                n = 0;
+            }
+        }
+        match value {
+            None => {
+                head[n] = 1;
+                n += 1;
+            }
+            Some(v) => put_var_at(&mut head, &mut n, zigzag64(v.len() as i64)),
+        }
+        flush(buf, &head, n);
+        if let Some(v) = value {
+            buf.extend_from_slice(v);
+        }
+        if headers.is_empty() {
+            buf.push(0);
+        } else {
+            put_varlong(buf, headers.len() as i64);
+            for h in headers {
+                put_nullable(buf, Some(h.header_key()));
+                put_nullable(buf, h.header_value());
+            }
         }
         if self.count == 0 {
             self.base_timestamp = timestamp_ms;
@@ -563,9 +587,17 @@ impl BatchBuilder {
     }
 }
 
-/// Room for a record's length, attributes, timestamp delta and offset delta (5 + 1 + 10 + 5
-/// bytes at most), rounded up.
-const PREFIX: usize = 24;
+/// Room for a record's length, attributes, timestamp delta, offset delta and key and value
+/// lengths (5 + 1 + 10 + 5 + 5 + 5 bytes at most), rounded up.
+const PREFIX: usize = 32;
+
+/// Appends the first `n` bytes of `head` with one constant-size copy, then cuts back.
+#[inline(always)]
+fn flush(buf: &mut Vec<u8>, head: &[u8; PREFIX], n: usize) {
+    let start = buf.len();
+    buf.extend_from_slice(head);
+    buf.truncate(start + n);
+}
 
 /// Writes an unsigned LEB128 value into `head` at `*n`.
 #[inline(always)]
