@@ -8,6 +8,12 @@
 //!
 //! A completer that is dropped before it completed resolves its futures with
 //! [`ProducerError::Closed`], so every accepted record's future resolves (DESIGN.md invariant 6).
+//!
+//! A batch the broker refuses as too large is split into pieces that are sent on their own
+//! (see [`crate::accumulator`]); the records' futures stay with the original batch, whose
+//! completion then holds one outcome per piece ([`Resolved::Split`]): each future finds its
+//! piece by its offset delta. A [`BatchSink`] is where a batch reports: its own completer, or
+//! its slot in the [`SplitParent`] it was cut from.
 
 use std::fmt;
 use std::future::Future;
@@ -28,11 +34,52 @@ pub struct BatchOutcome {
     pub log_append_time: Option<i64>,
 }
 
+/// A batch's final outcome as its records' futures read it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Resolved {
+    /// One outcome for the whole batch.
+    Whole(Result<BatchOutcome, ProducerError>),
+    /// The batch was split and its pieces sent on their own: `(offset delta of the piece's
+    /// first record within this batch, the piece's outcome)`, ascending, never empty.
+    Split(Vec<(u32, Resolved)>),
+}
+
+impl Resolved {
+    /// The outcome of the record at `offset_delta`, and its offset delta within the piece
+    /// (or batch) that outcome is for.
+    fn at(&self, offset_delta: u32) -> Result<(&BatchOutcome, u32), &ProducerError> {
+        let mut resolved = self;
+        let mut delta = offset_delta;
+        loop {
+            match resolved {
+                Resolved::Whole(Ok(outcome)) => return Ok((outcome, delta)),
+                Resolved::Whole(Err(e)) => return Err(e),
+                Resolved::Split(pieces) => {
+                    let i = pieces
+                        .partition_point(|(start, _)| *start <= delta)
+                        .saturating_sub(1);
+                    let Some((start, piece)) = pieces.get(i) else {
+                        return Err(&SPLIT_WITHOUT_PIECES);
+                    };
+                    delta = delta.saturating_sub(*start);
+                    resolved = piece;
+                }
+            }
+        }
+    }
+}
+
+/// Never produced (a split has at least two pieces); answers a malformed split instead of a
+/// panic.
+static SPLIT_WITHOUT_PIECES: ProducerError = ProducerError::Closed {
+    reason: CloseReason::Dropped,
+};
+
 /// The shared state of one batch's delivery. Created by [`BatchCompleter::new`].
 pub struct Completion {
     topic: Arc<str>,
     partition: i32,
-    result: OnceLock<Result<BatchOutcome, ProducerError>>,
+    result: OnceLock<Resolved>,
     /// Wakers of pending futures; a future keeps the index of its slot.
     waiters: Mutex<Vec<Option<Waker>>>,
 }
@@ -53,7 +100,7 @@ impl Completion {
         self.waiters.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn complete(&self, result: Result<BatchOutcome, ProducerError>) -> bool {
+    fn complete(&self, result: Resolved) -> bool {
         if self.result.set(result).is_err() {
             return false;
         }
@@ -104,7 +151,12 @@ impl BatchCompleter {
 
     /// Resolve every future of the batch. Returns `false` if it was already resolved.
     pub fn complete(&self, result: Result<BatchOutcome, ProducerError>) -> bool {
-        self.completion.complete(result)
+        self.completion.complete(Resolved::Whole(result))
+    }
+
+    /// Resolve every future of the batch with a whole or piecewise outcome.
+    pub fn complete_resolved(&self, resolved: Resolved) -> bool {
+        self.completion.complete(resolved)
     }
 
     /// Whether the batch's outcome is known.
@@ -115,15 +167,150 @@ impl BatchCompleter {
 
 impl Drop for BatchCompleter {
     fn drop(&mut self) {
-        if self.completion.complete(Err(ProducerError::Closed {
-            reason: CloseReason::Dropped,
-        })) {
+        if self
+            .completion
+            .complete(Resolved::Whole(Err(ProducerError::Closed {
+                reason: CloseReason::Dropped,
+            })))
+        {
             tracing::debug!(
                 topic = %self.completion.topic,
                 partition = self.completion.partition,
                 "batch dropped before completion; its records fail with Closed"
             );
         }
+    }
+}
+
+/// Where a batch reports its outcome.
+#[derive(Debug)]
+pub enum BatchSink {
+    /// Its own completer: the batch's records hold futures on it.
+    Own(BatchCompleter),
+    /// Its slot in the batch it was split from.
+    Piece(PieceSink),
+}
+
+impl BatchSink {
+    /// Report the batch's outcome (the first report wins).
+    pub fn report(self, resolved: Resolved) {
+        match self {
+            BatchSink::Own(c) => {
+                c.complete_resolved(resolved);
+            }
+            BatchSink::Piece(mut p) => p.report(resolved),
+        }
+    }
+
+    /// The completion the records' futures watch (for `flush`): the original batch's, even
+    /// for a piece of a piece.
+    pub(crate) fn root(&self) -> Arc<Completion> {
+        match self {
+            BatchSink::Own(c) => c.completion(),
+            BatchSink::Piece(p) => Arc::clone(&p.parent.root),
+        }
+    }
+}
+
+/// A split batch waiting for its pieces: once every piece reported, it reports
+/// [`Resolved::Split`] to its own sink.
+#[derive(Debug)]
+pub struct SplitParent {
+    root: Arc<Completion>,
+    starts: Vec<u32>,
+    state: Mutex<SplitState>,
+}
+
+#[derive(Debug)]
+struct SplitState {
+    sink: Option<BatchSink>,
+    outcomes: Vec<Option<Resolved>>,
+    missing: usize,
+}
+
+impl SplitParent {
+    /// A parent for a batch reporting to `sink`, cut into pieces whose first records have
+    /// these offset deltas (ascending, the first 0). Returns one [`PieceSink`] per piece.
+    pub fn split(sink: BatchSink, starts: Vec<u32>) -> Vec<PieceSink> {
+        let n = starts.len();
+        let parent = Arc::new(SplitParent {
+            root: sink.root(),
+            starts,
+            state: Mutex::new(SplitState {
+                sink: Some(sink),
+                outcomes: vec![None; n],
+                missing: n,
+            }),
+        });
+        (0..n)
+            .map(|index| PieceSink {
+                parent: Arc::clone(&parent),
+                index,
+                reported: false,
+            })
+            .collect()
+    }
+
+    fn report(&self, index: usize, resolved: Resolved) {
+        let done = {
+            let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
+            match st.outcomes.get_mut(index) {
+                Some(slot @ None) => {
+                    *slot = Some(resolved);
+                    st.missing -= 1;
+                }
+                _ => return,
+            }
+            if st.missing > 0 {
+                return;
+            }
+            let outcomes = std::mem::take(&mut st.outcomes);
+            st.sink.take().map(|sink| (sink, outcomes))
+        };
+        if let Some((sink, outcomes)) = done {
+            let pieces = self
+                .starts
+                .iter()
+                .zip(outcomes)
+                .map(|(start, r)| {
+                    let r = r.unwrap_or(Resolved::Whole(Err(ProducerError::Closed {
+                        reason: CloseReason::Dropped,
+                    })));
+                    (*start, r)
+                })
+                .collect();
+            sink.report(Resolved::Split(pieces));
+        }
+    }
+}
+
+/// One piece's slot in its [`SplitParent`]. Dropped without a report, it reports
+/// [`ProducerError::Closed`], so the original batch's futures still resolve.
+#[derive(Debug)]
+pub struct PieceSink {
+    parent: Arc<SplitParent>,
+    index: usize,
+    reported: bool,
+}
+
+impl PieceSink {
+    /// The original batch's completion (what `flush` waits for).
+    pub(crate) fn root(&self) -> Arc<Completion> {
+        Arc::clone(&self.parent.root)
+    }
+
+    fn report(&mut self, resolved: Resolved) {
+        if !std::mem::replace(&mut self.reported, true) {
+            self.parent.report(self.index, resolved);
+        }
+    }
+}
+
+impl Drop for PieceSink {
+    fn drop(&mut self) {
+        self.report(Resolved::Whole(Err(ProducerError::Closed {
+            reason: CloseReason::Dropped,
+        })));
     }
 }
 
@@ -170,15 +357,12 @@ impl DeliveryFuture {
         self.completion.result.get().map(|r| self.resolve(r))
     }
 
-    fn resolve(
-        &self,
-        result: &Result<BatchOutcome, ProducerError>,
-    ) -> Result<RecordMetadata, ProducerError> {
-        let outcome = result.as_ref().map_err(Clone::clone)?;
+    fn resolve(&self, result: &Resolved) -> Result<RecordMetadata, ProducerError> {
+        let (outcome, delta) = result.at(self.offset_delta).map_err(Clone::clone)?;
         let offset = if outcome.base_offset < 0 {
             -1
         } else {
-            outcome.base_offset + i64::from(self.offset_delta)
+            outcome.base_offset + i64::from(delta)
         };
         Ok(RecordMetadata {
             topic: Arc::clone(&self.completion.topic),
@@ -331,6 +515,49 @@ mod tests {
         c.complete(ok(10));
         assert_eq!(f.try_result().unwrap().unwrap().offset, 12);
         assert!(c.is_completed());
+    }
+
+    #[tokio::test]
+    async fn split_batches_resolve_each_record_from_its_piece() {
+        let c = BatchCompleter::new("t".into(), 2);
+        let futures: Vec<_> = (0..6).map(|i| c.future(i, 100 + i64::from(i))).collect();
+        // Cut at 0 and 3; the second piece is cut again at 1 (records 3 | 4, 5).
+        let mut pieces = SplitParent::split(BatchSink::Own(c), vec![0, 3]).into_iter();
+        let (first, second) = (pieces.next().unwrap(), pieces.next().unwrap());
+        let mut sub = SplitParent::split(BatchSink::Piece(second), vec![0, 1]).into_iter();
+        let (a, b) = (sub.next().unwrap(), sub.next().unwrap());
+        assert!(futures[0].try_result().is_none());
+        BatchSink::Piece(b).report(Resolved::Whole(ok(70)));
+        BatchSink::Piece(first).report(Resolved::Whole(ok(40)));
+        assert!(futures[5].try_result().is_none(), "one piece is still out");
+        BatchSink::Piece(a).report(Resolved::Whole(ok(60)));
+        let offsets: Vec<i64> = futures
+            .into_iter()
+            .map(|f| f.try_result().unwrap().unwrap().offset)
+            .collect();
+        assert_eq!(offsets, [40, 41, 42, 60, 70, 71]);
+    }
+
+    #[tokio::test]
+    async fn a_dropped_piece_fails_only_its_records() {
+        let c = BatchCompleter::new("t".into(), 0);
+        let futures: Vec<_> = (0..4).map(|i| c.future(i, 0)).collect();
+        let watch = DeliveryFuture::watch(&c.completion());
+        let mut pieces = SplitParent::split(BatchSink::Own(c), vec![0, 2]).into_iter();
+        let first = pieces.next().unwrap();
+        drop(pieces); // the second piece is lost
+        assert!(watch.try_result().is_none());
+        BatchSink::Piece(first).report(Resolved::Whole(ok(10)));
+        let results: Vec<_> = futures
+            .into_iter()
+            .map(|f| f.try_result().unwrap())
+            .collect();
+        assert_eq!(results[1].as_ref().unwrap().offset, 11);
+        assert!(matches!(results[2], Err(ProducerError::Closed { .. })));
+        assert!(
+            watch.try_result().is_some(),
+            "flush sees the split batch done"
+        );
     }
 
     #[test]

@@ -61,6 +61,11 @@ struct State {
     injected: HashMap<String, u64>,
     /// (producer id, epoch, transactional flag) of every batch received, in order.
     batch_headers: Vec<(i64, i16, bool)>,
+    /// Batches larger than this are refused with MESSAGE_TOO_LARGE (Kafka's
+    /// `max.message.bytes`).
+    max_batch_bytes: Option<usize>,
+    /// Topics that exist only from a moment on: (name, partitions, from).
+    later: Vec<(String, i32, tokio::time::Instant)>,
 }
 
 /// The in-memory cluster.
@@ -94,6 +99,17 @@ impl FakeCluster {
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Refuse batches larger than `bytes` with MESSAGE_TOO_LARGE.
+    pub fn max_batch_bytes(&self, bytes: Option<usize>) {
+        self.lock().max_batch_bytes = bytes;
+    }
+
+    /// A topic that metadata knows only `after` from now; fetching it before then waits.
+    pub fn add_topic_later(&self, name: &str, partitions: i32, after: Duration) {
+        let at = tokio::time::Instant::now() + after;
+        self.lock().later.push((name.to_owned(), partitions, at));
     }
 
     pub fn push_fault(&self, fault: Fault) {
@@ -189,6 +205,12 @@ impl FakeCluster {
         partition: i32,
         records: Option<Bytes>,
     ) -> (ErrorCode, i64) {
+        if let (Some(limit), Some(r)) = (st.max_batch_bytes, &records)
+            && r.len() > limit
+        {
+            *st.injected.entry("MessageTooLarge".into()).or_insert(0) += 1;
+            return (ErrorCode::MessageTooLarge, -1);
+        }
         let Some(batch) = records.and_then(|r| RecordBatch::decode(r).ok()) else {
             return (ErrorCode::CorruptMessage, -1);
         };
@@ -260,15 +282,32 @@ impl Transport for FakeCluster {
     }
 
     fn fetch_topic(&self, topic: &str) -> BoxFuture<'static, Result<TopicInfo, ProducerError>> {
-        let r = self
-            .cached_topic(topic)
-            .ok_or_else(|| ProducerError::Broker {
-                topic: topic.into(),
-                partition: -1,
-                code: ErrorCode::UnknownTopicOrPartition,
-                message: None,
-            });
-        async move { r }.boxed()
+        let later = {
+            let st = self.lock();
+            st.later
+                .iter()
+                .find(|(name, _, _)| name == topic)
+                .map(|&(_, n, at)| (n, at))
+        };
+        let me = self.me.clone();
+        let name = topic.to_owned();
+        async move {
+            if let Some((n, at)) = later {
+                tokio::time::sleep_until(at).await;
+                if let Some(me) = me.upgrade() {
+                    me.lock().topics.insert(name.clone(), n);
+                }
+            }
+            me.upgrade()
+                .and_then(|me| me.cached_topic(&name))
+                .ok_or_else(|| ProducerError::Broker {
+                    topic: name.as_str().into(),
+                    partition: -1,
+                    code: ErrorCode::UnknownTopicOrPartition,
+                    message: None,
+                })
+        }
+        .boxed()
     }
 
     fn leader(&self, tp: &TopicPartition) -> Option<i32> {

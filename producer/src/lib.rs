@@ -9,11 +9,15 @@ pub mod error;
 #[cfg(test)]
 mod fake;
 pub mod idempotence;
+#[cfg(test)]
+mod max_block_tests;
 pub mod memory;
 pub mod partitioner;
 mod producer;
 pub mod record;
 pub mod sender;
+#[cfg(test)]
+mod split_tests;
 #[cfg(test)]
 mod tracing_tests;
 #[cfg(test)]

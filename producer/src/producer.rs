@@ -68,6 +68,9 @@ pub struct ProducerMetrics {
     pub batches_failed: u64,
     /// Produce requests sent (Java: `request-total`).
     pub requests: u64,
+    /// Batches split in two because the broker refused them as too large (Java:
+    /// `batch-split-total`).
+    pub batches_split: u64,
     /// Sum of the brokers' throttle times (Java: `produce-throttle-time-*`).
     pub throttle_time_ms: u64,
     /// Producer ids and epoch bumps obtained.
@@ -387,6 +390,7 @@ impl Producer {
             retries: m.retries,
             batches_failed: m.batches_failed,
             requests: m.requests,
+            batches_split: m.splits,
             throttle_time_ms: m.throttle_time_ms,
             producer_ids: m.producer_ids,
             buffer_available_bytes: memory.available(),

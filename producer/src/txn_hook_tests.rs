@@ -180,3 +180,39 @@ async fn abort_unsent_fails_queued_batches_and_waits_for_in_flight_ones() {
     assert_eq!(cluster.log("t", 0).len(), 1);
     assert_eq!(cluster.log("t", 1).len(), 0);
 }
+
+/// KIP-890 part 2: the transaction manager hands out a new epoch after every transaction; the
+/// sender adopts it once nothing is in flight and restarts the sequences at 0 (the fake
+/// broker refuses a new epoch that does not start at 0).
+#[tokio::test]
+async fn a_new_epoch_from_the_hook_restarts_the_sequences() {
+    let cluster = FakeCluster::new(1, &[("t", 1)]);
+    let hook = Arc::new(TestHook::default());
+    hook.set_pid(77, 3);
+    hook.add("t", 0);
+    let p = transactional_producer(&cluster, &hook);
+    for v in ["a", "b"] {
+        let f = p
+            .send(ProducerRecord::new("t").partition(0).value(v))
+            .await
+            .unwrap();
+        tokio::time::timeout(Duration::from_secs(5), f)
+            .await
+            .expect("delivered")
+            .unwrap();
+    }
+    hook.set_pid(77, 4);
+    let f = p
+        .send(ProducerRecord::new("t").partition(0).value("c"))
+        .await
+        .unwrap();
+    let meta = tokio::time::timeout(Duration::from_secs(5), f)
+        .await
+        .expect("delivered")
+        .expect("the new epoch starts at sequence 0");
+    assert_eq!(meta.offset, 2);
+    assert_eq!(
+        cluster.batch_headers(),
+        vec![(77, 3, true), (77, 3, true), (77, 4, true)]
+    );
+}

@@ -4,11 +4,14 @@
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
-use klamm_protocol::record::{BatchBuilder, Compression, SealedBatch};
+use klamm_protocol::record::{BatchBuilder, Compression, RecordBatch, RecordHeader, SealedBatch};
 use tokio::time::Instant;
 
-use crate::delivery::{BatchCompleter, BatchOutcome, Completion, DeliveryFuture};
+use crate::delivery::{
+    BatchCompleter, BatchOutcome, BatchSink, Completion, DeliveryFuture, Resolved, SplitParent,
+};
 use crate::error::ProducerError;
+use crate::idempotence::next_sequence;
 use crate::idempotence::{BatchId, ProducerIdEpoch, TopicPartition};
 use crate::memory::Reservation;
 use crate::record::Header;
@@ -54,8 +57,12 @@ pub struct ProducerBatch {
     tp: TopicPartition,
     body: Body,
     records: i32,
-    completer: BatchCompleter,
-    _reservation: Reservation,
+    /// How many ids from `id` on belong to this batch (its pieces take ids from this range,
+    /// so they sort where the batch did).
+    id_span: u64,
+    /// Where the outcome goes; `None` once reported.
+    sink: Option<BatchSink>,
+    _reservation: Option<Reservation>,
     created: Instant,
     attempts: u32,
     retry_at: Option<Instant>,
@@ -67,6 +74,7 @@ impl ProducerBatch {
     #[allow(clippy::too_many_arguments)] // one call site, in the accumulator
     pub(crate) fn new(
         id: BatchId,
+        id_span: u64,
         tp: TopicPartition,
         compression: Compression,
         transactional: bool,
@@ -84,8 +92,9 @@ impl ProducerBatch {
                 BatchBuilder::with_capacity(compression, capacity).transactional(transactional),
             ),
             records: 0,
-            completer,
-            _reservation: reservation,
+            id_span,
+            sink: Some(BatchSink::Own(completer)),
+            _reservation: Some(reservation),
             created: now,
             attempts: 0,
             retry_at: None,
@@ -161,7 +170,8 @@ impl ProducerBatch {
         headers: &[Header],
         batch_size: usize,
     ) -> Result<Option<(DeliveryFuture, usize)>, ProducerError> {
-        let Body::Open(builder) = &mut self.body else {
+        let (Body::Open(builder), Some(BatchSink::Own(completer))) = (&mut self.body, &self.sink)
+        else {
             return Ok(None);
         };
         let before = builder.size();
@@ -175,7 +185,7 @@ impl ProducerBatch {
         };
         self.records += 1;
         // `try_append` returns the record's offset delta, never negative.
-        let future = self.completer.future(delta.max(0) as u32, timestamp);
+        let future = completer.future(delta.max(0) as u32, timestamp);
         Ok(Some((future, builder.size() - before)))
     }
 
@@ -247,24 +257,143 @@ impl ProducerBatch {
 
     /// Resolve every record's future with the broker's answer (consumes the batch and frees
     /// its buffer memory).
-    pub fn complete(self, base_offset: i64, log_append_time: Option<i64>) {
-        self.completer.complete(Ok(BatchOutcome {
+    pub fn complete(mut self, base_offset: i64, log_append_time: Option<i64>) {
+        self.report(Resolved::Whole(Ok(BatchOutcome {
             base_offset,
             log_append_time,
-        }));
+        })));
+    }
+
+    fn report(&mut self, resolved: Resolved) {
+        if let Some(sink) = self.sink.take() {
+            sink.report(resolved);
+        }
     }
 
     /// Resolve every record's future with `error`.
-    pub fn fail(self, error: ProducerError) {
+    pub fn fail(mut self, error: ProducerError) {
         tracing::debug!(topic = %self.tp.topic, partition = self.tp.partition,
             records = self.records, %error, "batch failed");
-        self.completer.complete(Err(error));
+        self.report(Resolved::Whole(Err(error)));
+    }
+}
+
+impl ProducerBatch {
+    /// Whether [`split`](Self::split) can cut this batch: sealed, more than one record, its
+    /// outcome not reported yet, and ids left in its range for the pieces.
+    pub fn can_split(&self) -> bool {
+        self.records > 1
+            && self.id_span >= 3
+            && matches!(self.body, Body::Sealed(_))
+            && self.sink.is_some()
+    }
+
+    /// Cut the batch into two halves by record count (Java's `ProducerBatch.split`, which
+    /// `RecordAccumulator.splitAndReenqueue` uses after MESSAGE_TOO_LARGE). The pieces keep
+    /// the records' timestamps, keys, values and headers, the compression, the transactional
+    /// flag, the producer id and epoch, and between them the batch's sequence range (the
+    /// first piece starts at the batch's base sequence, the second right after it); they take
+    /// ids from the batch's id range, so they sort where it did, and its creation time, so
+    /// `delivery_timeout` still counts from the first append. Each record's future resolves
+    /// from the piece its record went to. On failure the batch comes back with the error.
+    pub(crate) fn split(
+        mut self,
+        error: ProducerError,
+    ) -> Result<[ProducerBatch; 2], Box<(ProducerBatch, ProducerError)>> {
+        let halves = match self.encode_halves() {
+            Ok(h) => h,
+            Err(e) => return Err(Box::new((self, e))),
+        };
+        let Some(sink) = self.sink.take() else {
+            return Err(Box::new((self, error)));
+        };
+        let [(first, first_count), (second, second_count)] = halves;
+        let mut sinks = SplitParent::split(sink, vec![0, first_count as u32]).into_iter();
+        let (Some(first_sink), Some(second_sink)) = (sinks.next(), sinks.next()) else {
+            return Err(Box::new((self, error)));
+        };
+        let span = (self.id_span - 1) / 2;
+        let root = first_sink.root();
+        let piece = |offset: u64, body, records, sink, reservation| {
+            let id = self.id + 1 + offset;
+            self.registry.lock().insert(id, Arc::clone(&root));
+            ProducerBatch {
+                id,
+                tp: self.tp.clone(),
+                body: Body::Sealed(body),
+                records,
+                id_span: span,
+                sink: Some(BatchSink::Piece(sink)),
+                _reservation: reservation,
+                created: self.created,
+                attempts: 0,
+                retry_at: None,
+                last_error: Some(error.clone()),
+                registry: Arc::clone(&self.registry),
+            }
+        };
+        // The first piece holds the batch's buffer memory until it completes.
+        let reservation = self._reservation.take();
+        let a = piece(0, first, first_count, first_sink, reservation);
+        let b = piece(span, second, second_count, second_sink, None);
+        Ok([a, b])
+    }
+
+    /// The two halves, encoded and sealed, with their record counts.
+    fn encode_halves(&self) -> Result<[(SealedBatch, i32); 2], ProducerError> {
+        let bad = |what: &str, e: &dyn std::fmt::Display| {
+            ProducerError::Fatal(format!("splitting a batch: {what}: {e}").into())
+        };
+        let Body::Sealed(sealed) = &self.body else {
+            return Err(ProducerError::Fatal(
+                "only a sealed batch can be split".into(),
+            ));
+        };
+        let decoded = RecordBatch::decode(sealed.to_bytes()).map_err(|e| bad("decode", &e))?;
+        let records = decoded
+            .records()
+            .map_err(|e| bad("records", &e))?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| bad("records", &e))?;
+        let cut = records.len() / 2;
+        let (producer_id, epoch, base) = (
+            decoded.producer_id(),
+            decoded.producer_epoch(),
+            decoded.base_sequence(),
+        );
+        let mut out = Vec::with_capacity(2);
+        for (i, part) in [&records[..cut], &records[cut..]].into_iter().enumerate() {
+            let mut b = BatchBuilder::with_capacity(decoded.compression(), sealed.size())
+                .transactional(decoded.is_transactional());
+            if producer_id >= 0 {
+                let sequence = if i == 0 {
+                    base
+                } else {
+                    next_sequence(base, cut as i32)
+                };
+                b.set_producer(producer_id, epoch, sequence);
+            }
+            for r in part {
+                let headers: Vec<RecordHeader> = r.headers.iter().collect();
+                b.append(r.timestamp, r.key.as_deref(), r.value.as_deref(), &headers)
+                    .map_err(|e| bad("encode", &e))?;
+            }
+            let count = b.record_count();
+            out.push((b.seal().map_err(|e| bad("seal", &e))?, count));
+        }
+        let mut out = out.into_iter();
+        match (out.next(), out.next()) {
+            (Some(a), Some(b)) if a.1 > 0 && b.1 > 0 => Ok([a, b]),
+            _ => Err(ProducerError::Fatal(
+                "splitting a batch: fewer than two records".into(),
+            )),
+        }
     }
 }
 
 impl Drop for ProducerBatch {
     fn drop(&mut self) {
         self.registry.lock().remove(&self.id);
-        // The completer's own Drop resolves the futures with Closed if nothing else did.
+        // The sink's own Drop resolves the futures with Closed if nothing else did.
     }
 }

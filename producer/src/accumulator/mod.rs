@@ -13,6 +13,7 @@
 
 mod batch;
 mod drain;
+mod split;
 mod topics;
 
 pub use batch::ProducerBatch;
@@ -37,6 +38,11 @@ use crate::sender::TopicInfo;
 
 use batch::Incomplete;
 use topics::{CachedPartitions, SharedQueue, TopicMap, TopicQueues, lock};
+
+/// Batch ids are handed out this far apart: the pieces of a batch split after
+/// MESSAGE_TOO_LARGE take ids between it and the next batch, so they sort where it did
+/// (enough for 19 rounds of halving).
+const BATCH_ID_SPAN: u64 = 1 << 20;
 
 /// Whether `append` may wait for buffer memory.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -351,9 +357,10 @@ impl RecordAccumulator {
         reservation: Reservation,
     ) -> ProducerBatch {
         let capacity = reservation.bytes();
-        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let id = self.next_id.fetch_add(BATCH_ID_SPAN, Ordering::Relaxed);
         ProducerBatch::new(
             id,
+            BATCH_ID_SPAN,
             TopicPartition {
                 topic: Arc::clone(topic),
                 partition,

@@ -261,6 +261,26 @@ impl Idempotence {
             }
         }
     }
+
+    /// The batch `id` (answered, not written) was split into `pieces` (`(id, record count)`,
+    /// in order): they take over its place and its sequence range, the first at its base
+    /// sequence, each next one after the previous (Java's `ProducerBatch.split` does the
+    /// same), so the batches after it keep their sequences. The pieces are resent one at a
+    /// time, oldest first.
+    ///
+    /// An earlier attempt of the batch that got no answer is taken as refused too (the broker
+    /// refuses the same bytes again): as in Java, which splits regardless. Only a broker whose
+    /// limit was lowered between two attempts could have written the first one; then the
+    /// halves' sequences no longer match and the broker refuses them as out of order.
+    pub fn split(&mut self, tp: &TopicPartition, id: BatchId, pieces: &[(BatchId, i32)]) {
+        let Some(seqs) = self.partitions.get_mut(tp) else {
+            return;
+        };
+        if seqs.is_sent(id) {
+            self.sent -= 1;
+        }
+        seqs.split(id, pieces);
+    }
 }
 
 #[cfg(test)]

@@ -202,6 +202,32 @@ impl PartitionSequences {
         }
     }
 
+    /// Replace the batch `id` by its pieces, which share its sequence range in order; none of
+    /// them is on the wire.
+    pub(super) fn split(&mut self, id: BatchId, pieces: &[(BatchId, i32)]) {
+        let Some(pos) = self.entries.iter().position(|e| e.id == id && !e.acked) else {
+            return;
+        };
+        let Some(old) = self.entries.remove(pos) else {
+            return;
+        };
+        let mut base = old.base;
+        for (i, &(piece, count)) in pieces.iter().enumerate() {
+            self.entries.insert(
+                pos + i,
+                Entry {
+                    id: piece,
+                    base,
+                    count,
+                    sent: false,
+                    maybe_written: false,
+                    acked: false,
+                },
+            );
+            base = next_sequence(base, count);
+        }
+    }
+
     /// After an epoch bump: restart at 0 and renumber the waiting batches in order.
     pub(super) fn restart(&mut self) {
         self.lost = false;

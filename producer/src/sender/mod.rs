@@ -65,6 +65,9 @@ pub struct SenderMetrics {
     pub producer_ids: u64,
     /// Sum of the brokers' `throttle_time_ms` answers.
     pub throttle_time_ms: u64,
+    /// Batches split in two after the broker refused them as too large (Java:
+    /// `batch-split-total`).
+    pub splits: u64,
 }
 
 impl SenderShared {
@@ -235,7 +238,7 @@ impl<T: Transport + ?Sized> Sender<T> {
         }
         // Batches are stamped with the producer id adopted above; if the manager's changes
         // during this round, hold every transactional partition back until the next one.
-        let adopted = self.idem.as_ref().and_then(Idempotence::producer);
+        let adopted = self.idem.as_ref().map(Idempotence::producer);
         if let Some(idem) = &self.idem
             && self.hook.is_none()
             && self.init_pid.is_none()
@@ -275,10 +278,9 @@ impl<T: Transport + ?Sized> Sender<T> {
         let drained = self.acc.drain(DrainContext {
             now,
             leader_for: &|tp| {
-                if hook
-                    .as_ref()
-                    .is_some_and(|h| !h.may_drain(tp) || h.producer_id_epoch() != adopted)
-                {
+                if hook.as_ref().is_some_and(|h| {
+                    !h.may_drain(tp) || adopted.is_some_and(|a| h.producer_id_epoch() != a)
+                }) {
                     return None;
                 }
                 transport.leader(tp)
@@ -425,6 +427,28 @@ impl<T: Transport + ?Sized> Sender<T> {
                 self.shared.count(|m| m.retries += 1);
                 self.acc.reenqueue(batch, error, now);
             }
+            Verdict::Split { error } => {
+                if now >= batch.created() + self.config.delivery_timeout {
+                    let error = ProducerError::DeliveryTimeout {
+                        topic: Arc::clone(&tp.topic),
+                        partition: tp.partition,
+                        timeout: self.config.delivery_timeout,
+                        attempts: batch.attempts(),
+                        last_error: Some(Arc::new(error)),
+                    };
+                    return self.apply(batch, too_large_failure(error), now);
+                }
+                match self
+                    .acc
+                    .split_and_reenqueue(batch, error, self.idem.as_mut())
+                {
+                    Ok(()) => self.shared.count(|m| m.splits += 1),
+                    Err(unsplit) => {
+                        let (batch, error) = *unsplit;
+                        self.apply(batch, too_large_failure(error), now);
+                    }
+                }
+            }
             Verdict::Fail {
                 error,
                 outcome,
@@ -496,6 +520,18 @@ impl<T: Transport + ?Sized> Sender<T> {
             }
         }
         tracing::info!(queued, in_flight, "sender aborted: batches failed");
+    }
+}
+
+/// The verdict for a refused batch that is not split: failed, not written (the broker
+/// answered).
+fn too_large_failure(error: ProducerError) -> Verdict {
+    Verdict::Fail {
+        error,
+        outcome: crate::idempotence::Outcome::Failed {
+            maybe_written: false,
+        },
+        fatal: false,
     }
 }
 

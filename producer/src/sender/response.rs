@@ -30,6 +30,13 @@ pub enum Verdict {
         /// For the idempotence bookkeeping.
         outcome: Outcome,
     },
+    /// The broker refused the batch as too large (MESSAGE_TOO_LARGE, RECORD_LIST_TOO_LARGE):
+    /// split it in two and send the halves in its place (Java's `splitAndReenqueue`). A batch
+    /// that cannot be split (a single record) fails with this error.
+    Split {
+        /// The broker's refusal.
+        error: ProducerError,
+    },
     /// Give up: resolve the records with the error.
     Fail {
         /// The error.
@@ -109,6 +116,9 @@ pub fn classify(
             },
             fatal: true,
         },
+        ErrorCode::MessageTooLarge | ErrorCode::RecordListTooLarge => {
+            Verdict::Split { error: error() }
+        }
         code if code.is_retriable() => Verdict::Retry {
             error: error(),
             refresh_metadata: stale_metadata(code),
@@ -268,18 +278,25 @@ mod tests {
             classify(&tp(), Some(&answer(ErrorCode::ProducerFenced)), true),
             Verdict::Fail { fatal: true, .. }
         ));
-        let mut a = answer(ErrorCode::MessageTooLarge);
-        a.error_message = Some("too big".into());
+        let mut a = answer(ErrorCode::InvalidRecord);
+        a.error_message = Some("bad".into());
         let Verdict::Fail { error, fatal, .. } = classify(&tp(), Some(&a), true) else {
             panic!()
         };
         assert!(!fatal);
         assert!(
-            error
-                .to_string()
-                .contains("MESSAGE_TOO_LARGE (code 10): too big"),
+            error.to_string().contains("INVALID_RECORD (code 87): bad"),
             "{error}"
         );
+        // Too large: split (the sender fails a batch that cannot be split).
+        for code in [ErrorCode::MessageTooLarge, ErrorCode::RecordListTooLarge] {
+            let mut a = answer(code);
+            a.error_message = Some("too big".into());
+            let Verdict::Split { error } = classify(&tp(), Some(&a), true) else {
+                panic!("{code:?}")
+            };
+            assert!(error.to_string().contains("too big"), "{error}");
+        }
     }
 
     #[test]
