@@ -357,3 +357,52 @@ async fn bad_input_gets_typed_errors() {
     assert_eq!((m.partition, m.offset), (1, 0));
     p.close(Duration::from_secs(5)).await.unwrap();
 }
+
+/// The testkit refuses record batches over its `max.message.bytes` with MESSAGE_TOO_LARGE:
+/// the producer splits its 64 KiB batches until they fit (while connections also drop after
+/// applying), and everything reads back once, in order. A single record over the limit fails
+/// with the broker's error.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn batches_refused_as_too_large_are_split_and_read_back() {
+    let c = Cluster::builder()
+        .brokers(3)
+        .topic("t", PARTITIONS)
+        .max_message_bytes(8 * 1024)
+        .start()
+        .await
+        .expect("testkit starts");
+    let dropped = c.inject(Fault::new(ApiKey::Produce, FaultAction::DropAfter).every(11));
+    let p = builder(&c)
+        .batch_size(64 * 1024)
+        .linger(Duration::from_millis(20))
+        .build()
+        .await
+        .unwrap();
+    produce(&p, 4, 20_000).await;
+    assert!(c.fault_fired(dropped) > 0, "connections dropped");
+    let m = p.metrics();
+    assert!(m.batches_split > 0, "the limit never bit: {m:?}");
+    assert_eq!(read_back(&c).await, 80_000, "zero lost, zero duplicated");
+    for part in 0..PARTITIONS {
+        for b in c.batches("t", part) {
+            assert!(b.len() <= 8 * 1024, "a {} byte batch got in", b.len());
+        }
+    }
+    let err = p
+        .send(ProducerRecord::new("t").key("k0").value(vec![0u8; 10_000]))
+        .await
+        .unwrap()
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            ProducerError::Broker {
+                code: ErrorCode::MessageTooLarge,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    p.close(Duration::from_secs(10)).await.unwrap();
+}

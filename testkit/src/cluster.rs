@@ -173,6 +173,13 @@ impl ClusterBuilder {
         self
     }
 
+    /// Largest record batch a Produce may carry (Kafka's `max.message.bytes`); larger ones are
+    /// refused with MESSAGE_TOO_LARGE. No limit by default.
+    pub fn max_message_bytes(mut self, bytes: usize) -> Self {
+        self.state.max_message_bytes = Some(bytes);
+        self
+    }
+
     /// A produce byte-rate quota for every client id.
     pub fn produce_quota(mut self, bytes_per_sec: f64) -> Self {
         self.produce_quota = Some(bytes_per_sec);
@@ -429,6 +436,12 @@ impl Cluster {
         let mut state = self.inner.state();
         state.config.transaction_version = level;
         state.config.features_epoch += 1;
+    }
+
+    /// Changes the largest record batch a Produce may carry (Kafka's `max.message.bytes`;
+    /// `None`: no limit).
+    pub fn set_max_message_bytes(&self, bytes: Option<usize>) {
+        self.inner.state().config.max_message_bytes = bytes;
     }
 
     /// The finalized `transaction.version` and the features epoch.

@@ -10,6 +10,8 @@ pub const OFFSET_OUT_OF_RANGE: i16 = 1;
 pub const CORRUPT_MESSAGE: i16 = 2;
 /// The topic or partition does not exist.
 pub const UNKNOWN_TOPIC_OR_PARTITION: i16 = 3;
+/// A record batch is larger than the topic's `max.message.bytes`.
+pub const MESSAGE_TOO_LARGE: i16 = 10;
 /// The broker is not the leader of the partition.
 pub const NOT_LEADER_OR_FOLLOWER: i16 = 6;
 /// The request timed out.

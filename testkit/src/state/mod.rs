@@ -44,6 +44,10 @@ pub struct StateConfig {
     pub transaction_version: i16,
     /// The epoch of the finalized features (grows with every feature change).
     pub features_epoch: i64,
+    /// Largest record batch a Produce may carry (Kafka's `max.message.bytes`, checked after
+    /// leadership, before anything else); a larger one is refused with MESSAGE_TOO_LARGE.
+    /// `None` (the default) sets no limit.
+    pub max_message_bytes: Option<usize>,
 }
 
 impl Default for StateConfig {
@@ -55,6 +59,7 @@ impl Default for StateConfig {
             marker_delay: Duration::ZERO,
             transaction_version: 2,
             features_epoch: 1,
+            max_message_bytes: None,
         }
     }
 }
@@ -295,6 +300,17 @@ impl ClusterState {
                 ),
             );
         }
+        if let Some(limit) = self.config.max_message_bytes
+            && records.len() > limit
+        {
+            return ProduceResult::error(
+                codes::MESSAGE_TOO_LARGE,
+                format!(
+                    "the record batch of {} bytes is larger than max.message.bytes ({limit})",
+                    records.len()
+                ),
+            );
+        }
         let (sealed, h): (_, BatchHeader) = match batch::parse_single_batch(records) {
             Ok(x) => x,
             Err(e) => return ProduceResult::error(log::batch_error_code(&e), e.to_string()),
@@ -428,6 +444,11 @@ mod tests {
             s.produce(0, "t", 0, &b.slice(..20)).error,
             codes::CORRUPT_MESSAGE
         );
+        // max.message.bytes: a larger batch is refused and not written.
+        s.config.max_message_bytes = Some(b.len() - 1);
+        assert_eq!(s.produce(0, "t", 0, &b).error, codes::MESSAGE_TOO_LARGE);
+        s.config.max_message_bytes = Some(b.len());
+        assert_eq!(s.produce(0, "t", 0, &b).base_offset, 8);
     }
 
     #[test]
