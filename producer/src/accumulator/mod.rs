@@ -37,7 +37,7 @@ use crate::record::ProducerRecord;
 use crate::sender::TopicInfo;
 
 use batch::Incomplete;
-use topics::{CachedPartitions, SharedQueue, TopicMap, TopicQueues, lock};
+use topics::{CachedPartitions, SharedQueue, TopicEntry, TopicMap, TopicName, lock};
 
 /// Batch ids are handed out this far apart: the pieces of a batch split after
 /// MESSAGE_TOO_LARGE take ids between it and the next batch, so they sort where it did
@@ -139,14 +139,15 @@ impl RecordAccumulator {
         self.topics.read().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn topic(&self, name: &Arc<str>) -> Arc<TopicQueues> {
-        if let Some(t) = self.read_topics().get(name) {
-            return Arc::clone(t);
-        }
-        let mut topics = self.topics.write().unwrap_or_else(|e| e.into_inner());
-        Arc::clone(topics.entry(Arc::clone(name)).or_insert_with(|| {
-            Arc::new(TopicQueues::new(Arc::clone(name), self.config.batch_size))
-        }))
+    fn write_topics(&self) -> std::sync::RwLockWriteGuard<'_, TopicMap> {
+        self.topics.write().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The topic's entry in the write-locked map, created if needed.
+    fn entry<'a>(&self, topics: &'a mut TopicMap, name: &Arc<str>) -> &'a mut TopicEntry {
+        topics
+            .entry(TopicName(Arc::clone(name)))
+            .or_insert_with(|| TopicEntry::new(Arc::clone(name), self.config.batch_size))
     }
 
     /// Append a record to its partition's open batch (opening one if needed). `partitions`
@@ -219,36 +220,43 @@ impl RecordAccumulator {
                 },
             ));
         }
-        let topics = self.read_topics();
-        let topic = match topics.get(&record.topic) {
-            Some(t) => t,
-            None if matches!(source, PartitionSource::Cached(_)) => {
-                return Err(AppendDeferred::NeedMetadata(Box::new(record)));
-            }
-            None => {
-                drop(topics);
-                self.topic(&record.topic);
-                return self.append_now(record, source, reservation);
-            }
-        };
+        let mut record = record;
+        // The partitions given (not cached) go into the topic's entry first, under the write
+        // lock; the append itself needs only the read lock.
         match source {
             PartitionSource::Fresh { version, info } => {
-                let mut table = topic.write();
-                table.grow(usize::try_from(info.partitions).unwrap_or(0));
-                table.cached = Some(CachedPartitions {
+                let mut topics = self.write_topics();
+                let entry = self.entry(&mut topics, &record.topic);
+                entry
+                    .table
+                    .grow(usize::try_from(info.partitions).unwrap_or(0));
+                entry.table.cached = Some(CachedPartitions {
                     version,
                     info: info.clone(),
                 });
             }
             PartitionSource::Given(p) => {
                 let n = usize::try_from(p.count).unwrap_or(0);
-                if topic.read().queues.len() < n {
-                    topic.write().grow(n);
+                let known = self
+                    .read_topics()
+                    .get(&TopicName(Arc::clone(&record.topic)))
+                    .is_some_and(|e| e.table.queues.len() >= n);
+                if !known {
+                    let mut topics = self.write_topics();
+                    self.entry(&mut topics, &record.topic).table.grow(n);
                 }
             }
             PartitionSource::Cached(_) => {}
         }
-        let table = topic.read();
+        let topics = self.read_topics();
+        // Look up with the record's own `Arc` (moved in and back: no reference count traffic).
+        let key = TopicName(record.topic);
+        let found = topics.get(&key);
+        record.topic = key.0;
+        let Some(topic) = found else {
+            return Err(AppendDeferred::NeedMetadata(Box::new(record)));
+        };
+        let table = &topic.table;
         let partitions = match source {
             PartitionSource::Cached(version) => match table.cached_at(version) {
                 Some(p) => p,
@@ -342,7 +350,6 @@ impl RecordAccumulator {
         topic
             .partitioner
             .on_append(assignment, bytes, full, partitions);
-        drop(table);
         drop(topics);
         if opened || full {
             self.wake_sender();
@@ -436,41 +443,31 @@ impl RecordAccumulator {
         if !self.config.partitioner_adaptive {
             return;
         }
-        let topics: Vec<Arc<TopicQueues>> = self
-            .topics
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .values()
-            .cloned()
-            .collect();
-        for t in topics {
+        let topics = self.read_topics();
+        for t in topics.values() {
             let loads: Vec<(i32, u32)> = t
-                .queues()
-                .into_iter()
-                .map(|(p, q)| (p, lock(&q).batches.len() as u32))
+                .table
+                .queues
+                .iter()
+                .enumerate()
+                .map(|(p, q)| (p as i32, lock(q).batches.len() as u32))
                 .collect();
             t.partitioner.sticky().update_load(&loads);
         }
     }
 
     fn all_queues(&self) -> Vec<(TopicPartition, SharedQueue)> {
-        let topics: Vec<Arc<TopicQueues>> = self
-            .topics
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .values()
-            .cloned()
-            .collect();
+        let topics = self.read_topics();
         topics
-            .iter()
+            .values()
             .flat_map(|t| {
-                t.queues().into_iter().map(|(partition, q)| {
+                t.table.queues.iter().enumerate().map(|(partition, q)| {
                     (
                         TopicPartition {
                             topic: Arc::clone(&t.name),
-                            partition,
+                            partition: partition as i32,
                         },
-                        q,
+                        Arc::clone(q),
                     )
                 })
             })
@@ -478,7 +475,18 @@ impl RecordAccumulator {
     }
 
     fn queue_of(&self, tp: &TopicPartition) -> SharedQueue {
-        self.topic(&tp.topic).queue(tp.partition)
+        let idx = tp.partition.max(0) as usize;
+        if let Some(q) = self
+            .read_topics()
+            .get(&TopicName(Arc::clone(&tp.topic)))
+            .and_then(|t| t.table.queues.get(idx))
+        {
+            return Arc::clone(q);
+        }
+        let mut topics = self.write_topics();
+        let entry = self.entry(&mut topics, &tp.topic);
+        entry.table.grow(idx + 1);
+        Arc::clone(&entry.table.queues[idx])
     }
 
     fn linger(&self) -> Duration {

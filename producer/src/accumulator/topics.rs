@@ -3,7 +3,7 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::hash::{BuildHasherDefault, Hasher};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex};
 
 use super::ProducerBatch;
 use crate::partitioner::{PartitionAvailability, TopicPartitioner};
@@ -60,49 +60,43 @@ impl TopicTable {
     }
 }
 
+/// One topic's state, kept in the accumulator's topic map (so one read lock and one lookup
+/// reach all of it).
 #[derive(Debug)]
-pub(crate) struct TopicQueues {
+pub(crate) struct TopicEntry {
     pub(crate) name: Arc<str>,
     pub(crate) partitioner: TopicPartitioner,
-    pub(crate) table: RwLock<TopicTable>,
+    pub(crate) table: TopicTable,
 }
 
-impl TopicQueues {
+impl TopicEntry {
     pub(crate) fn new(name: Arc<str>, batch_size: usize) -> Self {
-        TopicQueues {
+        TopicEntry {
             name,
             partitioner: TopicPartitioner::new(batch_size),
-            table: RwLock::new(TopicTable::default()),
+            table: TopicTable::default(),
         }
     }
+}
 
-    pub(crate) fn read(&self) -> std::sync::RwLockReadGuard<'_, TopicTable> {
-        self.table.read().unwrap_or_else(|e| e.into_inner())
+/// A topic name as the map's key: equal names are equal, and the same `Arc` is recognised
+/// without comparing the bytes (an application usually sends many records with one `Arc`).
+#[derive(Debug, Clone)]
+pub(crate) struct TopicName(pub(crate) Arc<str>);
+
+impl PartialEq for TopicName {
+    #[inline]
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0) || *self.0 == *other.0
     }
+}
 
-    pub(crate) fn write(&self) -> std::sync::RwLockWriteGuard<'_, TopicTable> {
-        self.table.write().unwrap_or_else(|e| e.into_inner())
-    }
+impl Eq for TopicName {}
 
-    /// The queue of `partition` (created if needed).
-    pub(crate) fn queue(&self, partition: i32) -> SharedQueue {
-        let idx = partition.max(0) as usize;
-        if let Some(q) = self.read().queues.get(idx) {
-            return Arc::clone(q);
-        }
-        let mut table = self.write();
-        table.grow(idx + 1);
-        Arc::clone(&table.queues[idx])
-    }
-
-    /// Every queue with its partition.
-    pub(crate) fn queues(&self) -> Vec<(i32, SharedQueue)> {
-        self.read()
-            .queues
-            .iter()
-            .enumerate()
-            .map(|(i, q)| (i as i32, Arc::clone(q)))
-            .collect()
+impl std::hash::Hash for TopicName {
+    #[inline]
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.0.hash(state);
     }
 }
 
@@ -154,8 +148,8 @@ impl Hasher for NameHasher {
     }
 }
 
-/// Topic name to its queues.
-pub(crate) type TopicMap = HashMap<Arc<str>, Arc<TopicQueues>, BuildHasherDefault<NameHasher>>;
+/// Topic name to its state.
+pub(crate) type TopicMap = HashMap<TopicName, TopicEntry, BuildHasherDefault<NameHasher>>;
 
 #[cfg(test)]
 mod tests {
