@@ -34,6 +34,8 @@ fn bench(c: &mut Criterion) {
         let p = TransactionalProducer::builder()
             .bootstrap(kit.bootstrap())
             .transactional_id("bench-klamm")
+            // the same linger as the rdkafka producer below (commit flushes at once anyway)
+            .producer(|p| p.linger(Duration::from_millis(5)))
             .build()
             .await
             .expect("build");
@@ -68,6 +70,36 @@ fn bench(c: &mut Criterion) {
                     }
                     start.elapsed()
                 })
+            });
+        });
+        // rust-rdkafka 0.38's commit_transaction first runs its own flush, which polls with
+        // `BaseProducer::poll(100 ms)`; that poll runs until its deadline even after the
+        // delivery report arrived, so every commit with a record in flight costs >= 100 ms
+        // (measured the same against librdkafka's own mock cluster: it is not the broker).
+        // "rdkafka-awaited" flushes first in 1 ms steps (so the commit's own flush finds
+        // nothing outstanding), as a careful rust-rdkafka user would; the xtask table
+        // compares Klamm with it.
+        group.bench_function(format!("rdkafka-awaited/{records}-record"), |b| {
+            b.iter_custom(|iters| {
+                let start = Instant::now();
+                for t in 0..iters {
+                    rdk.begin_transaction().expect("begin");
+                    for i in 0..records {
+                        let v = format!("{t}-{i}");
+                        rdk.send(BaseRecord::<(), String>::to(TOPIC).payload(&v))
+                            .map_err(|(e, _)| e)
+                            .expect("send");
+                    }
+                    // flush in 1 ms steps: each rd_kafka_flush also makes lingering
+                    // batches sendable at once
+                    let deadline = Instant::now() + Duration::from_secs(30);
+                    while rdk.flush(Duration::from_millis(1)).is_err() {
+                        assert!(Instant::now() < deadline, "rdkafka flush");
+                    }
+                    rdk.commit_transaction(Duration::from_secs(30))
+                        .expect("commit");
+                }
+                start.elapsed()
             });
         });
         group.bench_function(format!("rdkafka/{records}-record"), |b| {
