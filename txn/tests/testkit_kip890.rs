@@ -12,10 +12,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
+use klamm_producer::idempotence::TopicPartition;
 use klamm_producer::{Producer, ProducerRecord};
 use klamm_protocol::ApiKey;
 use klamm_testkit::{Cluster, Fault, FaultAction};
-use klamm_txn::{ClusterTransport, TransactionalProducer, TxnError, TxnState};
+use klamm_txn::{
+    ClusterTransport, ConsumerGroupMetadata, OffsetAndMetadata, TransactionalProducer, TxnError,
+    TxnState,
+};
 use support::read_committed;
 
 const TOPIC: &str = "orders";
@@ -346,4 +350,41 @@ async fn many_tasks_commit_abort_and_begin_one_producer() {
         }
         assert!(!seen.is_empty(), "version {version}");
     }
+}
+
+/// Offsets sent with version-2 transactions: AddOffsetsToTxn and TxnOffsetCommit (unchanged
+/// by KIP-890 part 2) carry the epoch the previous EndTxn v5 handed out, and the offsets
+/// become visible with the commit only.
+#[tokio::test]
+async fn version_2_offsets_commit_with_the_transaction() {
+    let kit = testkit(2).await;
+    let p = build(&kit, "v2-offsets").await;
+    p.init_transactions().await.expect("init");
+    let group = ConsumerGroupMetadata::new("billing");
+    let tp = TopicPartition {
+        topic: Arc::from("input"),
+        partition: 0,
+    };
+    for (round, commit) in [(1i64, true), (2, false), (3, true)] {
+        p.begin_transaction().expect("begin");
+        let _f = p.send(record(0, &format!("r{round}"))).await.expect("send");
+        p.send_offsets_to_transaction(&[(tp.clone(), OffsetAndMetadata::new(round * 10))], &group)
+            .await
+            .expect("offsets");
+        assert_eq!(
+            kit.committed_offset("billing", "input", 0),
+            (round > 1).then_some(10),
+            "not visible before the commit (round {round})"
+        );
+        if commit {
+            p.commit_transaction().await.expect("commit");
+        } else {
+            p.abort_transaction().await.expect("abort");
+        }
+    }
+    assert_eq!(kit.committed_offset("billing", "input", 0), Some(30));
+    assert_eq!(kit.arrivals_of(ApiKey::AddOffsetsToTxn), 3);
+    assert_eq!(kit.arrivals_of(ApiKey::AddPartitionsToTxn), 0);
+    let got = read_committed(&reader(&kit).await, TOPIC, PARTITIONS).await;
+    assert_eq!(got[0], vec![Bytes::from("r1"), Bytes::from("r3")]);
 }
