@@ -41,6 +41,10 @@ pub struct TxnMeta {
     /// `(producer id, epoch, commit)` of the EndTxn v5 that made the last bump (KIP-890
     /// part 2), to answer its retry; cleared by any other bump.
     pub(super) last_end: Option<(i64, i16, bool)>,
+    /// Producer id and epoch the markers of the transaction being ended are written with
+    /// when its bump ran out of epochs: the old producer id with epoch `i16::MAX`, as Kafka
+    /// does (the client carries on with the new producer id); `None` otherwise.
+    marker_producer: Option<(i64, i16)>,
     /// Transaction timeout.
     pub timeout: Duration,
     /// Status.
@@ -150,6 +154,7 @@ impl ClusterState {
                     epoch: 0,
                     last: None,
                     last_end: None,
+                    marker_producer: None,
                     timeout,
                     status: TxnStatus::Empty,
                     partitions: BTreeSet::new(),
@@ -208,11 +213,13 @@ impl ClusterState {
         m.last = Some((m.producer_id, m.epoch));
         m.last_end = None;
         if m.epoch >= i16::MAX - 1 {
+            m.marker_producer = Some((m.producer_id, i16::MAX));
             self.next_producer_id += 1;
             m.producer_id = fresh;
             m.epoch = 0;
             self.txns.by_producer.insert(fresh, txn_id.to_string());
         } else {
+            m.marker_producer = None;
             m.epoch += 1;
         }
         (m.producer_id, m.epoch)
@@ -244,6 +251,7 @@ impl ClusterState {
         if meta.status != TxnStatus::Ongoing {
             meta.status = TxnStatus::Ongoing;
             meta.started = Some(now);
+            meta.marker_producer = None;
         }
         Ok(meta)
     }
@@ -406,7 +414,7 @@ impl ClusterState {
         m.groups.clear();
         let partitions = std::mem::take(&mut m.partitions);
         let offsets = std::mem::take(&mut m.pending_offsets);
-        let (pid, epoch) = (m.producer_id, m.epoch);
+        let (pid, epoch) = m.marker_producer.take().unwrap_or((m.producer_id, m.epoch));
         for (topic, partition) in partitions {
             if let Some(p) = self.partition_mut(&topic, partition) {
                 let leader_epoch = p.leader_epoch;

@@ -128,3 +128,54 @@ fn aborting_with_no_transaction_bumps_and_committing_is_refused() {
         Err(codes::PRODUCER_FENCED)
     );
 }
+
+#[test]
+fn an_exhausted_epoch_writes_the_markers_with_the_old_producer_id() {
+    let now = Instant::now();
+    let mut s = cluster(2, Duration::ZERO);
+    let (pid, _) = s.init_producer_id(Some("x"), 60_000, None, now, 0).unwrap();
+    // Fast-forward to the last usable epoch (a producer after 32,765 transactions).
+    let last = i16::MAX - 1;
+    s.txns.metas.get_mut("x").unwrap().epoch = last;
+    let b = data_batch(pid, last, 0, 2, true);
+    assert_eq!(s.produce_adding(0, "t", 0, &b, add(now)).error, codes::NONE);
+    let (pid1, e1) = s.end_txn_v2("x", pid, last, true, now, 0).expect("commit");
+    assert_ne!(pid1, pid, "a new producer id");
+    assert_eq!(e1, 0);
+    // Kafka: the markers close the old producer id's transaction, with epoch i16::MAX.
+    let marker: Bytes = s
+        .partition("t", 0)
+        .unwrap()
+        .log
+        .batches()
+        .last()
+        .unwrap()
+        .bytes
+        .clone();
+    let marker = RecordBatch::decode(marker).unwrap();
+    assert_eq!(marker.producer_id(), pid);
+    assert_eq!(last_marker(&s, 0), Some((true, i16::MAX)));
+    let log = &s.partition("t", 0).unwrap().log;
+    assert_eq!(
+        log.last_stable_offset(),
+        log.high_watermark(),
+        "nothing left open"
+    );
+    // The next transaction runs under the new producer id and ends with its own markers.
+    let b = data_batch(pid1, e1, 0, 1, true);
+    assert_eq!(s.produce_adding(0, "t", 0, &b, add(now)).error, codes::NONE);
+    assert_eq!(s.end_txn_v2("x", pid1, e1, false, now, 0), Ok((pid1, 1)));
+    let marker: Bytes = s
+        .partition("t", 0)
+        .unwrap()
+        .log
+        .batches()
+        .last()
+        .unwrap()
+        .bytes
+        .clone();
+    assert_eq!(RecordBatch::decode(marker).unwrap().producer_id(), pid1);
+    assert_eq!(last_marker(&s, 0), Some((false, 1)));
+    let log = &s.partition("t", 0).unwrap().log;
+    assert_eq!(log.last_stable_offset(), log.high_watermark());
+}
