@@ -79,6 +79,7 @@ async fn librdkafka_reads_committed_transactions_only() {
 
     let mut expected = vec![Vec::new(); PARTITIONS as usize];
     let mut total_committed = 0;
+    let mut total_written = 0;
     for txn in 0..120 {
         p.begin_transaction().expect("begin");
         let commit = txn % 4 != 3;
@@ -88,6 +89,7 @@ async fn librdkafka_reads_committed_transactions_only() {
             let v = format!("{txn}-{i}");
             let rec = ProducerRecord::new(TOPIC).partition(part).value(v.clone());
             futures.push(p.send(rec).await.expect("send"));
+            total_written += 1;
             if commit {
                 expected[part as usize].push(v.into_bytes());
                 total_committed += 1;
@@ -133,7 +135,7 @@ async fn librdkafka_reads_committed_transactions_only() {
     );
     // and the aborted records are really in the log: read_uncommitted sees more
     let uncommitted = tokio::task::spawn_blocking(move || {
-        librdkafka_read(&bootstrap, usize::MAX, "read_uncommitted")
+        librdkafka_read(&bootstrap, total_written, "read_uncommitted")
     })
     .await
     .expect("reader");
@@ -141,5 +143,9 @@ async fn librdkafka_reads_committed_transactions_only() {
     assert!(
         all > total_committed,
         "{all} records in the log, {total_committed} committed"
+    );
+    assert_eq!(
+        all, total_written,
+        "read_uncommitted sees every record once"
     );
 }
