@@ -19,8 +19,6 @@ pub mod sender;
 #[cfg(test)]
 mod split_tests;
 #[cfg(test)]
-mod tracing_tests;
-#[cfg(test)]
 mod txn_hook_tests;
 
 pub use builder::ProducerBuilder;
@@ -29,6 +27,6 @@ pub use config::{
 };
 pub use delivery::DeliveryFuture;
 pub use error::{CloseReason, ErrorKind, ProducerError};
-pub use producer::{Producer, ProducerMetrics};
+pub use producer::{Producer, ProducerMetrics, SendFuture};
 pub use record::{Header, ProducerRecord, RecordMetadata};
 pub use sender::TransactionHook;

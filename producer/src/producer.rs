@@ -191,20 +191,27 @@ impl Producer {
     ///
     /// Errors here mean the record was not accepted: too large, no such partition, no
     /// metadata or no memory within `max_block`, producer closed or failed.
-    pub async fn send(&self, record: ProducerRecord) -> Result<DeliveryFuture, ProducerError> {
-        self.check_usable()?;
-        let first = match self.inner.transport.metadata_version() {
+    ///
+    /// Like any future, it does nothing until polled (awaited).
+    pub fn send(&self, record: ProducerRecord) -> SendFuture<'_> {
+        SendFuture {
+            state: SendState::Start(self, record),
+        }
+    }
+
+    /// `send`'s first step, without waiting: append if the topic's partitions are cached and
+    /// memory is at hand; otherwise say what is missing.
+    fn send_now(&self, record: ProducerRecord) -> Result<DeliveryFuture, AppendDeferred> {
+        if let Err(e) = self.check_usable() {
+            return Err(AppendDeferred::Failed(e));
+        }
+        match self.inner.transport.metadata_version() {
             Some(version) => {
                 self.inner
                     .acc
                     .append_now(record, PartitionSource::Cached(version), None)
             }
             None => Err(AppendDeferred::NeedMetadata(Box::new(record))),
-        };
-        match first {
-            Ok(future) => Ok(future),
-            Err(AppendDeferred::Failed(e)) => Err(e),
-            Err(deferred) => self.send_waiting(deferred).await,
         }
     }
 
@@ -396,6 +403,72 @@ impl Producer {
             buffer_available_bytes: memory.available(),
             buffer_total_bytes: memory.total(),
             batches_incomplete: self.inner.acc.incomplete_batches(),
+        }
+    }
+}
+
+/// The future of [`Producer::send`]: resolves once the record is in the buffer, with its
+/// [`DeliveryFuture`]. Small: the waiting part (metadata, memory) is boxed only when needed.
+#[must_use = "futures do nothing unless polled: the record is not sent until this is awaited"]
+pub struct SendFuture<'a> {
+    state: SendState<'a>,
+}
+
+enum SendState<'a> {
+    Start(&'a Producer, ProducerRecord),
+    Waiting(BoxedSend<'a>),
+    Done,
+}
+
+type BoxedSend<'a> =
+    std::pin::Pin<Box<dyn Future<Output = Result<DeliveryFuture, ProducerError>> + Send + 'a>>;
+
+impl std::fmt::Debug for SendFuture<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let state = match &self.state {
+            SendState::Start(..) => "start",
+            SendState::Waiting(_) => "waiting",
+            SendState::Done => "done",
+        };
+        f.debug_struct("SendFuture").field("state", &state).finish()
+    }
+}
+
+impl Future for SendFuture<'_> {
+    type Output = Result<DeliveryFuture, ProducerError>;
+
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Self::Output> {
+        use std::task::Poll;
+        // `SendFuture` is `Unpin` (a reference, a record, a pinned box).
+        let this = &mut *self;
+        if let SendState::Start(..) = this.state {
+            let SendState::Start(producer, record) =
+                std::mem::replace(&mut this.state, SendState::Done)
+            else {
+                return Poll::Ready(Err(ProducerError::Fatal("send polled twice".into())));
+            };
+            match producer.send_now(record) {
+                Ok(future) => return Poll::Ready(Ok(future)),
+                Err(AppendDeferred::Failed(e)) => return Poll::Ready(Err(e)),
+                Err(deferred) => {
+                    this.state = SendState::Waiting(Box::pin(producer.send_waiting(deferred)));
+                }
+            }
+        }
+        match &mut this.state {
+            SendState::Waiting(fut) => {
+                let out = fut.as_mut().poll(cx);
+                if out.is_ready() {
+                    this.state = SendState::Done;
+                }
+                out
+            }
+            _ => Poll::Ready(Err(ProducerError::Fatal(
+                "send polled after it completed".into(),
+            ))),
         }
     }
 }

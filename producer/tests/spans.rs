@@ -1,12 +1,12 @@
-//! Observability: the spans the producer opens.
+//! Observability: the spans the producer opens. In a test binary of its own: tracing caches
+//! each callsite's interest process-wide, so spans created on other test threads before this
+//! test's subscriber exists could hide them from it.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use crate::Producer;
-use crate::config::ProducerConfig;
-use crate::fake::FakeCluster;
-use crate::record::ProducerRecord;
+use klamm_producer::{Producer, ProducerRecord};
+use klamm_testkit::Cluster;
 
 /// The sender task runs in a span naming the client (and transactional) id, and every Produce
 /// request gets a span of its own (DESIGN.md, observability).
@@ -39,13 +39,18 @@ fn the_sender_and_each_produce_request_have_spans() {
         .build()
         .unwrap();
     rt.block_on(async {
-        let cluster = FakeCluster::new(1, &[("t", 1)]);
-        let config = ProducerConfig::builder()
-            .bootstrap(["fake:9092"])
+        let cluster = Cluster::builder()
+            .brokers(1)
+            .topic("t", 1)
+            .start()
+            .await
+            .expect("testkit starts");
+        let p = Producer::builder()
+            .bootstrap([cluster.bootstrap()])
             .linger(Duration::from_millis(1))
             .build()
+            .await
             .unwrap();
-        let p = Producer::with_transport(config, cluster);
         let f = p
             .send(ProducerRecord::new("t").partition(0).value("v"))
             .await
@@ -54,6 +59,7 @@ fn the_sender_and_each_produce_request_have_spans() {
             .await
             .unwrap()
             .unwrap();
+        p.close(Duration::from_secs(5)).await.unwrap();
     });
     let names = names.0.lock().unwrap().clone();
     assert!(
