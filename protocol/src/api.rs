@@ -1,4 +1,16 @@
 //! The table of every API this codec covers, for version negotiation.
+//!
+//! ```
+//! use klamm_protocol::{ApiKey, SUPPORTED_APIS};
+//! // Negotiation: the highest version both this codec and the broker (from its ApiVersions
+//! // answer, here a made-up range) support.
+//! let broker = (ApiKey::Produce, 3, 11);
+//! let ours = ApiKey::Produce.info();
+//! let version = ours.max_version.min(broker.2);
+//! assert!(version >= ours.min_version.max(broker.1));
+//! assert_eq!(version, 11);
+//! assert_eq!(SUPPORTED_APIS.len(), 16);
+//! ```
 
 /// The Kafka APIs Klamm's codec covers.
 ///

@@ -1,4 +1,16 @@
 //! The traits every message implements, and the helpers to read and write whole bodies.
+//!
+//! ```
+//! use klamm_protocol::{Message, Request};
+//! use klamm_protocol::messages::{FindCoordinatorRequest, FindCoordinatorResponse};
+//!
+//! fn round_trip<R: Request + PartialEq + std::fmt::Debug>(request: &R, version: i16) {
+//!     let bytes = request.to_bytes(version).unwrap();
+//!     assert_eq!(&R::decode(&bytes, version).unwrap(), request);
+//! }
+//! round_trip(&FindCoordinatorRequest { key: "group".into(), ..Default::default() }, 3);
+//! let _: Option<FindCoordinatorResponse> = None; // its `Request::Response`
+//! ```
 
 use bytes::{BufMut, Bytes};
 

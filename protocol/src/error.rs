@@ -3,6 +3,19 @@
 //! Bytes from the network are untrusted (DESIGN.md invariant 7): every decoder returns a
 //! [`DecodeError`] instead of panicking, and checks each length against what remains of the
 //! frame before allocating anything.
+//!
+//! ```
+//! use bytes::Bytes;
+//! use klamm_protocol::{DecodeError, EncodeError, Message};
+//! use klamm_protocol::messages::MetadataRequest;
+//!
+//! // A body claiming 2^31 - 1 topics in four bytes fails at once, without allocating.
+//! let body = Bytes::from_static(&[0x7f, 0xff, 0xff, 0xff]);
+//! assert!(matches!(MetadataRequest::decode(&body, 1), Err(DecodeError::InvalidLength { .. })));
+//! // Metadata v0 cannot say "no topics" (null), so encoding it refuses instead of sending "all".
+//! let none = MetadataRequest { topics: None, ..Default::default() };
+//! assert!(matches!(none.to_bytes(0), Err(EncodeError::NullNotAllowed { .. })));
+//! ```
 
 use nom::error::{ErrorKind, ParseError};
 

@@ -3,6 +3,18 @@
 //!
 //! [`FrameDecoder`] checks the announced size against a configurable maximum *before* reserving
 //! any memory, so a peer announcing a 2 GiB frame costs nothing but a closed connection.
+//!
+//! ```
+//! use bytes::BytesMut;
+//! use klamm_protocol::frame::FrameDecoder;
+//!
+//! // Two frames arrive in one read, the second one cut short.
+//! let mut stream = BytesMut::from(&[0, 0, 0, 1, 0xaa, 0, 0, 0, 2, 0xbb][..]);
+//! let decoder = FrameDecoder::default();
+//! assert_eq!(&decoder.decode(&mut stream)?.unwrap()[..], &[0xaa]);
+//! assert_eq!(decoder.decode(&mut stream)?, None); // wait for the rest
+//! # Ok::<(), klamm_protocol::DecodeError>(())
+//! ```
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 

@@ -3,6 +3,18 @@
 //! The header version follows from the API and its version ([`ApiKey::request_header_version`],
 //! [`ApiKey::response_header_version`]). Note that the request header's `client_id` is a classic
 //! (non-compact) nullable string even in header v2, as in Kafka's `RequestHeader.json`.
+//!
+//! ```
+//! use klamm_protocol::ApiKey;
+//! use klamm_protocol::header::RequestHeader;
+//!
+//! // Flexible versions use header v2 (with a tag section); ApiVersions v3 is flexible.
+//! let h = RequestHeader::new(ApiKey::ApiVersions, 3, 1, Some("c".into()));
+//! let mut buf = Vec::new();
+//! h.encode(&mut buf, ApiKey::ApiVersions.request_header_version(3))?;
+//! assert_eq!(buf, [0, 18, 0, 3, 0, 0, 0, 1, 0, 1, b'c', 0]);
+//! # Ok::<(), klamm_protocol::EncodeError>(())
+//! ```
 
 use bytes::{BufMut, Bytes};
 

@@ -3,6 +3,19 @@
 //!
 //! Each module holds a `request` and a `response` submodule with the nested structures; the
 //! top-level request and response types are re-exported here.
+//!
+//! ```
+//! use klamm_protocol::messages::{ProduceRequest, produce};
+//!
+//! let partition = produce::request::PartitionProduceData { index: 3, ..Default::default() };
+//! let topic = produce::request::TopicProduceData {
+//!     name: "orders".into(),
+//!     partition_data: vec![partition],
+//!     ..Default::default()
+//! };
+//! let request = ProduceRequest { topic_data: vec![topic], ..Default::default() };
+//! assert_eq!(request.topic_data[0].partition_data[0].index, 3);
+//! ```
 
 pub(crate) mod prelude;
 

@@ -4,6 +4,18 @@
 //! type; encoders write into any [`bytes::BufMut`]. Names follow the protocol guide: `string`
 //! is an int16-prefixed string, `compact_string` an unsigned-varint (N+1) prefixed one, and so
 //! on. Every length is checked against what remains before anything is allocated.
+//!
+//! ```
+//! use klamm_protocol::primitives::{compact_string, put_str, put_varint, varint};
+//!
+//! let mut buf = Vec::new();
+//! put_str(&mut buf, "topic", true)?; // compact: length + 1 as an unsigned varint
+//! put_varint(&mut buf, -3);
+//! let (rest, s) = compact_string(&buf).unwrap();
+//! assert_eq!(s, "topic");
+//! assert_eq!(varint(rest).unwrap().1, -3);
+//! # Ok::<(), klamm_protocol::EncodeError>(())
+//! ```
 
 mod decode;
 mod encode;
