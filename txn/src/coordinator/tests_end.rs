@@ -367,3 +367,28 @@ async fn thousand_transactions_every_fourth_aborted() {
     assert_eq!(m.ended, expected);
     assert_eq!(m.ended.iter().filter(|(c, _)| !c).count(), 250);
 }
+
+/// KIP-890 part 2: after a sequence error the abort's EndTxn v5 already hands out a new
+/// epoch, so no InitProducerId bump (KIP-360) follows.
+#[tokio::test(start_paused = true)]
+async fn a_version_2_abort_after_a_sequence_error_needs_no_init_producer_id() {
+    let (fake, d) = setup();
+    fake.m().transaction_version = 2;
+    d.init_transactions().await.expect("init");
+    d.begin_transaction().expect("begin");
+    assert!(d.manager().status().kip890);
+    send_to(&d, "t", &[0]);
+    // the fake stands in for Produce v12's implicit add
+    fake.m().phase = super::fake::TxnPhase::Ongoing;
+    fake.m().partitions.insert(("t".to_owned(), 0));
+    d.manager()
+        .on_batch_error(&tp("t", 0), ErrorCode::OutOfOrderSequenceNumber);
+    assert_eq!(d.manager().state(), TxnState::AbortableError);
+    let before = d.manager().producer_id_epoch().expect("pid");
+    d.abort_transaction(async {}).await.expect("abort");
+    let after = d.manager().producer_id_epoch().expect("pid");
+    assert_eq!((after.id, after.epoch), (before.id, before.epoch + 1));
+    assert_eq!(fake.count(ApiKey::InitProducerId), 1, "no KIP-360 bump");
+    assert_eq!(fake.m().end_txn_versions, vec![5]);
+    assert_eq!(d.manager().state(), TxnState::Ready);
+}
