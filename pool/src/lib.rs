@@ -19,4 +19,4 @@ pub use guard::{PooledProducer, Txn};
 pub use metrics::PoolMetrics;
 pub use pool::TransactionalPool;
 pub use producer::{Health, PoolProducer, ProducerFactory, transactional_id};
-pub use txn_producer::FnFactory;
+pub use txn_producer::{FnFactory, KafkaTxnProducer, TxnProducerFactory};

@@ -1,11 +1,15 @@
-//! The pool over klamm-txn's [`TransactionalProducer`], and [`FnFactory`], a factory made of a
-//! closure (build the producer for an id and initialise it).
+//! The pool over klamm-txn's [`TransactionalProducer`]: [`TxnProducerFactory`], which builds
+//! every pooled record producer on one shared klamm-net [`Cluster`], and [`FnFactory`], a
+//! factory made of a closure (build the producer for an id and initialise it).
 
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 
-use klamm_txn::producer::ProducerBackend;
-use klamm_txn::{CoordinatorTransport, TransactionalProducer, TxnError};
+use klamm_net::Cluster;
+use klamm_producer::Producer;
+use klamm_txn::producer::{ProducerBackend, TransactionalProducerBuilder};
+use klamm_txn::{ClusterTransport, CoordinatorTransport, TransactionalProducer, TxnError};
 use tracing::warn;
 
 use crate::driver::health_of;
@@ -54,5 +58,111 @@ where
 
     fn create(&self, transactional_id: &str) -> impl Future<Output = Result<P, P::Error>> + Send {
         (self.0)(transactional_id.to_owned())
+    }
+}
+
+/// klamm-txn's transactional record producer on klamm-producer, as [`TxnProducerFactory`]
+/// makes it.
+pub type KafkaTxnProducer = TransactionalProducer<Producer, ClusterTransport>;
+
+/// The settings every producer of a [`TxnProducerFactory`] is built with.
+type Settings =
+    dyn Fn(TransactionalProducerBuilder) -> TransactionalProducerBuilder + Send + Sync + 'static;
+
+/// Creates klamm-txn record producers ([`KafkaTxnProducer`]) that all run on **one** shared
+/// klamm-net [`Cluster`]: one metadata cache, one coordinator cache and one pipelined
+/// connection per broker for the whole pool, however many producers it holds. Each producer
+/// still has its own transaction manager (producer id, epoch, state), accumulator, sequence
+/// numbers and sender task (see the crate's design note).
+///
+/// ```no_run
+/// # async fn f() -> Result<(), Box<dyn std::error::Error>> {
+/// use std::time::Duration;
+/// use klamm_pool::{TransactionalPool, TxnProducerFactory};
+///
+/// let factory = TxnProducerFactory::connect(|b| {
+///     b.bootstrap("localhost:9092")
+///         .producer(|p| p.linger(Duration::from_millis(1)))
+/// })
+/// .await?;
+/// let cluster = factory.cluster().clone();
+/// let pool = TransactionalPool::builder()
+///     .factory(factory)
+///     .id_prefix("orders")
+///     .size(8)
+///     .build()
+///     .await?;
+/// // ... pool.transaction(...) ...
+/// pool.close(Duration::from_secs(5)).await;
+/// cluster.close();
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct TxnProducerFactory {
+    cluster: Cluster,
+    settings: Arc<Settings>,
+}
+
+impl std::fmt::Debug for TxnProducerFactory {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TxnProducerFactory")
+            .field("cluster", &self.cluster)
+            .finish_non_exhaustive()
+    }
+}
+
+impl TxnProducerFactory {
+    /// Connects the shared cluster with the bootstrap servers and connection settings that
+    /// `settings` puts on a [`TransactionalProducer::builder`]; every producer is later built
+    /// from `settings(TransactionalProducer::builder())` with its own transactional id.
+    pub async fn connect(
+        settings: impl Fn(TransactionalProducerBuilder) -> TransactionalProducerBuilder
+        + Send
+        + Sync
+        + 'static,
+    ) -> Result<Self, TxnError> {
+        let cluster = settings(TransactionalProducer::builder())
+            .connect_cluster()
+            .await?;
+        Ok(TxnProducerFactory {
+            cluster,
+            settings: Arc::new(settings),
+        })
+    }
+
+    /// A factory over a cluster that is already connected (`settings` must still name the
+    /// bootstrap servers: they are part of each producer's validated settings).
+    pub fn on_cluster(
+        cluster: Cluster,
+        settings: impl Fn(TransactionalProducerBuilder) -> TransactionalProducerBuilder
+        + Send
+        + Sync
+        + 'static,
+    ) -> Self {
+        TxnProducerFactory {
+            cluster,
+            settings: Arc::new(settings),
+        }
+    }
+
+    /// The shared cluster. Closing a pooled producer leaves it open; close it after the pool.
+    pub fn cluster(&self) -> &Cluster {
+        &self.cluster
+    }
+}
+
+impl ProducerFactory for TxnProducerFactory {
+    type Producer = KafkaTxnProducer;
+
+    async fn create(&self, transactional_id: &str) -> Result<KafkaTxnProducer, TxnError> {
+        let producer = (self.settings)(TransactionalProducer::builder())
+            .transactional_id(transactional_id)
+            .build_on(self.cluster.clone())?;
+        if let Err(e) = producer.init_transactions().await {
+            // Stop its sender task; the shared cluster stays open.
+            let _ = producer.close(Duration::ZERO).await;
+            return Err(e);
+        }
+        Ok(producer)
     }
 }

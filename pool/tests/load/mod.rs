@@ -1,0 +1,390 @@
+//! Issue 8's load with records: concurrent clients, each request one transaction writing an
+//! order and an audit record through a pool of klamm-txn record producers that share one
+//! klamm-net cluster, against klamm-testkit; then the exactly-once check, read back the way a
+//! `read_committed` consumer reads (the orders service example's reader, reused here).
+
+#![allow(dead_code)]
+
+#[path = "../../examples/orders_service/read_committed.rs"]
+pub mod read_committed;
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use klamm_pool::{
+    CommitOutcome, KafkaTxnProducer, PoolError, ProducerFactory, TransactionError,
+    TransactionalPool, TxnProducerFactory,
+};
+use klamm_producer::ProducerRecord;
+use klamm_testkit::Cluster;
+use klamm_txn::TxnError;
+
+/// The orders topic.
+pub const ORDERS: &str = "orders";
+/// The audit topic.
+pub const AUDIT: &str = "audit";
+/// The client id of the pool's connections.
+pub const POOL_CLIENT_ID: &str = "orders-pool";
+/// Brokers of the testkit cluster.
+pub const BROKERS: i32 = 3;
+
+/// A testkit cluster with 3 brokers and both topics (3 partitions each).
+pub async fn testkit() -> Arc<Cluster> {
+    Arc::new(
+        Cluster::builder()
+            .brokers(BROKERS)
+            .topic(ORDERS, 3)
+            .topic(AUDIT, 3)
+            .start()
+            .await
+            .expect("testkit starts"),
+    )
+}
+
+/// The record pool under test: `size` producers `{prefix}-0..`, all on one shared cluster.
+pub async fn record_pool(
+    kit: &Cluster,
+    prefix: &str,
+    size: usize,
+) -> TransactionalPool<TxnProducerFactory> {
+    let bootstrap = kit.bootstrap();
+    let connection = klamm_net::ConnectionConfig::builder()
+        .client_id(POOL_CLIENT_ID)
+        .build()
+        .expect("connection settings");
+    let factory = TxnProducerFactory::connect(move |b| {
+        b.bootstrap(&bootstrap)
+            .connection(connection.clone())
+            .operation_timeout(Duration::from_secs(20))
+            .producer(|p| p.client_id(POOL_CLIENT_ID).linger(Duration::ZERO))
+    })
+    .await
+    .expect("the shared cluster connects");
+    TransactionalPool::builder()
+        .factory(factory)
+        .id_prefix(prefix)
+        .size(size)
+        .checkout_timeout(Duration::from_secs(60))
+        .replace_backoff(Duration::from_millis(20), Duration::from_millis(500))
+        .build()
+        .await
+        .expect("the pool builds")
+}
+
+/// The shape of a load run.
+#[derive(Debug, Clone, Copy)]
+pub struct Load {
+    /// Prefix of every key this load writes (tells runs on one cluster apart).
+    pub tag: &'static str,
+    /// Concurrent clients.
+    pub clients: usize,
+    /// Requests per client, one after the other.
+    pub per_client: usize,
+    /// Every `fail_every`th request of a client writes both records, then its handler fails
+    /// (the transaction is aborted); 0 for none.
+    pub fail_every: usize,
+}
+
+impl Load {
+    /// Requests in all.
+    pub fn total(&self) -> usize {
+        self.clients * self.per_client
+    }
+}
+
+/// What a client saw of one request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Committed.
+    Committed,
+    /// Failed, with its transaction aborted (or never begun): its records must stay
+    /// invisible.
+    Failed,
+    /// The commit's outcome is unknown: both records visible once, or neither.
+    Unknown,
+}
+
+/// The handler's own failure.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    /// The producer refused a record.
+    #[error(transparent)]
+    Txn(#[from] TxnError),
+    /// The request was rejected after writing (the test's every-`fail_every`th request).
+    #[error("rejected by the handler")]
+    Rejected,
+}
+
+impl Load {
+    /// A request's key: the load's tag, client and request number.
+    pub fn key(&self, client: usize, i: usize) -> String {
+        format!("{}{client}-{i}", self.tag)
+    }
+}
+
+/// Runs `load` through `pool`; `done` counts finished requests (a fault injector watches it).
+/// Returns every request's outcome, indexed `client * per_client + i`.
+pub async fn run<F: ProducerFactory<Producer = KafkaTxnProducer>>(
+    pool: &TransactionalPool<F>,
+    load: Load,
+    done: Arc<AtomicU64>,
+) -> Vec<Outcome> {
+    let mut tasks = Vec::new();
+    for c in 0..load.clients {
+        let (pool, done) = (pool.clone(), Arc::clone(&done));
+        tasks.push(tokio::spawn(async move {
+            let mut out = Vec::with_capacity(load.per_client);
+            for i in 0..load.per_client {
+                let fail = load.fail_every > 0 && i % load.fail_every == load.fail_every - 1;
+                out.push(request(&pool, load.key(c, i), fail).await);
+                done.fetch_add(1, Ordering::Relaxed);
+            }
+            out
+        }));
+    }
+    let mut outcomes = Vec::with_capacity(load.total());
+    for t in tasks {
+        outcomes.extend(t.await.expect("client task"));
+    }
+    outcomes
+}
+
+async fn request<F: ProducerFactory<Producer = KafkaTxnProducer>>(
+    pool: &TransactionalPool<F>,
+    key: String,
+    fail: bool,
+) -> Outcome {
+    let r = pool
+        .transaction(|txn| async move {
+            let order = txn
+                .send(ProducerRecord::new(ORDERS).key(key.clone()).value("order"))
+                .await?;
+            let audit = txn
+                .send(ProducerRecord::new(AUDIT).key(key).value("created"))
+                .await?;
+            if fail {
+                return Err(AppError::Rejected);
+            }
+            Ok((order, audit))
+        })
+        .await;
+    match r {
+        Ok((order, audit)) => {
+            // Committed: the commit flushed both, so both deliveries are complete.
+            order.await.expect("a committed order was delivered");
+            audit.await.expect("a committed audit record was delivered");
+            Outcome::Committed
+        }
+        Err(TransactionError::Pool(PoolError::Commit {
+            outcome: CommitOutcome::Unknown,
+            ..
+        })) => Outcome::Unknown,
+        Err(e) => {
+            // LOAD_DEBUG=1 shows why requests failed (beyond the handler's own rejections).
+            if std::env::var_os("LOAD_DEBUG").is_some()
+                && !matches!(e, TransactionError::Aborted(AppError::Rejected))
+            {
+                eprintln!("request failed: {e}");
+            }
+            Outcome::Failed
+        }
+    }
+}
+
+/// The exactly-once check's numbers.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Report {
+    /// Requests committed, failed, unknown.
+    pub committed: usize,
+    /// Requests that failed.
+    pub failed: usize,
+    /// Requests whose outcome was unknown.
+    pub unknown: usize,
+    /// Unknown-outcome requests that turned out committed.
+    pub unknown_committed: usize,
+    /// Records visible (orders + audit).
+    pub visible: usize,
+    /// Records visible more than once (counting each extra copy).
+    pub duplicates: usize,
+    /// Committed requests' records not visible.
+    pub missing: usize,
+    /// Failed requests' records visible.
+    pub failed_visible: usize,
+    /// Unknown requests with only one of their two records visible.
+    pub torn: usize,
+    /// Visible records that no request of this load wrote.
+    pub strangers: usize,
+    /// Partitions whose last stable offset is behind the high watermark once every request
+    /// finished: a transaction left open (a `read_committed` reader would stall there).
+    pub hanging: usize,
+    /// Time the read-back took.
+    pub read_back: Duration,
+}
+
+impl Report {
+    /// True when the run was exactly-once.
+    pub fn exactly_once(&self) -> bool {
+        self.duplicates == 0
+            && self.missing == 0
+            && self.failed_visible == 0
+            && self.torn == 0
+            && self.strangers == 0
+            && self.hanging == 0
+    }
+}
+
+/// Reads both topics back `read_committed` and checks every request's records.
+pub async fn check(kit: &Cluster, load: Load, outcomes: &[Outcome]) -> Report {
+    let start = Instant::now();
+    let reader = klamm_net::Cluster::builder()
+        .bootstrap(kit.bootstrap())
+        .connect()
+        .await
+        .expect("reader connects");
+    let mut counts = [vec![0u32; load.total()], vec![0u32; load.total()]];
+    let mut report = Report::default();
+    for topic in [ORDERS, AUDIT] {
+        for p in 0.. {
+            let Some((hw, lso)) = kit.offsets(topic, p) else {
+                break;
+            };
+            report.hanging += usize::from(lso != hw);
+        }
+    }
+    for (t, topic) in [ORDERS, AUDIT].into_iter().enumerate() {
+        let keys = read_committed::keys(&reader, topic)
+            .await
+            .unwrap_or_else(|e| panic!("read_committed {topic}: {e}"));
+        report.visible += keys.len();
+        for k in keys {
+            match parse_key(&k, load) {
+                Some(idx) => counts[t][idx] += 1,
+                None => report.strangers += 1,
+            }
+        }
+    }
+    reader.close();
+    for (idx, outcome) in outcomes.iter().enumerate() {
+        let (o, a) = (counts[0][idx], counts[1][idx]);
+        report.duplicates += (o.saturating_sub(1) + a.saturating_sub(1)) as usize;
+        match outcome {
+            Outcome::Committed => {
+                report.committed += 1;
+                report.missing += usize::from(o == 0) + usize::from(a == 0);
+            }
+            Outcome::Failed => {
+                report.failed += 1;
+                report.failed_visible += usize::from(o > 0) + usize::from(a > 0);
+            }
+            Outcome::Unknown => {
+                report.unknown += 1;
+                if (o > 0) != (a > 0) {
+                    report.torn += 1;
+                } else if o > 0 {
+                    report.unknown_committed += 1;
+                }
+            }
+        }
+    }
+    report.read_back = start.elapsed();
+    report
+}
+
+fn parse_key(k: &[u8], load: Load) -> Option<usize> {
+    let s = std::str::from_utf8(k).ok()?.strip_prefix(load.tag)?;
+    let (c, i) = s.split_once('-')?;
+    let (c, i): (usize, usize) = (c.parse().ok()?, i.parse().ok()?);
+    (c < load.clients && i < load.per_client).then_some(c * load.per_client + i)
+}
+
+/// Distinct connections that sent a request to the testkit (from its arrival log) whose
+/// client id is `client_id`, or any client when `None`.
+pub fn connections(kit: &Cluster, client_id: Option<&str>) -> BTreeSet<u64> {
+    kit.arrivals()
+        .iter()
+        .filter(|a| client_id.is_none_or(|c| a.client_id.as_deref() == Some(c)))
+        .map(|a| a.connection)
+        .collect()
+}
+
+/// Producer counters summed over the pool's current producers (borrowing every one of them,
+/// so call it when the load is over): `(produce requests, batch retries, batches failed)`.
+/// A Produce answered OUT_OF_ORDER_SEQUENCE_NUMBER is either retried or failed, so
+/// `retries + failed == 0` proves none was.
+pub async fn producer_counters(pool: &TransactionalPool<TxnProducerFactory>) -> (u64, u64, u64) {
+    let mut guards = Vec::new();
+    for _ in 0..pool.config().size {
+        guards.push(pool.get().await.expect("an idle producer"));
+    }
+    guards.iter().fold((0, 0, 0), |(r, t, f), g| {
+        let m = g.backend().metrics();
+        (r + m.requests, t + m.retries, f + m.batches_failed)
+    })
+}
+
+/// What a load run with a fault in the middle saw.
+#[derive(Debug)]
+pub struct FaultRun {
+    /// Every request's outcome.
+    pub outcomes: Vec<Outcome>,
+    /// Requests finished when the fault started.
+    pub done_at_fault: u64,
+    /// Requests finished when the fault was over.
+    pub done_after_fault: u64,
+}
+
+/// Runs `load` through `pool` and, once a third of the requests finished, `fault` (while the
+/// clients keep going). Asserts the fault overlapped real load: requests were still running
+/// when it was over.
+pub async fn run_with_fault<Fut: std::future::Future<Output = ()>>(
+    pool: &TransactionalPool<TxnProducerFactory>,
+    load: Load,
+    fault: Fut,
+) -> FaultRun {
+    let done = Arc::new(AtomicU64::new(0));
+    let clients = tokio::spawn({
+        let (pool, done) = (pool.clone(), Arc::clone(&done));
+        async move { run(&pool, load, done).await }
+    });
+    let third = load.total() as u64 / 3;
+    while done.load(Ordering::Relaxed) < third {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let done_at_fault = done.load(Ordering::Relaxed);
+    fault.await;
+    let done_after_fault = done.load(Ordering::Relaxed);
+    let outcomes = tokio::time::timeout(Duration::from_secs(240), clients)
+        .await
+        .expect("the load finishes")
+        .expect("the clients ran");
+    assert!(
+        done_after_fault < load.total() as u64,
+        "the fault overlapped the load ({done_at_fault}..{done_after_fault} of {})",
+        load.total()
+    );
+    FaultRun {
+        outcomes,
+        done_at_fault,
+        done_after_fault,
+    }
+}
+
+/// `(slot, producer id, epoch)` of every producer of the pool (borrowing each, so call it when
+/// no load runs).
+pub async fn producer_ids(pool: &TransactionalPool<TxnProducerFactory>) -> Vec<(usize, i64, i16)> {
+    let mut guards = Vec::new();
+    for _ in 0..pool.config().size {
+        guards.push(pool.get().await.expect("an idle producer"));
+    }
+    let mut ids: Vec<_> = guards
+        .iter()
+        .map(|g| {
+            let p = g.status().producer.expect("initialised");
+            (g.slot(), p.id, p.epoch)
+        })
+        .collect();
+    ids.sort_unstable();
+    ids
+}
