@@ -388,3 +388,25 @@ async fn version_2_offsets_commit_with_the_transaction() {
     let got = read_committed(&reader(&kit).await, TOPIC, PARTITIONS).await;
     assert_eq!(got[0], vec![Bytes::from("r1"), Bytes::from("r3")]);
 }
+
+/// The builder's opt-out keeps a producer on the KIP-98 protocol on a version-2 cluster.
+#[tokio::test]
+async fn transaction_version_2_can_be_turned_off() {
+    let kit = testkit(2).await;
+    let p = TransactionalProducer::builder()
+        .bootstrap(kit.bootstrap())
+        .transactional_id("v2-off")
+        .transaction_version_2(false)
+        .build()
+        .await
+        .expect("build");
+    p.init_transactions().await.expect("init");
+    p.begin_transaction().expect("begin");
+    assert!(!p.status().kip890);
+    let f = p.send(record(0, "a")).await.expect("send");
+    p.commit_transaction().await.expect("commit");
+    f.await.expect("delivered");
+    assert_eq!(kit.arrivals_of(ApiKey::AddPartitionsToTxn), 1);
+    assert_eq!(versions(&kit, ApiKey::Produce), vec![11]);
+    assert_eq!(versions(&kit, ApiKey::EndTxn), vec![4]);
+}
