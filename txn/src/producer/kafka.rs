@@ -109,8 +109,7 @@ impl TransactionalProducerBuilder {
     /// Whether the producer may use transaction version 2 (KIP-890 part 2: Produce v12 with
     /// implicit partition adds, EndTxn v5 with a new epoch per transaction) when the cluster
     /// finalizes `transaction.version` >= 2. Default `true`; `false` keeps the KIP-98
-    /// protocol (AddPartitionsToTxn, EndTxn up to v4) whatever the cluster offers, e.g. for a
-    /// broker that advertises Produce v12 but refuses it.
+    /// protocol (AddPartitionsToTxn, EndTxn up to v4) whatever the cluster offers.
     pub fn transaction_version_2(mut self, enabled: bool) -> Self {
         self.txn.kip890_capable = enabled;
         self
