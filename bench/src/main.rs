@@ -3,7 +3,8 @@
 //! are measured alone; brokers run in processes of their own too.
 //!
 //! ```text
-//! klamm-bench producer [--quick]     # issue 6's comparison; prints a table with ratios
+//! klamm-bench producer [--quick] [--repeat N]   # issue 6's comparison: N rounds (default 3,
+//!                                               # 1 with --quick), medians and ratios
 //! klamm-bench serve mock|testkit N   # (internal) a broker process
 //! klamm-bench client-producer ...    # (internal) one measured client run
 //! ```
@@ -41,64 +42,130 @@ fn run_child(run: &ProducerRun) -> Result<RunResult, String> {
     RunResult::from_json(stdout.lines().last().unwrap_or(""))
 }
 
-fn producer_bench(quick: bool) -> Result<(), String> {
+/// The median of `values` (the mean of the middle two for an even count); 0 when empty.
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    let n = values.len();
+    match n {
+        0 => 0.0,
+        _ if n % 2 == 1 => values[n / 2],
+        _ => (values[n / 2 - 1] + values[n / 2]) / 2.0,
+    }
+}
+
+/// Broker, idempotence and client of a run.
+type Setting = (BrokerKind, bool, &'static str);
+
+/// Several runs of one client with one setting, summarised.
+struct Summary {
+    rate: f64,
+    cpu_per_million: f64,
+    peak_rss: u64,
+    failed: u64,
+}
+
+fn summarise(runs: &[RunResult]) -> Summary {
+    Summary {
+        rate: median(runs.iter().map(RunResult::rate).collect()),
+        cpu_per_million: median(runs.iter().map(RunResult::cpu_per_million).collect()),
+        peak_rss: runs.iter().map(|r| r.peak_rss).max().unwrap_or(0),
+        failed: runs.iter().map(|r| r.failed).sum(),
+    }
+}
+
+fn producer_bench(quick: bool, repeat: usize) -> Result<(), String> {
     let records: u64 = if quick { 100_000 } else { 1_000_000 };
     println!(
-        "producer benchmark: {records} records of 100 bytes, no key, acks=all, linger 5 ms, {PARTITIONS} partitions, 3 brokers"
+        "producer benchmark: {records} records of 100 bytes, no key, acks=all, linger 5 ms, {PARTITIONS} partitions, 3 brokers; \
+         {repeat} round(s), each on fresh brokers, clients alternating; medians of records/s and CPU, largest peak RSS"
     );
-    println!(
-        "{:<8} {:<6} {:<8} {:>12} {:>9} {:>14} {:>10} {:>8}",
-        "broker", "idem", "client", "records/s", "MB/s", "cpu s/M rec", "peak RSS", "failed"
-    );
-    let mut ratios = Vec::new();
     let topic = |imp: &str, idem: bool| format!("bench-{imp}-{idem}");
     let topics: Vec<String> = [true, false]
         .iter()
         .flat_map(|i| ["klamm", "rdkafka"].map(|c| topic(c, *i)))
         .collect();
+    let mut results: Vec<(Setting, Vec<RunResult>)> = Vec::new();
     for kind in [BrokerKind::Mock, BrokerKind::Testkit] {
-        let broker = BrokerProcess::start(kind, 3, &topics, PARTITIONS)?;
-        for idempotence in [true, false] {
-            let mut pair: Vec<(String, Result<RunResult, String>)> = Vec::new();
-            for implementation in ["klamm", "rdkafka"] {
-                let run = ProducerRun {
-                    implementation: implementation.into(),
-                    bootstrap: broker.bootstrap.clone(),
-                    topic: topic(implementation, idempotence),
-                    records,
-                    record_size: 100,
-                    idempotence,
-                    linger_ms: 5,
-                    batch_size: 131_072,
-                };
-                let result = run_child(&run);
-                match &result {
-                    Ok(r) => println!(
-                        "{:<8} {:<6} {:<8} {:>12.0} {:>9.1} {:>14.3} {:>8.1}MB {:>8}",
-                        kind.name(),
+        for round in 0..repeat {
+            let broker = BrokerProcess::start(kind, 3, &topics, PARTITIONS)?;
+            for idempotence in [true, false] {
+                for implementation in ["klamm", "rdkafka"] {
+                    let run = ProducerRun {
+                        implementation: implementation.into(),
+                        bootstrap: broker.bootstrap.clone(),
+                        topic: topic(implementation, idempotence),
+                        records,
+                        record_size: 100,
                         idempotence,
-                        implementation,
-                        r.rate(),
-                        r.rate() * 100.0 / 1e6,
-                        r.cpu_per_million(),
-                        r.peak_rss as f64 / 1e6,
-                        r.failed
-                    ),
-                    Err(e) => println!(
-                        "{:<8} {:<6} {:<8} not measured: {e}",
-                        kind.name(),
-                        idempotence,
-                        implementation
-                    ),
+                        linger_ms: 5,
+                        batch_size: 131_072,
+                    };
+                    match run_child(&run) {
+                        Ok(r) => {
+                            println!(
+                                "  round {} {:<8} idempotence={:<5} {:<8} {:>10.0} records/s {:>7.3} cpu s/M {:>7.1} MB",
+                                round + 1,
+                                kind.name(),
+                                idempotence,
+                                implementation,
+                                r.rate(),
+                                r.cpu_per_million(),
+                                r.peak_rss as f64 / 1e6
+                            );
+                            let key = (kind, idempotence, implementation);
+                            match results.iter_mut().find(|(k, _)| *k == key) {
+                                Some((_, runs)) => runs.push(r),
+                                None => results.push((key, vec![r])),
+                            }
+                        }
+                        Err(e) => println!(
+                            "  round {} {:<8} idempotence={:<5} {:<8} not measured: {e}",
+                            round + 1,
+                            kind.name(),
+                            idempotence,
+                            implementation
+                        ),
+                    }
                 }
-                pair.push((implementation.to_string(), result));
             }
-            if let (Ok(k), Ok(r)) = (&pair[0].1, &pair[1].1) {
+        }
+    }
+    println!();
+    println!(
+        "{:<8} {:<6} {:<8} {:>12} {:>9} {:>14} {:>10} {:>8}",
+        "broker", "idem", "client", "records/s", "MB/s", "cpu s/M rec", "peak RSS", "failed"
+    );
+    let mut ratios = Vec::new();
+    for kind in [BrokerKind::Mock, BrokerKind::Testkit] {
+        for idempotence in [true, false] {
+            let mut pair = Vec::new();
+            for implementation in ["klamm", "rdkafka"] {
+                let Some((_, runs)) = results
+                    .iter()
+                    .find(|(k, _)| *k == (kind, idempotence, implementation))
+                else {
+                    continue;
+                };
+                let s = summarise(runs);
+                println!(
+                    "{:<8} {:<6} {:<8} {:>12.0} {:>9.1} {:>14.3} {:>8.1}MB {:>8}",
+                    kind.name(),
+                    idempotence,
+                    implementation,
+                    s.rate,
+                    s.rate * 100.0 / 1e6,
+                    s.cpu_per_million,
+                    s.peak_rss as f64 / 1e6,
+                    s.failed
+                );
+                pair.push((implementation, s));
+            }
+            if let [(_, k), (_, r)] = &pair[..] {
                 ratios.push(format!(
                     "{} idempotence={idempotence}: klamm/rdkafka records/s {:.2}x, cpu per record {:.2}x, peak RSS {:.2}x",
                     kind.name(),
-                    k.rate() / r.rate(),
-                    k.cpu_per_million() / r.cpu_per_million().max(1e-9),
+                    k.rate / r.rate.max(1e-9),
+                    k.cpu_per_million / r.cpu_per_million.max(1e-9),
                     k.peak_rss as f64 / (r.peak_rss.max(1) as f64)
                 ));
             }
@@ -117,7 +184,17 @@ fn producer_bench(quick: bool) -> Result<(), String> {
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
-        Some("producer") => producer_bench(args.iter().any(|a| a == "--quick")),
+        Some("producer") => {
+            let quick = args.iter().any(|a| a == "--quick");
+            let repeat = args
+                .iter()
+                .position(|a| a == "--repeat")
+                .and_then(|i| args.get(i + 1))
+                .and_then(|n| n.parse().ok())
+                .unwrap_or(if quick { 1 } else { 3 })
+                .max(1);
+            producer_bench(quick, repeat)
+        }
         Some("serve") => match (
             args.get(1).and_then(|k| BrokerKind::parse(k)),
             args.get(2).and_then(|n| n.parse().ok()),
@@ -135,7 +212,7 @@ fn main() -> ExitCode {
             println!("{}", r.to_json());
             Ok(())
         }),
-        _ => Err("usage: klamm-bench producer [--quick]".into()),
+        _ => Err("usage: klamm-bench producer [--quick] [--repeat N]".into()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -143,5 +220,17 @@ fn main() -> ExitCode {
             eprintln!("klamm-bench: {e}");
             ExitCode::FAILURE
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::median;
+
+    #[test]
+    fn medians() {
+        assert_eq!(median(vec![]), 0.0);
+        assert_eq!(median(vec![3.0, 1.0, 2.0]), 2.0);
+        assert_eq!(median(vec![4.0, 1.0, 3.0, 2.0]), 2.5);
     }
 }

@@ -140,7 +140,7 @@ impl BatchCompleter {
             completion: Arc::clone(&self.completion),
             offset_delta,
             timestamp,
-            slot: None,
+            slot: NO_SLOT,
         }
     }
 
@@ -322,8 +322,12 @@ pub struct DeliveryFuture {
     completion: Arc<Completion>,
     offset_delta: u32,
     timestamp: i64,
-    slot: Option<usize>,
+    /// Index of this future's waker in the completion's list, or [`NO_SLOT`].
+    slot: u32,
 }
+
+/// A future that never registered a waker.
+const NO_SLOT: u32 = u32::MAX;
 
 impl fmt::Debug for DeliveryFuture {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -343,7 +347,7 @@ impl DeliveryFuture {
             completion: Arc::clone(completion),
             offset_delta: 0,
             timestamp: -1,
-            slot: None,
+            slot: NO_SLOT,
         }
     }
 
@@ -388,14 +392,12 @@ impl Future for DeliveryFuture {
             drop(waiters);
             return Poll::Ready(self.resolve(result));
         }
-        match self.slot {
-            Some(i) if i < waiters.len() => match &mut waiters[i] {
-                Some(w) if w.will_wake(cx.waker()) => {}
-                slot => *slot = Some(cx.waker().clone()),
-            },
-            _ => {
+        match waiters.get_mut(self.slot as usize) {
+            Some(Some(w)) if w.will_wake(cx.waker()) => {}
+            Some(slot) => *slot = Some(cx.waker().clone()),
+            None => {
                 waiters.push(Some(cx.waker().clone()));
-                self.slot = Some(waiters.len() - 1);
+                self.slot = u32::try_from(waiters.len() - 1).unwrap_or(NO_SLOT);
             }
         }
         Poll::Pending
@@ -404,9 +406,9 @@ impl Future for DeliveryFuture {
 
 impl Drop for DeliveryFuture {
     fn drop(&mut self) {
-        if let Some(i) = self.slot
+        if self.slot != NO_SLOT
             && self.completion.result.get().is_none()
-            && let Some(slot) = self.completion.lock_waiters().get_mut(i)
+            && let Some(slot) = self.completion.lock_waiters().get_mut(self.slot as usize)
         {
             *slot = None;
         }
@@ -558,6 +560,12 @@ mod tests {
             watch.try_result().is_some(),
             "flush sees the split batch done"
         );
+    }
+
+    #[test]
+    fn a_delivery_future_is_small() {
+        // An application may hold one per record in flight.
+        assert!(std::mem::size_of::<DeliveryFuture>() <= 24);
     }
 
     #[test]
