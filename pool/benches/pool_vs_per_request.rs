@@ -1,50 +1,40 @@
-//! The pool of 8 vs the anti-pattern (a new transactional client with a random transactional
-//! id per request: connect, init, begin, write, commit, close), 64 concurrent clients, one
-//! small write per transaction, against klamm-testkit in the same run.
+//! Issue 8's benchmark: the pool of 8 vs the anti-pattern, a new transactional producer with a
+//! random transactional id per request (build, init, begin, send, commit, close), 64
+//! concurrent clients, one record per transaction, against klamm-testkit (3 brokers, in this
+//! process) in the same run.
 //!
-//! The transactional client is klamm-txn's coordinator-level `TxnDriver` and each transaction
-//! writes one consumer offset (AddOffsetsToTxn + TxnOffsetCommit + EndTxn): klamm-txn's
-//! record-producing `TransactionalProducer` does not exist yet. Both sides pay exactly the same
-//! per-transaction work; the anti-pattern adds what a per-request producer costs (connections,
-//! metadata, FindCoordinator, InitProducerId).
+//! Both sides are klamm-txn's record-producing `TransactionalProducer` on klamm-producer. The
+//! pool's producers share one klamm-net cluster (`TxnProducerFactory`); each per-request
+//! producer connects its own. Prints transactions/s of both, the ratio, and the connections
+//! each side opened (total, and the most open at once, from the testkit's arrival log).
 //!
-//! `cargo bench -p klamm-pool` (add `-- --quick` for a short run).
+//! `cargo bench -p klamm-pool` (`-- --quick` for a short run); `cargo xtask bench pool`.
 
-use std::collections::BTreeSet;
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use klamm_pool::{DriverFactory, TransactionalPool};
-use klamm_producer::idempotence::TopicPartition;
+use klamm_pool::{TransactionalPool, TxnProducerFactory};
+use klamm_producer::ProducerRecord;
 use klamm_testkit::Cluster;
-use klamm_txn::{
-    ClusterTransport, ConsumerGroupMetadata, OffsetAndMetadata, TransactionManager, TxnConfig,
-    TxnDriver, TxnError,
-};
+use klamm_txn::TransactionalProducer;
 
 const CLIENTS: usize = 64;
+const POOL_SIZE: usize = 8;
 const TOPIC: &str = "bench";
+const POOL_CLIENT: &str = "bench-pool";
+const ANTI_CLIENT: &str = "bench-per-request";
 
-fn offsets(partition: i32, offset: i64) -> Vec<(TopicPartition, OffsetAndMetadata)> {
-    let tp = TopicPartition {
-        topic: Arc::from(TOPIC),
-        partition,
-    };
-    vec![(tp, OffsetAndMetadata::new(offset))]
-}
-
-fn template() -> TxnConfig {
-    let mut cfg = TxnConfig::new("");
-    cfg.retry_backoff = Duration::from_millis(10);
-    cfg.short_backoff = Duration::from_millis(2);
-    cfg
-}
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 struct Run {
     transactions: u64,
     elapsed: Duration,
+    /// Connections that carried a request.
     connections: usize,
+    /// Most connections in use at once (each from its first to its last request).
+    peak_open: usize,
 }
 
 impl Run {
@@ -53,25 +43,57 @@ impl Run {
     }
 }
 
-/// Distinct connections that sent anything since `since`.
-fn connections_since(kit: &Cluster, since: Instant) -> usize {
-    kit.arrivals()
-        .iter()
-        .filter(|a| a.at >= since)
-        .map(|a| a.connection)
-        .collect::<BTreeSet<_>>()
-        .len()
+/// Connections of `client_id` since `since`: how many, and the most in use at once.
+fn connections(kit: &Cluster, client_id: &str, since: Instant) -> (usize, usize) {
+    let mut spans: BTreeMap<u64, (Instant, Instant)> = BTreeMap::new();
+    for a in kit.arrivals() {
+        if a.at < since || a.client_id.as_deref() != Some(client_id) {
+            continue;
+        }
+        let span = spans.entry(a.connection).or_insert((a.at, a.at));
+        span.0 = span.0.min(a.at);
+        span.1 = span.1.max(a.at);
+    }
+    let mut events: Vec<(Instant, i32)> = spans
+        .values()
+        .flat_map(|&(open, last)| [(open, 1), (last, -1)])
+        .collect();
+    // At equal instants count openings first: a connection is open at its own last request.
+    events.sort_by_key(|&(at, delta)| (at, -delta));
+    let (mut open, mut peak) = (0i32, 0i32);
+    for (_, delta) in events {
+        open += delta;
+        peak = peak.max(open);
+    }
+    (spans.len(), usize::try_from(peak).unwrap_or(0))
 }
 
-async fn run_pool(kit: &Cluster, per_client: u64) -> Result<Run, Box<dyn std::error::Error>> {
-    let cluster = klamm_net::Cluster::builder()
-        .bootstrap(kit.bootstrap())
-        .connect()
-        .await?;
+fn connection(client_id: &str) -> Result<klamm_net::ConnectionConfig, BoxError> {
+    Ok(klamm_net::ConnectionConfig::builder()
+        .client_id(client_id)
+        .build()?)
+}
+
+fn record(c: usize, i: u64) -> ProducerRecord {
+    ProducerRecord::new(TOPIC)
+        .key(format!("{c}-{i}"))
+        .value("order")
+}
+
+async fn run_pool(kit: &Cluster, per_client: u64) -> Result<Run, BoxError> {
+    let bootstrap = kit.bootstrap();
+    let conn = connection(POOL_CLIENT)?;
+    let factory = TxnProducerFactory::connect(move |b| {
+        b.bootstrap(&bootstrap)
+            .connection(conn.clone())
+            .producer(|p| p.client_id(POOL_CLIENT).linger(Duration::ZERO))
+    })
+    .await?;
+    let cluster = factory.cluster().clone();
     let pool = TransactionalPool::builder()
-        .factory(DriverFactory::new(cluster.clone(), template()))
+        .factory(factory)
         .id_prefix("bench-pool")
-        .size(8)
+        .size(POOL_SIZE)
         .checkout_timeout(Duration::from_secs(60))
         .build()
         .await?;
@@ -81,65 +103,53 @@ async fn run_pool(kit: &Cluster, per_client: u64) -> Result<Run, Box<dyn std::er
     for c in 0..CLIENTS {
         let pool = pool.clone();
         tasks.push(tokio::spawn(async move {
-            let group = ConsumerGroupMetadata::new(format!("pool-{c}"));
             for i in 0..per_client {
-                let (group, offs) = (&group, offsets(c as i32 % 6, i as i64));
-                pool.transaction(|txn| async move {
-                    txn.send_offsets_to_transaction(&offs, group).await
-                })
-                .await?;
+                let delivery = pool
+                    .transaction(|txn| async move { txn.send(record(c, i)).await })
+                    .await?;
+                delivery.await?;
             }
-            Ok::<_, klamm_pool::TransactionError<TxnError>>(())
+            Ok::<_, BoxError>(())
         }));
     }
     for t in tasks {
         t.await??;
     }
     let elapsed = start.elapsed();
-    let connections = connections_since(kit, since);
+    let (connections, peak_open) = connections(kit, POOL_CLIENT, since);
     pool.close(Duration::from_secs(5)).await;
     cluster.close();
     Ok(Run {
         transactions: CLIENTS as u64 * per_client,
         elapsed,
         connections,
+        peak_open,
     })
 }
 
-async fn per_request(
-    kit: &Cluster,
-    id: String,
-    c: usize,
-    i: u64,
-) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
-    let cluster = klamm_net::Cluster::builder()
-        .bootstrap(kit.bootstrap())
-        .connect()
+/// One request the anti-pattern's way: a new producer with a fresh transactional id.
+async fn per_request(bootstrap: &str, id: String, c: usize, i: u64) -> Result<(), BoxError> {
+    let p = TransactionalProducer::builder()
+        .bootstrap(bootstrap)
+        .connection(connection(ANTI_CLIENT)?)
+        .transactional_id(id)
+        .producer(|p| p.client_id(ANTI_CLIENT).linger(Duration::ZERO))
+        .build()
         .await?;
-    let mut cfg = template();
-    cfg.transactional_id = Arc::from(id);
-    let driver = TxnDriver::new(
-        Arc::new(TransactionManager::new(cfg)),
-        ClusterTransport::new(cluster.clone()),
-    );
     let result = async {
-        driver.init_transactions().await?;
-        driver.begin_transaction()?;
-        let group = ConsumerGroupMetadata::new(format!("anti-{c}"));
-        driver
-            .send_offsets_to_transaction(&offsets(c as i32 % 6, i as i64), &group)
-            .await?;
-        driver.commit_transaction(async { Ok(()) }).await
+        p.init_transactions().await?;
+        p.begin_transaction()?;
+        let delivery = p.send(record(c, i)).await?;
+        p.commit_transaction().await?;
+        delivery.await?;
+        Ok::<_, BoxError>(())
     }
     .await;
-    cluster.close();
-    Ok(result?)
+    p.close(Duration::from_secs(5)).await?;
+    result
 }
 
-async fn run_anti_pattern(
-    kit: &Arc<Cluster>,
-    per_client: u64,
-) -> Result<Run, Box<dyn std::error::Error>> {
+async fn run_anti_pattern(kit: &Cluster, per_client: u64) -> Result<Run, BoxError> {
     let since = Instant::now();
     let start = Instant::now();
     let seq = Arc::new(AtomicU64::new(0));
@@ -147,64 +157,76 @@ async fn run_anti_pattern(
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_nanos())
         .unwrap_or(0);
+    let bootstrap: Arc<str> = Arc::from(kit.bootstrap());
     let mut tasks = Vec::new();
     for c in 0..CLIENTS {
-        let (kit, seq) = (Arc::clone(kit), Arc::clone(&seq));
+        let (seq, bootstrap) = (Arc::clone(&seq), Arc::clone(&bootstrap));
         tasks.push(tokio::spawn(async move {
             for i in 0..per_client {
                 // A "random" id per request, as the sarama service did with UUIDs.
                 let id = format!("req-{nonce:x}-{}", seq.fetch_add(1, Ordering::Relaxed));
-                per_request(&kit, id, c, i).await?;
+                per_request(&bootstrap, id, c, i).await?;
             }
-            Ok::<_, Box<dyn std::error::Error + Send + Sync>>(())
+            Ok::<_, BoxError>(())
         }));
     }
     for t in tasks {
-        t.await?.map_err(|e| e.to_string())?;
+        t.await??;
     }
+    let elapsed = start.elapsed();
+    let (connections, peak_open) = connections(kit, ANTI_CLIENT, since);
     Ok(Run {
         transactions: CLIENTS as u64 * per_client,
-        elapsed: start.elapsed(),
-        connections: connections_since(kit, since),
+        elapsed,
+        connections,
+        peak_open,
     })
 }
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
+fn main() -> Result<(), BoxError> {
     let quick = std::env::args().any(|a| a == "--quick");
-    // `cargo test --benches` runs bench targets with `--test`/no `--bench`: keep that short.
+    // `cargo test --benches` runs bench targets without `--bench`: keep that short.
     let smoke = !std::env::args().any(|a| a == "--bench");
     let (pool_n, anti_n) = match (smoke, quick) {
         (true, _) => (2, 1),
-        (false, true) => (50, 3),
-        (false, false) => (300, 15),
+        (false, true) => (100, 5),
+        (false, false) => (1_000, 25),
     };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
     rt.block_on(async {
-        let kit = Arc::new(
-            Cluster::builder()
-                .brokers(3)
-                .topic(TOPIC, 6)
-                .start()
-                .await?,
-        );
+        let kit = Cluster::builder()
+            .brokers(3)
+            .topic(TOPIC, 6)
+            .start()
+            .await?;
         let anti = run_anti_pattern(&kit, anti_n).await?;
         let pool = run_pool(&kit, pool_n).await?;
         println!(
-            "pool vs transactional client per request: {CLIENTS} clients, 1 offset per transaction, \
-             klamm-testkit with 3 brokers"
+            "pool of {POOL_SIZE} vs a transactional producer per request: {CLIENTS} concurrent \
+             clients, 1 record per transaction, klamm-testkit with 3 brokers"
         );
-        println!("{:<28} {:>12} {:>12} {:>12}", "", "transactions", "txn/s", "connections");
-        for (name, r) in [("pool of 8 (shared cluster)", &pool), ("client per request", &anti)] {
+        println!(
+            "{:<34} {:>12} {:>10} {:>12} {:>16}",
+            "", "transactions", "txn/s", "connections", "open at once"
+        );
+        for (name, r) in [
+            ("pool of 8 (one shared cluster)", &pool),
+            ("producer per request", &anti),
+        ] {
             println!(
-                "{name:<28} {:>12} {:>12.0} {:>12}",
+                "{name:<34} {:>12} {:>10.0} {:>12} {:>16}",
                 r.transactions,
                 r.rate(),
-                r.connections
+                r.connections,
+                r.peak_open
             );
         }
-        println!("ratio pool / per-request: {:.1}x", pool.rate() / anti.rate());
-        Ok::<_, Box<dyn std::error::Error>>(())
+        println!(
+            "ratio pool / per-request: {:.1}x (target 20x)",
+            pool.rate() / anti.rate()
+        );
+        Ok::<_, BoxError>(())
     })
 }

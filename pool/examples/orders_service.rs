@@ -31,31 +31,13 @@ use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
-use klamm_pool::{ProducerFactory, TransactionalPool};
+use klamm_pool::{TransactionalPool, TxnProducerFactory};
 use klamm_producer::ProducerRecord;
-use klamm_txn::{TransactionalProducer, TxnError};
+use klamm_txn::TxnError;
 
-/// Creates and initialises one transactional producer (klamm-txn on klamm-producer) per slot.
-struct Factory {
-    bootstrap: String,
-}
-
-impl ProducerFactory for Factory {
-    type Producer = TransactionalProducer<klamm_producer::Producer, klamm_txn::ClusterTransport>;
-
-    async fn create(&self, transactional_id: &str) -> Result<Self::Producer, TxnError> {
-        let producer = TransactionalProducer::builder()
-            .bootstrap(&self.bootstrap)
-            .transactional_id(transactional_id.to_owned())
-            .producer(|p| p.linger(Duration::from_millis(1)))
-            .build()
-            .await?;
-        producer.init_transactions().await?;
-        Ok(producer)
-    }
-}
-
-type Pool = TransactionalPool<Factory>;
+/// The pool's producers (klamm-txn on klamm-producer) all share one klamm-net cluster: one
+/// connection per broker for the whole service.
+type Pool = TransactionalPool<TxnProducerFactory>;
 
 #[path = "orders_service/drive.rs"]
 mod drive;
@@ -180,10 +162,15 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .with_writer(std::io::stderr)
         .init();
     let args = args().map_err(|e| format!("{e}\nusage: orders_service --bootstrap HOST:PORT [--listen ADDR] [--size N] [--prefix P]"))?;
+    let bootstrap = args.bootstrap.clone();
+    let factory = TxnProducerFactory::connect(move |b| {
+        b.bootstrap(&bootstrap)
+            .producer(|p| p.linger(Duration::from_millis(1)))
+    })
+    .await?;
+    let cluster = factory.cluster().clone();
     let pool: Pool = TransactionalPool::builder()
-        .factory(Factory {
-            bootstrap: args.bootstrap.clone(),
-        })
+        .factory(factory)
         .id_prefix(args.prefix)
         .size(args.size)
         .checkout_timeout(Duration::from_secs(10))
@@ -215,6 +202,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     server.await??;
     let taken = pool.close(Duration::from_secs(5)).await;
+    cluster.close();
     eprintln!("pool closed ({taken} transactions cut short)");
     if !ok {
         return Err("the exactly-once check failed".into());
