@@ -205,13 +205,26 @@ impl Producer {
         if let Err(e) = self.check_usable() {
             return Err(AppendDeferred::Failed(e));
         }
-        match self.inner.transport.metadata_version() {
+        let transport = &self.inner.transport;
+        match transport.metadata_version() {
             Some(version) => {
                 self.inner
                     .acc
                     .append_now(record, PartitionSource::Cached(version), None)
             }
-            None => Err(AppendDeferred::NeedMetadata(Box::new(record))),
+            // A transport that cannot tell when metadata changed is asked every time.
+            None => match transport.cached_topic(&record.topic) {
+                Some(info) => {
+                    let partitions = PartitionAvailability {
+                        count: info.partitions,
+                        available: &info.available,
+                    };
+                    self.inner
+                        .acc
+                        .append_now(record, PartitionSource::Given(partitions), None)
+                }
+                None => Err(AppendDeferred::NeedMetadata(Box::new(record))),
+            },
         }
     }
 

@@ -221,34 +221,10 @@ impl RecordAccumulator {
             ));
         }
         let mut record = record;
-        // The partitions given (not cached) go into the topic's entry first, under the write
-        // lock; the append itself needs only the read lock.
-        match source {
-            PartitionSource::Fresh { version, info } => {
-                let mut topics = self.write_topics();
-                let entry = self.entry(&mut topics, &record.topic);
-                entry
-                    .table
-                    .grow(usize::try_from(info.partitions).unwrap_or(0));
-                entry.table.cached = Some(CachedPartitions {
-                    version,
-                    info: info.clone(),
-                });
-            }
-            PartitionSource::Given(p) => {
-                let n = usize::try_from(p.count).unwrap_or(0);
-                let known = self
-                    .read_topics()
-                    .get(&TopicName(Arc::clone(&record.topic)))
-                    .is_some_and(|e| e.table.queues.len() >= n);
-                if !known {
-                    let mut topics = self.write_topics();
-                    self.entry(&mut topics, &record.topic).table.grow(n);
-                }
-            }
-            PartitionSource::Cached(_) => {}
-        }
-        let topics = self.read_topics();
+        let topics = match source {
+            PartitionSource::Cached(_) => self.read_topics(),
+            _ => self.prepare_topic(&record.topic, source),
+        };
         // Look up with the record's own `Arc` (moved in and back: no reference count traffic).
         let key = TopicName(record.topic);
         let found = topics.get(&key);
@@ -355,6 +331,45 @@ impl RecordAccumulator {
             self.wake_sender();
         }
         Ok(future)
+    }
+
+    /// For partitions given (not cached): create the topic's entry, grow its queues or refresh
+    /// its cache under the write lock if needed, then read-lock the map for the append.
+    fn prepare_topic(
+        &self,
+        name: &Arc<str>,
+        source: PartitionSource<'_>,
+    ) -> std::sync::RwLockReadGuard<'_, TopicMap> {
+        if let PartitionSource::Given(p) = source {
+            let n = usize::try_from(p.count).unwrap_or(0);
+            let topics = self.read_topics();
+            let ready = topics
+                .get(&TopicName(Arc::clone(name)))
+                .is_some_and(|e| e.table.queues.len() >= n);
+            if ready {
+                return topics;
+            }
+        }
+        {
+            let mut topics = self.write_topics();
+            let entry = self.entry(&mut topics, name);
+            match source {
+                PartitionSource::Fresh { version, info } => {
+                    entry
+                        .table
+                        .grow(usize::try_from(info.partitions).unwrap_or(0));
+                    entry.table.cached = Some(CachedPartitions {
+                        version,
+                        info: info.clone(),
+                    });
+                }
+                PartitionSource::Given(p) => {
+                    entry.table.grow(usize::try_from(p.count).unwrap_or(0));
+                }
+                PartitionSource::Cached(_) => {}
+            }
+        }
+        self.read_topics()
     }
 
     fn open_batch(
