@@ -5,6 +5,8 @@
 //! Records themselves are not produced here: that needs the producer's sender hook (see the
 //! crate README); these tests cover everything the coordinator sees.
 
+mod support;
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -12,36 +14,22 @@ use klamm_producer::ErrorKind;
 use klamm_producer::idempotence::TopicPartition;
 use klamm_protocol::ApiKey;
 use klamm_protocol::record::RecordBatch;
-use klamm_testkit::{Cluster, CoordinatorKind, Fault, FaultAction};
+use klamm_testkit::{Cluster, Fault, FaultAction};
 use klamm_txn::{
-    ClusterTransport, ConsumerGroupMetadata, OffsetAndMetadata, TransactionManager, TxnConfig,
-    TxnDriver, TxnError, TxnState,
+    ClusterTransport, ConsumerGroupMetadata, OffsetAndMetadata, TransactionManager, TxnDriver,
+    TxnError, TxnState,
 };
-
-const TOPIC: &str = "t";
+use support::{TOPIC, connect, kip98_config, move_txn_coordinator, testkit_with};
 
 async fn testkit(marker_delay: Duration) -> Cluster {
-    Cluster::builder()
-        .brokers(3)
-        .topic(TOPIC, 6)
-        .marker_delay(marker_delay)
-        .start()
-        .await
-        .expect("testkit starts")
+    testkit_with(|b| b.marker_delay(marker_delay)).await
 }
 
 async fn driver(kit: &Cluster, id: &str) -> TxnDriver<ClusterTransport> {
-    let cluster = klamm_net::Cluster::builder()
-        .bootstrap(kit.bootstrap())
-        .connect()
-        .await
-        .expect("connect");
-    let mut cfg = TxnConfig::new(id);
+    let cluster = connect(kit.bootstrap()).await;
     // the KIP-98 conversation (AddPartitionsToTxn); KIP-890 part 2 is in testkit_kip890.rs
-    cfg.kip890_capable = false;
+    let mut cfg = kip98_config(id);
     cfg.operation_timeout = Duration::from_secs(20);
-    cfg.retry_backoff = Duration::from_millis(20);
-    cfg.short_backoff = Duration::from_millis(5);
     TxnDriver::new(
         Arc::new(TransactionManager::new(cfg)),
         ClusterTransport::new(cluster),
@@ -116,10 +104,7 @@ async fn coordinator_moved_mid_transaction() {
     d.init_transactions().await.expect("init");
     d.begin_transaction().expect("begin");
     add(&d, &[0, 1]).await;
-    let old = kit.coordinator(CoordinatorKind::Transaction, id);
-    let new = (old + 1) % 3;
-    kit.move_coordinator(CoordinatorKind::Transaction, id, new)
-        .expect("move");
+    let (old, new) = move_txn_coordinator(&kit, id);
     add(&d, &[2]).await;
     d.commit_transaction(async { Ok(()) })
         .await

@@ -9,59 +9,17 @@
 mod support;
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use bytes::Bytes;
 use klamm_producer::idempotence::TopicPartition;
-use klamm_producer::{Producer, ProducerRecord};
 use klamm_protocol::ApiKey;
 use klamm_testkit::{Cluster, Fault, FaultAction};
 use klamm_txn::{
-    ClusterTransport, ConsumerGroupMetadata, OffsetAndMetadata, TransactionalProducer, TxnError,
-    TxnState,
+    ConsumerGroupMetadata, OffsetAndMetadata, TransactionalProducer, TxnError, TxnState,
 };
-use support::read_committed;
-
-const TOPIC: &str = "orders";
-const PARTITIONS: i32 = 6;
-
-type Txp = TransactionalProducer<Producer, ClusterTransport>;
-
-async fn testkit(transaction_version: i16) -> Cluster {
-    Cluster::builder()
-        .brokers(3)
-        .topic(TOPIC, PARTITIONS)
-        .transaction_version(transaction_version)
-        .start()
-        .await
-        .expect("testkit starts")
-}
-
-async fn build(kit: &Cluster, id: &str) -> Arc<Txp> {
-    let p = TransactionalProducer::builder()
-        .bootstrap(kit.bootstrap())
-        .transactional_id(id)
-        .operation_timeout(Duration::from_secs(30))
-        .producer(|b| b.linger(Duration::from_millis(2)))
-        .build()
-        .await
-        .expect("build");
-    Arc::new(p)
-}
-
-async fn reader(kit: &Cluster) -> klamm_net::Cluster {
-    klamm_net::Cluster::builder()
-        .bootstrap(kit.bootstrap())
-        .connect()
-        .await
-        .expect("connect")
-}
-
-fn record(partition: i32, value: &str) -> ProducerRecord {
-    ProducerRecord::new(TOPIC)
-        .partition(partition)
-        .value(value.to_owned())
-}
+use support::{
+    PARTITIONS, build, every_fourth_aborted, read_topic, record, testkit, zombie_and_successor,
+};
 
 /// The versions at which requests of `api` arrived, deduplicated.
 fn versions(kit: &Cluster, api: ApiKey) -> Vec<i16> {
@@ -76,47 +34,14 @@ fn versions(kit: &Cluster, api: ApiKey) -> Vec<i16> {
     v
 }
 
-/// `transactions` transactions of 1 to 50 records over 6 partitions, every fourth aborted;
-/// returns what a read_committed reader must see per partition.
-async fn every_fourth_aborted(p: &Txp, transactions: u32) -> Vec<Vec<Bytes>> {
-    let mut expected: Vec<Vec<Bytes>> = vec![Vec::new(); PARTITIONS as usize];
-    let mut seed: u64 = 0x0123_4567_89AB_CDEF;
-    for txn in 0..transactions {
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
-        let n = 1 + (seed % 50) as u32;
-        let commit = txn % 4 != 3;
-        p.begin_transaction().expect("begin");
-        let mut futures = Vec::new();
-        for i in 0..n {
-            let part = (((seed >> 8) + u64::from(i)) % PARTITIONS as u64) as i32;
-            let v = format!("{txn}-{i}");
-            futures.push(p.send(record(part, &v)).await.expect("send"));
-            if commit {
-                expected[part as usize].push(Bytes::from(v));
-            }
-        }
-        if commit {
-            p.commit_transaction().await.expect("commit");
-            for f in futures {
-                f.await.expect("committed record delivered");
-            }
-        } else {
-            p.abort_transaction().await.expect("abort");
-        }
-    }
-    expected
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn thousand_transactions_with_transaction_version_2() {
     let kit = testkit(2).await;
     let p = build(&kit, "v2-0").await;
     p.init_transactions().await.expect("init");
     let first = p.status().producer.expect("producer id");
-    let expected = every_fourth_aborted(&p, 1_000).await;
-    let got = read_committed(&reader(&kit).await, TOPIC, PARTITIONS).await;
+    let expected = every_fourth_aborted(&p, 0x0123_4567_89AB_CDEF, 1_000).await;
+    let got = read_topic(&kit).await;
     for part in 0..PARTITIONS as usize {
         assert_eq!(got[part], expected[part], "partition {part}");
     }
@@ -138,8 +63,8 @@ async fn transactions_with_transaction_version_1() {
     let p = build(&kit, "v1-0").await;
     p.init_transactions().await.expect("init");
     let first = p.status().producer.expect("producer id");
-    let expected = every_fourth_aborted(&p, 200).await;
-    let got = read_committed(&reader(&kit).await, TOPIC, PARTITIONS).await;
+    let expected = every_fourth_aborted(&p, 0x0123_4567_89AB_CDEF, 200).await;
+    let got = read_topic(&kit).await;
     for part in 0..PARTITIONS as usize {
         assert_eq!(got[part], expected[part], "partition {part}");
     }
@@ -198,7 +123,7 @@ async fn a_version_change_takes_effect_at_the_next_transaction() {
     assert!(versions(&kit, ApiKey::EndTxn).contains(&5));
     assert!(versions(&kit, ApiKey::Produce).contains(&12));
 
-    let got = read_committed(&reader(&kit).await, TOPIC, PARTITIONS).await;
+    let got = read_topic(&kit).await;
     assert_eq!(got[0], vec![Bytes::from("v1-a")]);
     assert_eq!(got[1], vec![Bytes::from("v1-b")]);
     assert_eq!(got[2], vec![Bytes::from("v1-c")]);
@@ -240,7 +165,7 @@ async fn version_2_faults_dropped_end_txn_and_concurrent_transactions_on_produce
     let before = p.status().producer.expect("pid");
     p.abort_transaction().await.expect("abort");
     assert_eq!(p.status().producer.expect("pid").epoch, before.epoch + 1);
-    let got = read_committed(&reader(&kit).await, TOPIC, PARTITIONS).await;
+    let got = read_topic(&kit).await;
     assert_eq!(got[0], vec![Bytes::from("a")]);
     assert_eq!(got[1], vec![Bytes::from("b")]);
     assert!(got[2].is_empty());
@@ -250,24 +175,14 @@ async fn version_2_faults_dropped_end_txn_and_concurrent_transactions_on_produce
 #[tokio::test]
 async fn version_2_zombie_is_fenced() {
     let kit = testkit(2).await;
-    let zombie = build(&kit, "v2-zombie").await;
-    zombie.init_transactions().await.expect("init");
-    zombie.begin_transaction().expect("begin");
-    zombie
-        .send(record(3, "zombie"))
-        .await
-        .expect("send")
-        .await
-        .expect("written");
-    let fresh = build(&kit, "v2-zombie").await;
-    fresh.init_transactions().await.expect("init fences");
+    let (zombie, fresh) = zombie_and_successor(&kit, "v2-zombie").await;
     let e = zombie.commit_transaction().await.expect_err("fenced");
     assert_eq!(e.kind(), klamm_producer::ErrorKind::Fatal, "{e}");
     assert_eq!(zombie.state(), TxnState::FatalError);
     fresh.begin_transaction().expect("begin");
     let _f = fresh.send(record(3, "fresh")).await.expect("send");
     fresh.commit_transaction().await.expect("commit");
-    let got = read_committed(&reader(&kit).await, TOPIC, PARTITIONS).await;
+    let got = read_topic(&kit).await;
     assert_eq!(got[3], vec![Bytes::from("fresh")]);
 }
 
@@ -330,7 +245,7 @@ async fn many_tasks_commit_abort_and_begin_one_producer() {
             p.commit_transaction().await.expect("last commit");
         }
         assert_eq!(p.status().running, None);
-        let got = read_committed(&reader(&kit).await, TOPIC, PARTITIONS).await;
+        let got = read_topic(&kit).await;
         let mut seen: Vec<String> = got
             .into_iter()
             .flatten()
@@ -385,7 +300,7 @@ async fn version_2_offsets_commit_with_the_transaction() {
     assert_eq!(kit.committed_offset("billing", "input", 0), Some(30));
     assert_eq!(kit.arrivals_of(ApiKey::AddOffsetsToTxn), 3);
     assert_eq!(kit.arrivals_of(ApiKey::AddPartitionsToTxn), 0);
-    let got = read_committed(&reader(&kit).await, TOPIC, PARTITIONS).await;
+    let got = read_topic(&kit).await;
     assert_eq!(got[0], vec![Bytes::from("r1"), Bytes::from("r3")]);
 }
 

@@ -5,55 +5,22 @@
 mod support;
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use bytes::Bytes;
-use klamm_producer::{ErrorKind, ProducerRecord};
+use klamm_producer::ErrorKind;
 use klamm_protocol::ApiKey;
-use klamm_testkit::{Cluster, CoordinatorKind, Fault, FaultAction};
-use klamm_txn::{ClusterTransport, TransactionalProducer, TxnConfig, TxnState};
-use support::{MiniProducer, read_committed};
+use klamm_testkit::{Cluster, Fault, FaultAction};
+use klamm_txn::TxnState;
+use support::{
+    MiniTxnProducer, PARTITIONS, TOPIC, assert_each_once, connect, every_fourth_aborted,
+    mini_producer, move_txn_coordinator, read_committed, record, send_from_tasks, testkit,
+};
 
-const TOPIC: &str = "orders";
-const PARTITIONS: i32 = 6;
-
-type Producer = TransactionalProducer<MiniProducer, ClusterTransport>;
-
-async fn testkit() -> Cluster {
-    Cluster::builder()
-        .brokers(3)
-        .topic(TOPIC, PARTITIONS)
-        .start()
-        .await
-        .expect("testkit starts")
-}
-
-async fn client(kit: &Cluster) -> klamm_net::Cluster {
-    klamm_net::Cluster::builder()
-        .bootstrap(kit.bootstrap())
-        .connect()
-        .await
-        .expect("connect")
-}
-
-async fn producer(kit: &Cluster, id: &str) -> (Arc<Producer>, klamm_net::Cluster) {
-    let cluster = client(kit).await;
-    let mut cfg = TxnConfig::new(id);
+/// The producer over the [`MiniProducer`] and the klamm-net client it uses.
+async fn producer(kit: &Cluster, id: &str) -> (Arc<MiniTxnProducer>, klamm_net::Cluster) {
+    let cluster = connect(kit.bootstrap()).await;
     // the KIP-98 conversation (AddPartitionsToTxn); KIP-890 part 2 is in testkit_kip890.rs
-    cfg.kip890_capable = false;
-    cfg.operation_timeout = Duration::from_secs(30);
-    cfg.retry_backoff = Duration::from_millis(20);
-    cfg.short_backoff = Duration::from_millis(5);
-    let mgr = Producer::manager_for(cfg);
-    let backend = MiniProducer::start(Arc::clone(&mgr), cluster.clone());
-    let p = Producer::new(mgr, backend, ClusterTransport::new(cluster.clone()));
-    (Arc::new(p), cluster)
-}
-
-fn record(partition: i32, value: &str) -> ProducerRecord {
-    ProducerRecord::new(TOPIC)
-        .partition(partition)
-        .value(value.to_owned())
+    (mini_producer(&cluster, id), cluster)
 }
 
 fn b(v: &str) -> Bytes {
@@ -62,36 +29,10 @@ fn b(v: &str) -> Bytes {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn thousand_transactions_every_fourth_aborted() {
-    let kit = testkit().await;
+    let kit = testkit(2).await;
     let (p, cluster) = producer(&kit, "orders-0").await;
     p.init_transactions().await.expect("init");
-    let mut expected: Vec<Vec<Bytes>> = vec![Vec::new(); PARTITIONS as usize];
-    let mut seed: u64 = 0x2545_F491_4F6C_DD1D;
-    for txn in 0..1000u32 {
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
-        let n = 1 + (seed % 50) as u32;
-        let commit = txn % 4 != 3;
-        p.begin_transaction().expect("begin");
-        let mut futures = Vec::new();
-        for i in 0..n {
-            let part = (((seed >> 8) + u64::from(i)) % PARTITIONS as u64) as i32;
-            let v = format!("{txn}-{i}");
-            futures.push(p.send(record(part, &v)).await.expect("send"));
-            if commit {
-                expected[part as usize].push(b(&v));
-            }
-        }
-        if commit {
-            p.commit_transaction().await.expect("commit");
-            for f in futures {
-                f.await.expect("committed record delivered");
-            }
-        } else {
-            p.abort_transaction().await.expect("abort");
-        }
-    }
+    let expected = every_fourth_aborted(&p, 0x2545_F491_4F6C_DD1D, 1000).await;
     let got = read_committed(&cluster, TOPIC, PARTITIONS).await;
     for part in 0..PARTITIONS as usize {
         assert_eq!(
@@ -105,7 +46,7 @@ async fn thousand_transactions_every_fourth_aborted() {
 
 #[tokio::test]
 async fn coordinator_moved_and_end_txn_dropped_and_concurrent_transactions() {
-    let kit = testkit().await;
+    let kit = testkit(2).await;
     let id = "orders-1";
     let (p, cluster) = producer(&kit, id).await;
     p.init_transactions().await.expect("init");
@@ -114,9 +55,7 @@ async fn coordinator_moved_and_end_txn_dropped_and_concurrent_transactions() {
     p.begin_transaction().expect("begin");
     let f = p.send(record(0, "moved")).await.expect("send");
     f.await.expect("delivered");
-    let old = kit.coordinator(CoordinatorKind::Transaction, id);
-    kit.move_coordinator(CoordinatorKind::Transaction, id, (old + 1) % 3)
-        .expect("move");
+    move_txn_coordinator(&kit, id);
     let _moved2 = p.send(record(1, "moved-2")).await.expect("send");
     p.commit_transaction().await.expect("commit after move");
 
@@ -153,7 +92,7 @@ async fn coordinator_moved_and_end_txn_dropped_and_concurrent_transactions() {
 
 #[tokio::test]
 async fn zombie_fencing() {
-    let kit = testkit().await;
+    let kit = testkit(2).await;
     let (zombie, cluster) = producer(&kit, "orders-2").await;
     zombie.init_transactions().await.expect("init");
     zombie.begin_transaction().expect("begin");
@@ -193,38 +132,15 @@ async fn zombie_fencing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn thirty_two_tasks_in_one_transaction() {
-    let kit = testkit().await;
+    let kit = testkit(2).await;
     let (p, cluster) = producer(&kit, "orders-3").await;
     p.init_transactions().await.expect("init");
     p.begin_transaction().expect("begin");
-    let mut tasks = Vec::new();
-    for t in 0..32 {
-        let p = Arc::clone(&p);
-        tasks.push(tokio::spawn(async move {
-            let mut fs = Vec::new();
-            for i in 0..40 {
-                let part = (t + i) % PARTITIONS;
-                fs.push(
-                    p.send(record(part, &format!("{t}-{i}")))
-                        .await
-                        .expect("send"),
-                );
-            }
-            fs
-        }));
-    }
-    let mut futures = Vec::new();
-    for t in tasks {
-        futures.extend(t.await.expect("task"));
-    }
+    let futures = send_from_tasks(&p, 32, 40).await;
     p.commit_transaction().await.expect("commit");
     for f in futures {
         f.await.expect("delivered");
     }
     let got = read_committed(&cluster, TOPIC, PARTITIONS).await;
-    let mut all: Vec<Bytes> = got.into_iter().flatten().collect();
-    assert_eq!(all.len(), 32 * 40);
-    all.sort();
-    all.dedup();
-    assert_eq!(all.len(), 32 * 40, "every record exactly once");
+    assert_each_once(got, 32 * 40);
 }

@@ -15,8 +15,9 @@ use klamm_protocol::messages::txn_offset_commit::response::{
     TxnOffsetCommitResponsePartition, TxnOffsetCommitResponseTopic,
 };
 use klamm_protocol::messages::{
-    AddOffsetsToTxnResponse, AddPartitionsToTxnResponse, EndTxnResponse, FindCoordinatorResponse,
-    InitProducerIdResponse, RequestBody, ResponseBody, TxnOffsetCommitResponse,
+    AddOffsetsToTxnResponse, AddPartitionsToTxnRequest, AddPartitionsToTxnResponse, EndTxnResponse,
+    FindCoordinatorResponse, InitProducerIdResponse, RequestBody, ResponseBody,
+    TxnOffsetCommitRequest, TxnOffsetCommitResponse,
 };
 
 use super::{CoordinatorTransport, Target, TransportError};
@@ -192,33 +193,13 @@ impl Model {
                 self.add_batches.push(n);
                 if code.is_ok() {
                     self.phase = TxnPhase::Ongoing;
+                    for t in &r.v3_and_below_topics {
+                        for &p in &t.partitions {
+                            self.partitions.insert((t.name.clone(), p));
+                        }
+                    }
                 }
-                let results = r
-                    .v3_and_below_topics
-                    .iter()
-                    .map(|t| AddPartitionsToTxnTopicResult {
-                        name: t.name.clone(),
-                        results_by_partition: t
-                            .partitions
-                            .iter()
-                            .map(|&p| {
-                                if code.is_ok() {
-                                    self.partitions.insert((t.name.clone(), p));
-                                }
-                                AddPartitionsToTxnPartitionResult {
-                                    partition_index: p,
-                                    partition_error_code: code.as_i16(),
-                                    ..Default::default()
-                                }
-                            })
-                            .collect(),
-                        ..Default::default()
-                    })
-                    .collect();
-                ResponseBody::AddPartitionsToTxn(AddPartitionsToTxnResponse {
-                    results_by_topic_v3_and_below: results,
-                    ..Default::default()
-                })
+                add_partitions_response(&r, code)
             }
             RequestBody::AddOffsetsToTxn(r) => {
                 let code = if not_coord {
@@ -243,36 +224,18 @@ impl Model {
                 } else {
                     self.check_epoch(r.producer_id, r.producer_epoch)
                 };
-                let topics = r
-                    .topics
-                    .iter()
-                    .map(|t| TxnOffsetCommitResponseTopic {
-                        name: t.name.clone(),
-                        partitions: t
-                            .partitions
-                            .iter()
-                            .map(|p| {
-                                if code.is_ok() {
-                                    self.pending_offsets.push((
-                                        t.name.clone(),
-                                        p.partition_index,
-                                        p.committed_offset,
-                                    ));
-                                }
-                                TxnOffsetCommitResponsePartition {
-                                    partition_index: p.partition_index,
-                                    error_code: code.as_i16(),
-                                    ..Default::default()
-                                }
-                            })
-                            .collect(),
-                        ..Default::default()
-                    })
-                    .collect();
-                ResponseBody::TxnOffsetCommit(TxnOffsetCommitResponse {
-                    topics,
-                    ..Default::default()
-                })
+                if code.is_ok() {
+                    for t in &r.topics {
+                        for p in &t.partitions {
+                            self.pending_offsets.push((
+                                t.name.clone(),
+                                p.partition_index,
+                                p.committed_offset,
+                            ));
+                        }
+                    }
+                }
+                txn_offset_commit_response(&r, code)
             }
             RequestBody::EndTxn(r) => {
                 self.end_txn_versions.push(version);
@@ -377,54 +340,12 @@ fn error_response(api: ApiKey, code: ErrorCode, req: &RequestBody) -> ResponseBo
             producer_epoch: -1,
             ..Default::default()
         }),
-        (_, RequestBody::AddPartitionsToTxn(r)) => {
-            ResponseBody::AddPartitionsToTxn(AddPartitionsToTxnResponse {
-                results_by_topic_v3_and_below: r
-                    .v3_and_below_topics
-                    .iter()
-                    .map(|t| AddPartitionsToTxnTopicResult {
-                        name: t.name.clone(),
-                        results_by_partition: t
-                            .partitions
-                            .iter()
-                            .map(|&p| AddPartitionsToTxnPartitionResult {
-                                partition_index: p,
-                                partition_error_code: c,
-                                ..Default::default()
-                            })
-                            .collect(),
-                        ..Default::default()
-                    })
-                    .collect(),
-                ..Default::default()
-            })
-        }
+        (_, RequestBody::AddPartitionsToTxn(r)) => add_partitions_response(r, code),
         (ApiKey::AddOffsetsToTxn, _) => ResponseBody::AddOffsetsToTxn(AddOffsetsToTxnResponse {
             error_code: c,
             ..Default::default()
         }),
-        (_, RequestBody::TxnOffsetCommit(r)) => {
-            ResponseBody::TxnOffsetCommit(TxnOffsetCommitResponse {
-                topics: r
-                    .topics
-                    .iter()
-                    .map(|t| TxnOffsetCommitResponseTopic {
-                        name: t.name.clone(),
-                        partitions: t
-                            .partitions
-                            .iter()
-                            .map(|p| TxnOffsetCommitResponsePartition {
-                                partition_index: p.partition_index,
-                                error_code: c,
-                                ..Default::default()
-                            })
-                            .collect(),
-                        ..Default::default()
-                    })
-                    .collect(),
-                ..Default::default()
-            })
-        }
+        (_, RequestBody::TxnOffsetCommit(r)) => txn_offset_commit_response(r, code),
         (ApiKey::EndTxn, _) => ResponseBody::EndTxn(EndTxnResponse {
             error_code: c,
             producer_id: -1,
@@ -433,4 +354,52 @@ fn error_response(api: ApiKey, code: ErrorCode, req: &RequestBody) -> ResponseBo
         }),
         _ => panic!("no error response for {api:?}"),
     }
+}
+
+/// AddPartitionsToTxn's (v3 and below) answer to `r`: `code` for every partition.
+fn add_partitions_response(r: &AddPartitionsToTxnRequest, code: ErrorCode) -> ResponseBody {
+    ResponseBody::AddPartitionsToTxn(AddPartitionsToTxnResponse {
+        results_by_topic_v3_and_below: r
+            .v3_and_below_topics
+            .iter()
+            .map(|t| AddPartitionsToTxnTopicResult {
+                name: t.name.clone(),
+                results_by_partition: t
+                    .partitions
+                    .iter()
+                    .map(|&p| AddPartitionsToTxnPartitionResult {
+                        partition_index: p,
+                        partition_error_code: code.as_i16(),
+                        ..Default::default()
+                    })
+                    .collect(),
+                ..Default::default()
+            })
+            .collect(),
+        ..Default::default()
+    })
+}
+
+/// TxnOffsetCommit's answer to `r`: `code` for every partition.
+fn txn_offset_commit_response(r: &TxnOffsetCommitRequest, code: ErrorCode) -> ResponseBody {
+    ResponseBody::TxnOffsetCommit(TxnOffsetCommitResponse {
+        topics: r
+            .topics
+            .iter()
+            .map(|t| TxnOffsetCommitResponseTopic {
+                name: t.name.clone(),
+                partitions: t
+                    .partitions
+                    .iter()
+                    .map(|p| TxnOffsetCommitResponsePartition {
+                        partition_index: p.partition_index,
+                        error_code: code.as_i16(),
+                        ..Default::default()
+                    })
+                    .collect(),
+                ..Default::default()
+            })
+            .collect(),
+        ..Default::default()
+    })
 }

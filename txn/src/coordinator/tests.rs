@@ -39,6 +39,16 @@ pub(super) fn send_to(d: &Driver, t: &str, partitions: &[i32]) {
     }
 }
 
+/// A driver with an initialised producer and an open transaction that sent to `partitions`
+/// of topic `t` (not yet added).
+pub(super) async fn in_transaction(t: &str, partitions: &[i32]) -> (Arc<FakeCoordinator>, Driver) {
+    let (fake, d) = setup();
+    d.init_transactions().await.expect("init");
+    d.begin_transaction().expect("begin");
+    send_to(&d, t, partitions);
+    (fake, d)
+}
+
 #[tokio::test(start_paused = true)]
 async fn init_finds_the_coordinator_and_gets_an_epoch() {
     let (fake, d) = setup();
@@ -117,10 +127,7 @@ async fn fatal_init_errors_are_sticky() {
 
 #[tokio::test(start_paused = true)]
 async fn partitions_are_added_in_one_batched_request_before_sending() {
-    let (fake, d) = setup();
-    d.init_transactions().await.expect("init");
-    d.begin_transaction().expect("begin");
-    send_to(&d, "orders", &[0, 1, 2, 3]);
+    let (fake, d) = in_transaction("orders", &[0, 1, 2, 3]).await;
     send_to(&d, "audit", &[0]);
     send_to(&d, "orders", &[1]); // again: not added twice
     assert!(!d.manager().is_send_to_partition_allowed(&tp("orders", 0)));
@@ -138,10 +145,7 @@ async fn partitions_are_added_in_one_batched_request_before_sending() {
 
 #[tokio::test(start_paused = true)]
 async fn coordinator_moved_mid_transaction() {
-    let (fake, d) = setup();
-    d.init_transactions().await.expect("init");
-    d.begin_transaction().expect("begin");
-    send_to(&d, "t", &[0]);
+    let (fake, d) = in_transaction("t", &[0]).await;
     d.add_pending_partitions().await.expect("add");
     fake.m().coordinator = 2;
     send_to(&d, "t", &[1]);
@@ -164,10 +168,7 @@ async fn coordinator_moved_mid_transaction() {
 
 #[tokio::test(start_paused = true)]
 async fn zombie_is_fenced_and_its_transaction_aborted() {
-    let (fake, d) = setup();
-    d.init_transactions().await.expect("init");
-    d.begin_transaction().expect("begin");
-    send_to(&d, "t", &[0]);
+    let (fake, d) = in_transaction("t", &[0]).await;
     d.add_pending_partitions().await.expect("add");
     // a new instance with the same transactional id initialises
     fake.fence();

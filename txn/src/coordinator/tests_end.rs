@@ -11,7 +11,7 @@ use klamm_protocol::error_code::ErrorCode;
 
 use super::fake::Fault;
 use super::requests::tp;
-use super::tests::{send_to, setup, setup_with};
+use super::tests::{in_transaction, send_to, setup, setup_with};
 use crate::error::TxnError;
 use crate::state::{Op, TxnState};
 
@@ -21,10 +21,7 @@ fn parts(t: &str, ps: &[i32]) -> Vec<(String, i32)> {
 
 #[tokio::test(start_paused = true)]
 async fn commit_adds_partitions_flushes_then_ends() {
-    let (fake, d) = setup();
-    d.init_transactions().await.expect("init");
-    d.begin_transaction().expect("begin");
-    send_to(&d, "t", &[2, 0]);
+    let (fake, d) = in_transaction("t", &[2, 0]).await;
     let flushed = std::sync::atomic::AtomicBool::new(false);
     d.commit_transaction(async {
         // the sender can only drain added partitions: they must be added before the flush
@@ -57,10 +54,7 @@ async fn empty_transactions_send_no_end_txn() {
 
 #[tokio::test(start_paused = true)]
 async fn connection_dropped_after_end_txn_applied_still_commits_once() {
-    let (fake, d) = setup();
-    d.init_transactions().await.expect("init");
-    d.begin_transaction().expect("begin");
-    send_to(&d, "t", &[0]);
+    let (fake, d) = in_transaction("t", &[0]).await;
     fake.inject(ApiKey::EndTxn, &[Fault::DropAfter]);
     d.commit_transaction(async { Ok(()) })
         .await
@@ -77,10 +71,7 @@ async fn connection_dropped_after_end_txn_applied_still_commits_once() {
 
 #[tokio::test(start_paused = true)]
 async fn concurrent_transactions_on_end_txn_is_retried() {
-    let (fake, d) = setup();
-    d.init_transactions().await.expect("init");
-    d.begin_transaction().expect("begin");
-    send_to(&d, "t", &[0]);
+    let (fake, d) = in_transaction("t", &[0]).await;
     let cc = Fault::Code(ErrorCode::ConcurrentTransactions);
     fake.inject(ApiKey::EndTxn, &[cc, cc, cc]);
     fake.inject(ApiKey::AddPartitionsToTxn, &[cc]);
@@ -141,10 +132,7 @@ async fn commit_with_unknown_outcome_is_retried_and_yields_the_same_result() {
 
 #[tokio::test(start_paused = true)]
 async fn cancelled_commit_leaves_outcome_unknown() {
-    let (fake, d) = setup();
-    d.init_transactions().await.expect("init");
-    d.begin_transaction().expect("begin");
-    send_to(&d, "t", &[0]);
+    let (fake, d) = in_transaction("t", &[0]).await;
     fake.inject(ApiKey::EndTxn, &[Fault::Hang]);
     let commit = d.commit_transaction(async { Ok(()) });
     let r = tokio::time::timeout(Duration::from_millis(500), commit).await;
@@ -186,10 +174,7 @@ async fn abort_with_unknown_outcome_resumes() {
 
 #[tokio::test(start_paused = true)]
 async fn failed_flush_makes_commit_abortable() {
-    let (fake, d) = setup();
-    d.init_transactions().await.expect("init");
-    d.begin_transaction().expect("begin");
-    send_to(&d, "t", &[0]);
+    let (fake, d) = in_transaction("t", &[0]).await;
     let e = d
         .commit_transaction(async {
             Err(ProducerError::Broker {
@@ -209,10 +194,7 @@ async fn failed_flush_makes_commit_abortable() {
 
 #[tokio::test(start_paused = true)]
 async fn batch_failing_during_flush_blocks_the_commit() {
-    let (fake, d) = setup();
-    d.init_transactions().await.expect("init");
-    d.begin_transaction().expect("begin");
-    send_to(&d, "t", &[0]);
+    let (fake, d) = in_transaction("t", &[0]).await;
     let e = d
         .commit_transaction(async {
             d.manager()
@@ -230,10 +212,7 @@ async fn batch_failing_during_flush_blocks_the_commit() {
 
 #[tokio::test(start_paused = true)]
 async fn sequence_error_bumps_the_epoch_on_abort() {
-    let (fake, d) = setup();
-    d.init_transactions().await.expect("init");
-    d.begin_transaction().expect("begin");
-    send_to(&d, "t", &[0]);
+    let (fake, d) = in_transaction("t", &[0]).await;
     d.add_pending_partitions().await.expect("add");
     d.manager()
         .on_batch_error(&tp("t", 0), ErrorCode::OutOfOrderSequenceNumber);

@@ -9,16 +9,13 @@ use klamm_protocol::error_code::ErrorCode;
 
 use super::fake::Fault;
 use super::requests::tp;
-use super::tests::{send_to, setup, setup_with};
+use super::tests::{in_transaction, send_to, setup, setup_with};
 use crate::error::TxnError;
 use crate::state::{Op, TxnState};
 
 #[tokio::test(start_paused = true)]
 async fn an_abort_during_a_commit_waits_for_it_then_finds_no_transaction() {
-    let (fake, d) = setup();
-    d.init_transactions().await.expect("init");
-    d.begin_transaction().expect("begin");
-    send_to(&d, "t", &[0]);
+    let (fake, d) = in_transaction("t", &[0]).await;
     fake.inject(
         ApiKey::EndTxn,
         &[Fault::Code(ErrorCode::ConcurrentTransactions)],
@@ -103,10 +100,7 @@ async fn a_commit_queued_behind_a_timed_out_commit_resumes_it() {
 
 #[tokio::test(start_paused = true)]
 async fn a_dropped_queued_call_changes_nothing() {
-    let (fake, d) = setup();
-    d.init_transactions().await.expect("init");
-    d.begin_transaction().expect("begin");
-    send_to(&d, "t", &[0]);
+    let (fake, d) = in_transaction("t", &[0]).await;
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let commit = d.commit_transaction(async move {
         rx.await.ok();

@@ -7,8 +7,13 @@
 //! [`TransactionManager`] allows it. It speaks transaction version 1 only (Produce up to v11
 //! after AddPartitionsToTxn): managers driving it have `kip890_capable` off. [`read_committed`] reads partitions back with Fetch
 //! `isolation_level = 1`, filtering aborted transactions the way Kafka's consumer does.
+//! [`scenario`] holds the set-up and workloads the testkit test files share.
 
 #![allow(dead_code)]
+
+mod scenario;
+
+pub use scenario::*;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
@@ -23,7 +28,9 @@ use klamm_protocol::messages::fetch::request::{FetchPartition, FetchTopic};
 use klamm_protocol::messages::produce::request::{PartitionProduceData, TopicProduceData};
 use klamm_protocol::messages::{FetchRequest, ProduceRequest};
 use klamm_protocol::record::{BatchBuilder, Compression, Header, RecordBatches};
-use klamm_txn::{ProducerBackend, TransactionManager, TxnState};
+use klamm_txn::{
+    ClusterTransport, ProducerBackend, TransactionManager, TransactionalProducer, TxnState,
+};
 use tokio::sync::Notify;
 
 struct Pending {
@@ -74,6 +81,21 @@ impl MiniProducer {
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
         self.0.state.lock().expect("state lock")
     }
+}
+
+/// A transactional producer over a [`MiniProducer`].
+pub type MiniTxnProducer = TransactionalProducer<MiniProducer, ClusterTransport>;
+
+/// The transactional producer `id` over a [`MiniProducer`] on `cluster`, configured by
+/// [`kip98_config`].
+pub fn mini_producer(cluster: &klamm_net::Cluster, id: &str) -> Arc<MiniTxnProducer> {
+    let mgr = MiniTxnProducer::manager_for(kip98_config(id));
+    let backend = MiniProducer::start(Arc::clone(&mgr), cluster.clone());
+    Arc::new(MiniTxnProducer::new(
+        mgr,
+        backend,
+        ClusterTransport::new(cluster.clone()),
+    ))
 }
 
 type Job = (Arc<str>, i32, Vec<Pending>, ProducerIdEpoch, i32);
