@@ -5,8 +5,10 @@
 //!
 //! Both sides are klamm-txn's record-producing `TransactionalProducer` on klamm-producer. The
 //! pool's producers share one klamm-net cluster (`TxnProducerFactory`); each per-request
-//! producer connects its own. Prints transactions/s of both, the ratio, and the connections
-//! each side opened (total, and the most open at once, from the testkit's arrival log).
+//! producer connects its own; a third row shows the pool with a cluster per producer. Each
+//! side runs on its own fresh testkit cluster. Prints transactions/s, the ratio, and the
+//! connections each side opened (total, and the most open at once, from the testkit's arrival
+//! log).
 //!
 //! `cargo bench -p klamm-pool` (`-- --quick` for a short run); `cargo xtask bench pool`.
 
@@ -15,16 +17,19 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use klamm_pool::{TransactionalPool, TxnProducerFactory};
+use klamm_pool::{
+    FnFactory, KafkaTxnProducer, ProducerFactory, TransactionalPool, TxnProducerFactory,
+};
 use klamm_producer::ProducerRecord;
 use klamm_testkit::Cluster;
-use klamm_txn::TransactionalProducer;
+use klamm_txn::{TransactionalProducer, TxnError};
 
 const CLIENTS: usize = 64;
 const POOL_SIZE: usize = 8;
 const TOPIC: &str = "bench";
 const POOL_CLIENT: &str = "bench-pool";
 const ANTI_CLIENT: &str = "bench-per-request";
+const UNSHARED_CLIENT: &str = "bench-pool-unshared";
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -82,7 +87,10 @@ fn record(c: usize, i: u64) -> ProducerRecord {
 
 async fn run_pool(kit: &Cluster, per_client: u64) -> Result<Run, BoxError> {
     let bootstrap = kit.bootstrap();
-    let conn = connection(POOL_CLIENT)?;
+    let conn = klamm_net::ConnectionConfig::builder()
+        .client_id(POOL_CLIENT)
+        .max_in_flight(POOL_SIZE * 5)
+        .build()?;
     let factory = TxnProducerFactory::connect(move |b| {
         b.bootstrap(&bootstrap)
             .connection(conn.clone())
@@ -90,9 +98,48 @@ async fn run_pool(kit: &Cluster, per_client: u64) -> Result<Run, BoxError> {
     })
     .await?;
     let cluster = factory.cluster().clone();
+    let run = drive_pool(kit, factory, "bench-pool", POOL_CLIENT, per_client).await;
+    cluster.close();
+    run
+}
+
+/// The pool with a klamm-net cluster per producer (`TransactionalProducer::builder().build()`
+/// in an [`FnFactory`]): up to size x brokers connections.
+async fn run_pool_unshared(kit: &Cluster, per_client: u64) -> Result<Run, BoxError> {
+    let bootstrap: Arc<str> = Arc::from(kit.bootstrap());
+    let factory = FnFactory(move |id: String| {
+        let bootstrap = Arc::clone(&bootstrap);
+        async move {
+            let conn = klamm_net::ConnectionConfig::builder()
+                .client_id(UNSHARED_CLIENT)
+                .build()
+                .map_err(|e| {
+                    TxnError::Producer(klamm_producer::ProducerError::Fatal(e.to_string().into()))
+                })?;
+            let p = TransactionalProducer::builder()
+                .bootstrap(&*bootstrap)
+                .connection(conn)
+                .transactional_id(id)
+                .producer(|p| p.client_id(UNSHARED_CLIENT).linger(Duration::ZERO))
+                .build()
+                .await?;
+            p.init_transactions().await?;
+            Ok::<_, TxnError>(p)
+        }
+    });
+    drive_pool(kit, factory, "bench-unshared", UNSHARED_CLIENT, per_client).await
+}
+
+async fn drive_pool<F: ProducerFactory<Producer = KafkaTxnProducer>>(
+    kit: &Cluster,
+    factory: F,
+    prefix: &str,
+    client_id: &str,
+    per_client: u64,
+) -> Result<Run, BoxError> {
     let pool = TransactionalPool::builder()
         .factory(factory)
-        .id_prefix("bench-pool")
+        .id_prefix(prefix)
         .size(POOL_SIZE)
         .checkout_timeout(Duration::from_secs(60))
         .build()
@@ -116,9 +163,8 @@ async fn run_pool(kit: &Cluster, per_client: u64) -> Result<Run, BoxError> {
         t.await??;
     }
     let elapsed = start.elapsed();
-    let (connections, peak_open) = connections(kit, POOL_CLIENT, since);
+    let (connections, peak_open) = connections(kit, client_id, since);
     pool.close(Duration::from_secs(5)).await;
-    cluster.close();
     Ok(Run {
         transactions: CLIENTS as u64 * per_client,
         elapsed,
@@ -183,6 +229,14 @@ async fn run_anti_pattern(kit: &Cluster, per_client: u64) -> Result<Run, BoxErro
     })
 }
 
+async fn testkit() -> Result<Cluster, BoxError> {
+    Ok(Cluster::builder()
+        .brokers(3)
+        .topic(TOPIC, 6)
+        .start()
+        .await?)
+}
+
 fn main() -> Result<(), BoxError> {
     let quick = std::env::args().any(|a| a == "--quick");
     // `cargo test --benches` runs bench targets without `--bench`: keep that short.
@@ -196,13 +250,13 @@ fn main() -> Result<(), BoxError> {
         .enable_all()
         .build()?;
     rt.block_on(async {
-        let kit = Cluster::builder()
-            .brokers(3)
-            .topic(TOPIC, 6)
-            .start()
-            .await?;
-        let anti = run_anti_pattern(&kit, anti_n).await?;
-        let pool = run_pool(&kit, pool_n).await?;
+        // A fresh cluster per side: every random transactional id of the anti-pattern stays
+        // on the coordinator (as in Kafka, until transactional.id.expiration.ms), and the
+        // testkit's coordinator scans all of them on each transactional request; the pool must
+        // not pay for the anti-pattern's leftovers, nor the other way round.
+        let anti = run_anti_pattern(&testkit().await?, anti_n).await?;
+        let pool = run_pool(&testkit().await?, pool_n).await?;
+        let unshared = run_pool_unshared(&testkit().await?, pool_n).await?;
         println!(
             "pool of {POOL_SIZE} vs a transactional producer per request: {CLIENTS} concurrent \
              clients, 1 record per transaction, klamm-testkit with 3 brokers"
@@ -213,6 +267,7 @@ fn main() -> Result<(), BoxError> {
         );
         for (name, r) in [
             ("pool of 8 (one shared cluster)", &pool),
+            ("pool of 8 (a cluster each)", &unshared),
             ("producer per request", &anti),
         ] {
             println!(

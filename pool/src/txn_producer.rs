@@ -75,13 +75,20 @@ type Settings =
 /// still has its own transaction manager (producer id, epoch, state), accumulator, sequence
 /// numbers and sender task (see the crate's design note).
 ///
+/// The shared connections carry every producer's requests, so give them room: klamm-net's
+/// `max_in_flight` (default 5) is a limit per connection, while each producer's sender keeps
+/// its own limit (klamm-producer's `max_in_flight`, 5 by default) per broker; set the
+/// connection's to the pool size times that (below: 8 x 5).
+///
 /// ```no_run
 /// # async fn f() -> Result<(), Box<dyn std::error::Error>> {
 /// use std::time::Duration;
 /// use klamm_pool::{TransactionalPool, TxnProducerFactory};
 ///
-/// let factory = TxnProducerFactory::connect(|b| {
+/// let connection = klamm_net::ConnectionConfig::builder().max_in_flight(8 * 5).build()?;
+/// let factory = TxnProducerFactory::connect(move |b| {
 ///     b.bootstrap("localhost:9092")
+///         .connection(connection.clone())
 ///         .producer(|p| p.linger(Duration::from_millis(1)))
 /// })
 /// .await?;

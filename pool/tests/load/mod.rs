@@ -50,8 +50,10 @@ pub async fn record_pool(
     size: usize,
 ) -> TransactionalPool<TxnProducerFactory> {
     let bootstrap = kit.bootstrap();
+    // The shared connections carry every producer's requests: room for each one's five.
     let connection = klamm_net::ConnectionConfig::builder()
         .client_id(POOL_CLIENT_ID)
+        .max_in_flight(size * 5)
         .build()
         .expect("connection settings");
     let factory = TxnProducerFactory::connect(move |b| {
