@@ -6,20 +6,11 @@ mod common;
 use std::time::Duration;
 
 use common::Client;
-use klamm_protocol::messages::*;
 use klamm_testkit::Cluster;
 
 async fn healthy(cluster: &Cluster) {
     let mut ok = Client::connect(cluster.brokers()[0].1).await;
-    let r = ok
-        .call(
-            &MetadataRequest {
-                topics: None,
-                ..Default::default()
-            },
-            12,
-        )
-        .await;
+    let r = ok.metadata().await;
     assert_eq!(r.brokers.len(), 1);
 }
 

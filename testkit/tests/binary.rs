@@ -6,7 +6,6 @@ use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 
 use common::Client;
-use klamm_protocol::messages::MetadataRequest;
 
 #[tokio::test]
 async fn prints_bootstrap_first_and_serves() {
@@ -27,15 +26,7 @@ async fn prints_bootstrap_first_and_serves() {
     assert_eq!(addrs.len(), 3);
     assert!(addrs.iter().all(|a| a.starts_with("127.0.0.1:")));
     let mut c = Client::connect(addrs[2].parse().unwrap()).await;
-    let r = c
-        .call(
-            &MetadataRequest {
-                topics: None,
-                ..Default::default()
-            },
-            12,
-        )
-        .await;
+    let r = c.metadata().await;
     assert_eq!(r.brokers.len(), 3);
     assert_eq!(r.topics[0].partitions.len(), 6);
     let mut second = String::new();

@@ -5,7 +5,10 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{Client, batch, client_for, fetch_req, produce_req};
+use common::{
+    Client, batch, broker_addr, client_for, fetch_req, metadata_all, produce_req,
+    two_brokers_one_partition,
+};
 use klamm_protocol::ApiKey;
 use klamm_protocol::messages::*;
 use klamm_testkit::{Cluster, Fault, FaultAction, codes};
@@ -86,10 +89,7 @@ async fn delays_hold_only_the_matching_broker() {
         )
         .broker(0),
     );
-    let req = MetadataRequest {
-        topics: None,
-        ..Default::default()
-    };
+    let req = metadata_all();
     let mut slow = Client::connect(cluster.brokers()[0].1).await;
     let mut fast = Client::connect(cluster.brokers()[1].1).await;
     let t = Instant::now();
@@ -113,15 +113,7 @@ async fn injected_throttle_mutes_kip219_connections_and_delays_older_responses()
         .await;
     assert_eq!(r.throttle_time_ms, 1000);
     assert!(t.elapsed() < Duration::from_millis(800), "answered first");
-    let corr = c
-        .send_only(
-            &MetadataRequest {
-                topics: None,
-                ..Default::default()
-            },
-            12,
-        )
-        .await;
+    let corr = c.send_only(&metadata_all(), 12).await;
     c.recv::<MetadataRequest>(corr, 12).await.unwrap();
     assert!(
         t.elapsed() >= Duration::from_millis(1000),
@@ -211,19 +203,9 @@ async fn the_arrival_log_records_every_request() {
 
 #[tokio::test]
 async fn brokers_stop_and_restart_on_the_same_port_keeping_their_data() {
-    let cluster = Cluster::builder()
-        .brokers(2)
-        .topic("t", 1)
-        .start()
-        .await
-        .unwrap();
+    let cluster = two_brokers_one_partition().await;
     let leader = cluster.leader("t", 0).unwrap();
-    let addr = cluster
-        .brokers()
-        .into_iter()
-        .find(|(n, _)| *n == leader)
-        .unwrap()
-        .1;
+    let addr = broker_addr(&cluster, leader);
     let mut c = Client::connect(addr).await;
     c.call(&produce_req("t", 0, -1, batch(&["a"], None, false)), 9)
         .await;
@@ -242,12 +224,7 @@ async fn brokers_stop_and_restart_on_the_same_port_keeping_their_data() {
 
 #[tokio::test]
 async fn moved_leaders_bump_epochs_and_fence_old_epochs() {
-    let cluster = Cluster::builder()
-        .brokers(2)
-        .topic("t", 1)
-        .start()
-        .await
-        .unwrap();
+    let cluster = two_brokers_one_partition().await;
     let old = cluster.leader("t", 0).unwrap();
     let new = 1 - old;
     cluster.move_leader("t", 0, new).unwrap();

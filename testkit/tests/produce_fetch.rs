@@ -2,7 +2,10 @@
 
 mod common;
 
-use common::{Client, batch, client_for, fetch_req, produce_req, values};
+use common::{
+    Client, another_broker, batch, client_for, fetch_req, produce_req, two_brokers_one_partition,
+    values,
+};
 use klamm_protocol::messages::create_topics::request::CreatableTopic;
 use klamm_protocol::messages::list_offsets::request::{ListOffsetsPartition, ListOffsetsTopic};
 use klamm_protocol::messages::metadata::request::MetadataRequestTopic;
@@ -44,15 +47,7 @@ async fn metadata_spreads_leaders_and_auto_creates_unless_disabled() {
         .await
         .unwrap();
     let mut c = Client::connect(cluster.brokers()[1].1).await;
-    let all = c
-        .call(
-            &MetadataRequest {
-                topics: None,
-                ..Default::default()
-            },
-            12,
-        )
-        .await;
+    let all = c.metadata().await;
     assert_eq!(all.brokers.len(), 3);
     let t = &all.topics[0];
     assert_eq!(t.name.as_deref(), Some("t"));
@@ -165,18 +160,9 @@ async fn produce_then_fetch_returns_the_same_batches_with_offsets() {
 
 #[tokio::test]
 async fn non_leaders_refuse_produce_and_fetch() {
-    let cluster = Cluster::builder()
-        .brokers(2)
-        .topic("t", 1)
-        .start()
-        .await
-        .unwrap();
+    let cluster = two_brokers_one_partition().await;
     let leader = cluster.leader("t", 0).unwrap();
-    let other = cluster
-        .brokers()
-        .into_iter()
-        .find(|(n, _)| *n != leader)
-        .unwrap();
+    let other = another_broker(&cluster, leader);
     let mut c = Client::connect(other.1).await;
     let r = c
         .call(&produce_req("t", 0, -1, batch(&["x"], None, false)), 10)
@@ -335,18 +321,9 @@ async fn fetch_waits_for_data_up_to_max_wait() {
 
 #[tokio::test]
 async fn a_failed_acks0_produce_closes_the_connection() {
-    let cluster = Cluster::builder()
-        .brokers(2)
-        .topic("t", 1)
-        .start()
-        .await
-        .unwrap();
+    let cluster = two_brokers_one_partition().await;
     let leader = cluster.leader("t", 0).unwrap();
-    let other = cluster
-        .brokers()
-        .into_iter()
-        .find(|(n, _)| *n != leader)
-        .unwrap();
+    let other = another_broker(&cluster, leader);
     let mut c = Client::connect(other.1).await;
     c.send_only(&produce_req("t", 0, 0, batch(&["x"], None, false)), 9)
         .await;
@@ -357,15 +334,7 @@ async fn a_failed_acks0_produce_closes_the_connection() {
     let mut ok = client_for(&cluster, "t", 0).await;
     ok.send_only(&produce_req("t", 0, 0, batch(&["x"], None, false)), 9)
         .await;
-    let r = ok
-        .call(
-            &MetadataRequest {
-                topics: None,
-                ..Default::default()
-            },
-            12,
-        )
-        .await;
+    let r = ok.metadata().await;
     assert_eq!(
         r.brokers.len(),
         2,

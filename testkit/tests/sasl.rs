@@ -3,7 +3,7 @@
 mod common;
 
 use bytes::Bytes;
-use common::Client;
+use common::{Client, metadata_all};
 use klamm_protocol::messages::*;
 use klamm_testkit::{Cluster, Mechanism, SaslConfig, codes};
 
@@ -46,15 +46,7 @@ async fn plain_authenticates_then_serves() {
     // ApiVersions is allowed before authentication
     c.call(&ApiVersionsRequest::default(), 3).await;
     assert_eq!(plain(&mut c, "secret").await, 0);
-    let r = c
-        .call(
-            &MetadataRequest {
-                topics: None,
-                ..Default::default()
-            },
-            12,
-        )
-        .await;
+    let r = c.metadata().await;
     assert_eq!(r.brokers.len(), 1);
 }
 
@@ -67,15 +59,7 @@ async fn wrong_passwords_and_unauthenticated_requests_are_refused() {
         codes::SASL_AUTHENTICATION_FAILED
     );
     assert!(
-        c.try_call(
-            &MetadataRequest {
-                topics: None,
-                ..Default::default()
-            },
-            12
-        )
-        .await
-        .is_none(),
+        c.try_call(&metadata_all(), 12).await.is_none(),
         "still unauthenticated: closed"
     );
     let mut c = Client::connect(cluster.brokers()[0].1).await;

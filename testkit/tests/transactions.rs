@@ -5,7 +5,10 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Client, batch, client_for, fetch_req, produce_req, values};
+use common::{
+    Client, another_broker, batch, client_for, end, fetch_req, init, produce_code, produce_req,
+    values,
+};
 use klamm_protocol::messages::add_partitions_to_txn::request::AddPartitionsToTxnTopic;
 use klamm_protocol::messages::offset_fetch::request::OffsetFetchRequestTopic;
 use klamm_protocol::messages::txn_offset_commit::request::{
@@ -37,16 +40,6 @@ async fn coordinator(cluster: &Cluster, key_type: i8, key: &str) -> Client {
     Client::connect(format!("{}:{}", r.host, r.port).parse().unwrap()).await
 }
 
-fn init(txn: &str) -> InitProducerIdRequest {
-    InitProducerIdRequest {
-        transactional_id: Some(txn.into()),
-        transaction_timeout_ms: 60_000,
-        producer_id: -1,
-        producer_epoch: -1,
-        ..Default::default()
-    }
-}
-
 fn add_partitions(
     txn: &str,
     pid: i64,
@@ -65,20 +58,6 @@ fn add_partitions(
         }],
         ..Default::default()
     }
-}
-
-fn end(txn: &str, pid: i64, epoch: i16, commit: bool) -> EndTxnRequest {
-    EndTxnRequest {
-        transactional_id: txn.into(),
-        producer_id: pid,
-        producer_epoch: epoch,
-        committed: commit,
-        ..Default::default()
-    }
-}
-
-fn produce_code(r: &ProduceResponse) -> i16 {
-    r.responses[0].partition_responses[0].error_code
 }
 
 #[tokio::test]
@@ -281,11 +260,7 @@ async fn transactional_offsets_are_visible_after_commit_only() {
 async fn non_coordinators_answer_not_coordinator_and_moves_are_followed() {
     let cluster = Cluster::builder().brokers(3).start().await.unwrap();
     let home = cluster.coordinator(CoordinatorKind::Transaction, "tx-m");
-    let other = cluster
-        .brokers()
-        .into_iter()
-        .find(|(n, _)| *n != home)
-        .unwrap();
+    let other = another_broker(&cluster, home);
     let mut c = Client::connect(other.1).await;
     assert_eq!(
         c.call(&init("tx-m"), 4).await.error_code,

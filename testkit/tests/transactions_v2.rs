@@ -4,40 +4,16 @@
 
 mod common;
 
-use common::{Client, batch, client_for, fetch_req, produce_req, values};
+use common::{
+    Client, batch, broker_addr, client_for, end, fetch_req, init, produce_code, produce_req, values,
+};
 use klamm_protocol::ApiKey;
 use klamm_protocol::messages::*;
 use klamm_testkit::{Cluster, CoordinatorKind, codes};
 
 async fn coordinator(cluster: &Cluster, txn: &str) -> Client {
     let node = cluster.coordinator(CoordinatorKind::Transaction, txn);
-    let addr = cluster
-        .brokers()
-        .into_iter()
-        .find(|(n, _)| *n == node)
-        .unwrap()
-        .1;
-    Client::connect(addr).await
-}
-
-fn init(txn: &str) -> InitProducerIdRequest {
-    InitProducerIdRequest {
-        transactional_id: Some(txn.into()),
-        transaction_timeout_ms: 60_000,
-        producer_id: -1,
-        producer_epoch: -1,
-        ..Default::default()
-    }
-}
-
-fn end(txn: &str, pid: i64, epoch: i16, commit: bool) -> EndTxnRequest {
-    EndTxnRequest {
-        transactional_id: txn.into(),
-        producer_id: pid,
-        producer_epoch: epoch,
-        committed: commit,
-        ..Default::default()
-    }
+    Client::connect(broker_addr(cluster, node)).await
 }
 
 fn txn_produce(txn: &str, records: bytes::Bytes) -> ProduceRequest {
@@ -45,10 +21,6 @@ fn txn_produce(txn: &str, records: bytes::Bytes) -> ProduceRequest {
         transactional_id: Some(txn.into()),
         ..produce_req("t", 0, -1, records)
     }
-}
-
-fn code(r: &ProduceResponse) -> i16 {
-    r.responses[0].partition_responses[0].error_code
 }
 
 #[tokio::test]
@@ -98,10 +70,10 @@ async fn produce_v12_adds_implicitly_and_end_txn_v5_bumps_the_epoch() {
     // v11 still needs AddPartitionsToTxn
     let b = batch(&["a"], Some((pid, e0, 0)), true);
     let r = leader.call(&txn_produce("v2", b.clone()), 11).await;
-    assert_eq!(code(&r), codes::INVALID_TXN_STATE);
+    assert_eq!(produce_code(&r), codes::INVALID_TXN_STATE);
     // v12 adds the partition
     let r = leader.call(&txn_produce("v2", b), 12).await;
-    assert_eq!(code(&r), 0);
+    assert_eq!(produce_code(&r), 0);
     let e = coord.call(&end("v2", pid, e0, true), 5).await;
     assert_eq!(
         (e.error_code, e.producer_id, e.producer_epoch),
@@ -112,13 +84,16 @@ async fn produce_v12_adds_implicitly_and_end_txn_v5_bumps_the_epoch() {
     assert_eq!((e.error_code, e.producer_epoch), (0, e0 + 1));
     // the next transaction, aborted, with the new epoch from sequence 0
     let b = batch(&["b"], Some((pid, e0 + 1, 0)), true);
-    assert_eq!(code(&leader.call(&txn_produce("v2", b), 12).await), 0);
+    assert_eq!(
+        produce_code(&leader.call(&txn_produce("v2", b), 12).await),
+        0
+    );
     let e = coord.call(&end("v2", pid, e0 + 1, false), 5).await;
     assert_eq!((e.error_code, e.producer_epoch), (0, e0 + 2));
     // the old epoch is fenced
     let z = batch(&["z"], Some((pid, e0, 1)), true);
     let r = leader.call(&txn_produce("v2", z), 12).await;
-    assert_ne!(code(&r), 0);
+    assert_ne!(produce_code(&r), 0);
     let f = leader.call(&fetch_req("t", 0, 0, 1), 12).await;
     let p = &f.responses[0].partitions[0];
     assert_eq!(p.last_stable_offset, p.high_watermark);
@@ -143,5 +118,5 @@ async fn produce_v12_is_unsupported_on_a_transaction_version_1_cluster() {
     let mut leader = client_for(&cluster, "t", 0).await;
     let b = batch(&["a"], Some((i.producer_id, i.producer_epoch, 0)), true);
     let r = leader.call(&txn_produce("v1", b), 12).await;
-    assert_eq!(code(&r), codes::UNSUPPORTED_VERSION);
+    assert_eq!(produce_code(&r), codes::UNSUPPORTED_VERSION);
 }

@@ -135,7 +135,7 @@ pub fn control_batch(
 }
 
 #[cfg(test)]
-pub(crate) use tests::data_batch;
+pub(crate) use tests::{control_type, data_batch};
 
 #[cfg(test)]
 mod tests {
@@ -153,6 +153,17 @@ mod tests {
                 .unwrap();
         }
         b.seal().unwrap().into_bytes()
+    }
+
+    /// Whether `b` is a commit (`true`) or abort marker; `None` for a data batch.
+    pub(crate) fn control_type(b: &Bytes) -> Option<bool> {
+        Some(
+            RecordBatch::decode(b.clone())
+                .ok()?
+                .end_txn_marker()
+                .ok()??
+                .is_commit(),
+        )
     }
 
     #[test]

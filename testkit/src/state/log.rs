@@ -257,18 +257,8 @@ pub fn batch_error_code(e: &BatchError) -> i16 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::state::batch::data_batch;
+    use crate::state::batch::{control_type, data_batch};
     use klamm_protocol::record::RecordBatch;
-
-    fn control_type(b: &Bytes) -> Option<bool> {
-        Some(
-            RecordBatch::decode(b.clone())
-                .ok()?
-                .end_txn_marker()
-                .ok()??
-                .is_commit(),
-        )
-    }
 
     #[test]
     fn offsets_are_assigned_and_batches_kept_intact() {

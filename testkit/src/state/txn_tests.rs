@@ -2,22 +2,10 @@ use std::time::{Duration, Instant};
 
 use super::TxnStatus;
 use crate::codes;
-use bytes::Bytes;
-use klamm_protocol::record::RecordBatch;
 
-use crate::state::batch::data_batch;
+use crate::state::batch::{control_type, data_batch};
 use crate::state::groups::CommittedOffset;
 use crate::state::{ClusterState, StateConfig};
-
-fn control_type(b: &Bytes) -> Option<bool> {
-    Some(
-        RecordBatch::decode(b.clone())
-            .ok()?
-            .end_txn_marker()
-            .ok()??
-            .is_commit(),
-    )
-}
 
 fn cluster(marker_delay: Duration) -> ClusterState {
     let mut s = ClusterState::new(

@@ -21,6 +21,18 @@ fn cluster(transaction_version: i16, marker_delay: Duration) -> ClusterState {
     s
 }
 
+/// A cluster as [`cluster`] makes it, the time, and transactional id `x`'s producer id and
+/// first epoch.
+fn with_producer(
+    transaction_version: i16,
+    marker_delay: Duration,
+) -> (ClusterState, Instant, i64, i16) {
+    let now = Instant::now();
+    let mut s = cluster(transaction_version, marker_delay);
+    let (pid, epoch) = s.init_producer_id(Some("x"), 60_000, None, now, 0).unwrap();
+    (s, now, pid, epoch)
+}
+
 fn add(now: Instant) -> Option<ImplicitAdd<'static>> {
     Some(ImplicitAdd {
         transactional_id: "x",
@@ -39,9 +51,7 @@ fn last_marker(s: &ClusterState, p: i32) -> Option<(bool, i16)> {
 
 #[test]
 fn produce_v12_adds_the_partition_and_end_txn_v5_bumps_the_epoch() {
-    let now = Instant::now();
-    let mut s = cluster(2, Duration::ZERO);
-    let (pid, e0) = s.init_producer_id(Some("x"), 60_000, None, now, 0).unwrap();
+    let (mut s, now, pid, e0) = with_producer(2, Duration::ZERO);
     // without the implicit add the partition is not in the transaction
     let b = data_batch(pid, e0, 0, 2, true);
     assert_eq!(s.produce(0, "t", 0, &b).error, codes::INVALID_TXN_STATE);
@@ -74,9 +84,7 @@ fn produce_v12_adds_the_partition_and_end_txn_v5_bumps_the_epoch() {
 
 #[test]
 fn produce_v12_is_unsupported_below_transaction_version_2() {
-    let now = Instant::now();
-    let mut s = cluster(1, Duration::ZERO);
-    let (pid, e) = s.init_producer_id(Some("x"), 60_000, None, now, 0).unwrap();
+    let (mut s, now, pid, e) = with_producer(1, Duration::ZERO);
     let b = data_batch(pid, e, 0, 1, true);
     assert_eq!(
         s.produce_adding(0, "t", 0, &b, add(now)).error,
@@ -86,9 +94,7 @@ fn produce_v12_is_unsupported_below_transaction_version_2() {
 
 #[test]
 fn the_next_transaction_waits_for_the_markers() {
-    let now = Instant::now();
-    let mut s = cluster(2, Duration::from_millis(50));
-    let (pid, e0) = s.init_producer_id(Some("x"), 60_000, None, now, 0).unwrap();
+    let (mut s, now, pid, e0) = with_producer(2, Duration::from_millis(50));
     let b = data_batch(pid, e0, 0, 1, true);
     assert_eq!(s.produce_adding(0, "t", 0, &b, add(now)).error, codes::NONE);
     let (_, e1) = s.end_txn_v2("x", pid, e0, true, now, 0).expect("commit");
@@ -112,9 +118,7 @@ fn the_next_transaction_waits_for_the_markers() {
 
 #[test]
 fn aborting_with_no_transaction_bumps_and_committing_is_refused() {
-    let now = Instant::now();
-    let mut s = cluster(2, Duration::ZERO);
-    let (pid, e0) = s.init_producer_id(Some("x"), 60_000, None, now, 0).unwrap();
+    let (mut s, now, pid, e0) = with_producer(2, Duration::ZERO);
     assert_eq!(
         s.end_txn_v2("x", pid, e0, true, now, 0),
         Err(codes::INVALID_TXN_STATE)
@@ -131,9 +135,7 @@ fn aborting_with_no_transaction_bumps_and_committing_is_refused() {
 
 #[test]
 fn an_exhausted_epoch_writes_the_markers_with_the_old_producer_id() {
-    let now = Instant::now();
-    let mut s = cluster(2, Duration::ZERO);
-    let (pid, _) = s.init_producer_id(Some("x"), 60_000, None, now, 0).unwrap();
+    let (mut s, now, pid, _) = with_producer(2, Duration::ZERO);
     // Fast-forward to the last usable epoch (a producer after 32,765 transactions).
     let last = i16::MAX - 1;
     s.txns.metas.get_mut("x").unwrap().epoch = last;

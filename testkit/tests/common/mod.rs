@@ -9,7 +9,10 @@ use klamm_protocol::frame::{FrameDecoder, encode_request_frame};
 use klamm_protocol::header::{RequestHeader, ResponseHeader};
 use klamm_protocol::messages::fetch::request::{FetchPartition, FetchTopic};
 use klamm_protocol::messages::produce::request::{PartitionProduceData, TopicProduceData};
-use klamm_protocol::messages::{FetchRequest, ProduceRequest};
+use klamm_protocol::messages::{
+    EndTxnRequest, FetchRequest, InitProducerIdRequest, MetadataRequest, MetadataResponse,
+    ProduceRequest, ProduceResponse,
+};
 use klamm_protocol::record::{BatchBuilder, Compression, Header, RecordBatch, RecordBatches};
 use klamm_protocol::{Message, Request};
 use klamm_testkit::Cluster;
@@ -89,6 +92,11 @@ impl Client {
             .expect("connection closed")
     }
 
+    /// Metadata v12 of every topic.
+    pub async fn metadata(&mut self) -> MetadataResponse {
+        self.call(&metadata_all(), 12).await
+    }
+
     /// Writes raw bytes.
     pub async fn write_raw(&mut self, bytes: &[u8]) {
         let _ = self.stream.write_all(bytes).await;
@@ -100,6 +108,14 @@ impl Client {
             .await
             .expect("broker neither answered nor closed")
             .is_none()
+    }
+}
+
+/// A Metadata request for every topic.
+pub fn metadata_all() -> MetadataRequest {
+    MetadataRequest {
+        topics: None,
+        ..Default::default()
     }
 }
 
@@ -192,14 +208,64 @@ pub fn fetch_req(topic: &str, partition: i32, offset: i64, isolation: i8) -> Fet
     }
 }
 
+/// The address of broker `node`.
+pub fn broker_addr(cluster: &Cluster, node: i32) -> SocketAddr {
+    cluster
+        .brokers()
+        .into_iter()
+        .find(|(n, _)| *n == node)
+        .expect("broker")
+        .1
+}
+
+/// The first broker that is not `node`: its id and address.
+pub fn another_broker(cluster: &Cluster, node: i32) -> (i32, SocketAddr) {
+    cluster
+        .brokers()
+        .into_iter()
+        .find(|(n, _)| *n != node)
+        .expect("another broker")
+}
+
 /// A connection to the leader of a partition.
 pub async fn client_for(cluster: &Cluster, topic: &str, partition: i32) -> Client {
     let leader = cluster.leader(topic, partition).unwrap();
-    let addr = cluster
-        .brokers()
-        .into_iter()
-        .find(|(n, _)| *n == leader)
+    Client::connect(broker_addr(cluster, leader)).await
+}
+
+/// A cluster of 2 brokers with topic `t` of 1 partition.
+pub async fn two_brokers_one_partition() -> Cluster {
+    Cluster::builder()
+        .brokers(2)
+        .topic("t", 1)
+        .start()
+        .await
         .unwrap()
-        .1;
-    Client::connect(addr).await
+}
+
+/// InitProducerId for transactional id `txn` (60 s timeout), a new producer.
+pub fn init(txn: &str) -> InitProducerIdRequest {
+    InitProducerIdRequest {
+        transactional_id: Some(txn.into()),
+        transaction_timeout_ms: 60_000,
+        producer_id: -1,
+        producer_epoch: -1,
+        ..Default::default()
+    }
+}
+
+/// EndTxn of `txn`'s transaction: commit or abort.
+pub fn end(txn: &str, pid: i64, epoch: i16, commit: bool) -> EndTxnRequest {
+    EndTxnRequest {
+        transactional_id: txn.into(),
+        producer_id: pid,
+        producer_epoch: epoch,
+        committed: commit,
+        ..Default::default()
+    }
+}
+
+/// The error code of a one-partition Produce answer.
+pub fn produce_code(r: &ProduceResponse) -> i16 {
+    r.responses[0].partition_responses[0].error_code
 }
