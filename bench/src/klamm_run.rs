@@ -9,6 +9,9 @@ use klamm_producer::{Acks, Producer, ProducerRecord};
 use crate::run::{ProducerRun, RunResult};
 use crate::usage;
 
+/// The most records whose outcome the sending loop has not seen yet (2.4 MB of futures).
+const MAX_PENDING: usize = 100_000;
+
 /// Sends `run.records` records with klamm-producer and waits for every delivery.
 pub fn producer(run: &ProducerRun) -> Result<RunResult, String> {
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -53,6 +56,13 @@ pub fn producer(run: &ProducerRun) -> Result<RunResult, String> {
             while let Some(r) = pending.front().and_then(|f| f.try_result()) {
                 count(r);
                 pending.pop_front();
+            }
+            // Bound the records awaiting their outcome, as an application bounds its memory
+            // (librdkafka bounds its queue the same way with queue.buffering.max.messages).
+            if pending.len() > MAX_PENDING
+                && let Some(oldest) = pending.pop_front()
+            {
+                count(oldest.await);
             }
         }
         producer.flush().await;
