@@ -279,8 +279,8 @@ impl ProducerBatch {
 }
 
 impl ProducerBatch {
-    /// Whether [`split`](Self::split) can cut this batch: sealed, more than one record, its
-    /// outcome not reported yet, and ids left in its range for the pieces.
+    /// Whether this batch can be split in two (after MESSAGE_TOO_LARGE): sealed, more than
+    /// one record, its outcome not reported yet, and ids left in its range for the pieces.
     pub fn can_split(&self) -> bool {
         self.records > 1
             && self.id_span >= 3
