@@ -5,9 +5,9 @@
 //! A `TxnDriver` runs the whole coordinator conversation (FindCoordinator, InitProducerId with
 //! fencing, AddPartitionsToTxn, AddOffsetsToTxn + TxnOffsetCommit, EndTxn with retries) but
 //! sends no records itself: transactions through it carry consumer offsets
-//! (`send_offsets_to_transaction`) and partitions registered by hand. Records come with
-//! klamm-txn's `TransactionalProducer`, which does not exist yet; its `PoolProducer`
-//! implementation will follow the same mapping.
+//! (`send_offsets_to_transaction`) and partitions registered by hand. For records, pool
+//! klamm-txn's `TransactionalProducer` with [`TxnProducerFactory`](crate::TxnProducerFactory),
+//! which shares one cluster the same way.
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -3,7 +3,8 @@
 //! carry consumer offsets (`send_offsets_to_transaction`), whose visibility the testkit
 //! reports exactly: committed transactions' offsets appear, aborted ones' never do.
 //!
-//! Records are not produced here: klamm-txn's `TransactionalProducer` does not exist yet.
+//! Records are not produced here; the record producers' pool is tested in
+//! `testkit_shared_cluster.rs`, `testkit_load.rs` and `testkit_load_faults.rs`.
 
 use std::sync::Arc;
 use std::time::Duration;

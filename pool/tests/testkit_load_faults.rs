@@ -2,7 +2,7 @@
 //! producers on one shared cluster (each request an order and an audit record in one
 //! transaction, every tenth rejected by its handler after writing), and while they run: a
 //! producer fenced by another init of its id, coordinators moved, a broker restarted, a
-//! throttle on one broker. The pool replaces or recovers its producers, the clients finish, and
+//! throttle on one broker, a produce quota. The pool replaces or recovers its producers, the clients finish, and
 //! the exactly-once check holds (read back `read_committed`): no duplicate, nothing committed
 //! missing, nothing failed visible, an unknown commit all-or-nothing. Each test proves that
 //! its fault happened from what klamm-testkit counted or logged.
@@ -261,6 +261,55 @@ async fn a_throttled_broker_under_load() {
     assert!(
         throttled_ms >= 10 * 200,
         "the producers saw the throttle times: {throttled_ms} ms"
+    );
+    assert_eq!(pool.close(Duration::from_secs(10)).await, 0);
+    assert_exactly_once(&kit, load, &run).await;
+}
+
+/// A real produce quota (the testkit's Kafka-style byte-rate quota on the pool's client id;
+/// the testkit keeps one rate per client id for the whole cluster, not one per broker) is set
+/// mid-load and lifted once it has throttled: the brokers answer with `throttle_time_ms`
+/// computed from the observed rate, the producers hold their requests on those connections
+/// until the deadline, and exactly-once holds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_produce_quota_under_load() {
+    let kit = load::testkit().await;
+    let pool = load::record_pool(&kit, "quota", 8).await;
+    let load = load("q");
+    let run = load::run_with_fault(&pool, load, async {
+        kit.set_produce_quota(Some(POOL_CLIENT_ID), Some(20_000.0));
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while kit.throttles().iter().filter(|t| t.from_quota).count() < 5
+            && Instant::now() < deadline
+        {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        kit.set_produce_quota(Some(POOL_CLIENT_ID), None);
+    })
+    .await;
+    let quota_throttles: Vec<_> = kit
+        .throttles()
+        .into_iter()
+        .filter(|t| t.from_quota)
+        .collect();
+    assert!(
+        quota_throttles.len() >= 5,
+        "the quota throttled the pool: {quota_throttles:?}"
+    );
+    let throttled_ms: u64 = {
+        let mut guards = Vec::new();
+        for _ in 0..8 {
+            guards.push(pool.get().await.unwrap());
+        }
+        guards
+            .iter()
+            .map(|g| g.backend().metrics().throttle_time_ms)
+            .sum()
+    };
+    assert!(throttled_ms > 0, "the producers saw the throttle times");
+    println!(
+        "quota: {} throttled responses, {throttled_ms} ms reported to the producers",
+        quota_throttles.len()
     );
     assert_eq!(pool.close(Duration::from_secs(10)).await, 0);
     assert_exactly_once(&kit, load, &run).await;
