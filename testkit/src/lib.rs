@@ -6,6 +6,7 @@ mod cluster;
 pub mod codes;
 mod control;
 mod error;
+pub mod requests;
 mod sasl;
 mod server;
 pub mod state;

@@ -6,11 +6,11 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::{
-    Client, batch, broker_addr, client_for, fetch_req, metadata_all, produce_req,
-    two_brokers_one_partition,
+    Client, batch, broker_addr, client_for, fetch_req, metadata_all, two_brokers_one_partition,
 };
 use klamm_protocol::ApiKey;
 use klamm_protocol::messages::*;
+use klamm_testkit::requests::produce as produce_req;
 use klamm_testkit::{Cluster, Fault, FaultAction, codes};
 
 #[tokio::test]

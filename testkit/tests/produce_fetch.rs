@@ -3,14 +3,14 @@
 mod common;
 
 use common::{
-    Client, another_broker, batch, client_for, fetch_req, produce_req, two_brokers_one_partition,
-    values,
+    Client, another_broker, batch, client_for, fetch_req, two_brokers_one_partition, values,
 };
 use klamm_protocol::messages::create_topics::request::CreatableTopic;
 use klamm_protocol::messages::list_offsets::request::{ListOffsetsPartition, ListOffsetsTopic};
 use klamm_protocol::messages::metadata::request::MetadataRequestTopic;
 use klamm_protocol::messages::*;
 use klamm_protocol::{ApiKey, Message};
+use klamm_testkit::requests::produce as produce_req;
 use klamm_testkit::{Cluster, codes};
 
 #[tokio::test]

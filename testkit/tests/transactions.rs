@@ -6,8 +6,7 @@ mod common;
 use std::time::Duration;
 
 use common::{
-    Client, another_broker, batch, client_for, end, fetch_req, init, produce_code, produce_req,
-    values,
+    Client, another_broker, batch, client_for, end, fetch_req, init, produce_code, values,
 };
 use klamm_protocol::messages::add_partitions_to_txn::request::AddPartitionsToTxnTopic;
 use klamm_protocol::messages::offset_fetch::request::OffsetFetchRequestTopic;
@@ -15,6 +14,7 @@ use klamm_protocol::messages::txn_offset_commit::request::{
     TxnOffsetCommitRequestPartition, TxnOffsetCommitRequestTopic,
 };
 use klamm_protocol::messages::*;
+use klamm_testkit::requests::produce as produce_req;
 use klamm_testkit::{Cluster, CoordinatorKind, codes};
 
 /// A connection to the coordinator of a key, found with FindCoordinator.

@@ -4,11 +4,10 @@
 
 mod common;
 
-use common::{
-    Client, batch, broker_addr, client_for, end, fetch_req, init, produce_code, produce_req, values,
-};
+use common::{Client, batch, broker_addr, client_for, end, fetch_req, init, produce_code, values};
 use klamm_protocol::ApiKey;
 use klamm_protocol::messages::*;
+use klamm_testkit::requests::produce as produce_req;
 use klamm_testkit::{Cluster, CoordinatorKind, codes};
 
 async fn coordinator(cluster: &Cluster, txn: &str) -> Client {

@@ -8,10 +8,9 @@ use bytes::{Bytes, BytesMut};
 use klamm_protocol::frame::{FrameDecoder, encode_request_frame};
 use klamm_protocol::header::{RequestHeader, ResponseHeader};
 use klamm_protocol::messages::fetch::request::{FetchPartition, FetchTopic};
-use klamm_protocol::messages::produce::request::{PartitionProduceData, TopicProduceData};
 use klamm_protocol::messages::{
     EndTxnRequest, FetchRequest, InitProducerIdRequest, MetadataRequest, MetadataResponse,
-    ProduceRequest, ProduceResponse,
+    ProduceResponse,
 };
 use klamm_protocol::record::{BatchBuilder, Compression, Header, RecordBatch, RecordBatches};
 use klamm_protocol::{Message, Request};
@@ -158,29 +157,6 @@ pub fn values(records: &Bytes) -> Vec<(i64, String)> {
         }
     }
     out
-}
-
-/// A Produce of one batch to one partition.
-pub fn produce_req(
-    topic: &str,
-    partition: i32,
-    acks: i16,
-    records: bytes::Bytes,
-) -> ProduceRequest {
-    ProduceRequest {
-        acks,
-        timeout_ms: 5000,
-        topic_data: vec![TopicProduceData {
-            name: topic.into(),
-            partition_data: vec![PartitionProduceData {
-                index: partition,
-                records: Some(records),
-                ..Default::default()
-            }],
-            ..Default::default()
-        }],
-        ..Default::default()
-    }
 }
 
 /// A full Fetch of one partition from `offset`, not waiting.
