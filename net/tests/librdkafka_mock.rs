@@ -8,9 +8,9 @@ use bytes::Bytes;
 use klamm_net::{Cluster, ConnectionConfig};
 use klamm_protocol::ApiKey;
 use klamm_protocol::error_code::ErrorCode;
-use klamm_protocol::messages::produce::request::{PartitionProduceData, TopicProduceData};
-use klamm_protocol::messages::{ApiVersionsRequest, MetadataRequest, ProduceRequest};
+use klamm_protocol::messages::{ApiVersionsRequest, MetadataRequest};
 use klamm_protocol::record::{BatchBuilder, Compression, Header};
+use klamm_testkit::requests;
 use rdkafka::mocking::MockCluster;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -58,20 +58,7 @@ async fn api_versions_metadata_and_produce_against_the_librdkafka_mock() {
         }
         let records: Bytes = b.seal().expect("seal").to_bytes();
         let resp = leader
-            .send(ProduceRequest {
-                acks: -1,
-                timeout_ms: 5_000,
-                topic_data: vec![TopicProduceData {
-                    name: "interop".into(),
-                    partition_data: vec![PartitionProduceData {
-                        index: p,
-                        records: Some(records),
-                        ..Default::default()
-                    }],
-                    ..Default::default()
-                }],
-                ..Default::default()
-            })
+            .send(requests::produce("interop", p, -1, records))
             .await
             .expect("produce");
         let part = &resp.responses[0].partition_responses[0];

@@ -9,9 +9,9 @@ use bytes::Bytes;
 use klamm_net::Cluster;
 use klamm_protocol::error_code::ErrorCode;
 use klamm_protocol::messages::create_topics::request::CreatableTopic;
-use klamm_protocol::messages::produce::request::{PartitionProduceData, TopicProduceData};
-use klamm_protocol::messages::{ApiVersionsRequest, CreateTopicsRequest, ProduceRequest};
+use klamm_protocol::messages::{ApiVersionsRequest, CreateTopicsRequest};
 use klamm_protocol::record::{BatchBuilder, Compression, Header};
+use klamm_testkit::requests;
 
 #[tokio::test]
 #[ignore = "needs a tansu broker: set KLAMM_TANSU_BOOTSTRAP (cargo xtask integration --broker tansu)"]
@@ -64,20 +64,7 @@ async fn api_versions_create_topics_metadata_and_produce_against_tansu() {
             .leader(&topic, p)
             .await
             .expect("leader")
-            .send(ProduceRequest {
-                acks: -1,
-                timeout_ms: 5_000,
-                topic_data: vec![TopicProduceData {
-                    name: topic.clone(),
-                    partition_data: vec![PartitionProduceData {
-                        index: p,
-                        records: Some(records),
-                        ..Default::default()
-                    }],
-                    ..Default::default()
-                }],
-                ..Default::default()
-            })
+            .send(requests::produce(&topic, p, -1, records))
             .await
             .expect("produce");
         let part = &resp.responses[0].partition_responses[0];

@@ -9,9 +9,8 @@ use klamm_net::{Cluster, ConnectionConfig, CoordinatorType, Error};
 use klamm_protocol::ApiKey;
 use klamm_protocol::error_code::ErrorCode;
 use klamm_protocol::messages::ProduceRequest;
-use klamm_protocol::messages::produce::request::{PartitionProduceData, TopicProduceData};
 use klamm_protocol::record::{BatchBuilder, Compression, Header};
-use klamm_testkit::{Fault, FaultAction, Mechanism};
+use klamm_testkit::{Fault, FaultAction, Mechanism, requests};
 
 fn produce(topic: &str, partition: i32, records: usize) -> ProduceRequest {
     let mut b = BatchBuilder::new(Compression::None);
@@ -25,20 +24,7 @@ fn produce(topic: &str, partition: i32, records: usize) -> ProduceRequest {
         .expect("append");
     }
     let batch: Bytes = b.seal().expect("seal").to_bytes();
-    ProduceRequest {
-        acks: -1,
-        timeout_ms: 5_000,
-        topic_data: vec![TopicProduceData {
-            name: topic.to_owned(),
-            partition_data: vec![PartitionProduceData {
-                index: partition,
-                records: Some(batch),
-                ..Default::default()
-            }],
-            ..Default::default()
-        }],
-        ..Default::default()
-    }
+    requests::produce(topic, partition, -1, batch)
 }
 
 fn partition_error(r: &klamm_protocol::messages::ProduceResponse) -> ErrorCode {

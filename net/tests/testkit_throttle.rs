@@ -9,9 +9,8 @@ use klamm_net::throttle::ThrottleError;
 use klamm_net::{Cluster, ConnectionConfig, Error};
 use klamm_protocol::ApiKey;
 use klamm_protocol::messages::ProduceRequest;
-use klamm_protocol::messages::produce::request::{PartitionProduceData, TopicProduceData};
 use klamm_protocol::record::{BatchBuilder, Compression, Header};
-use klamm_testkit::{Fault, FaultAction};
+use klamm_testkit::{Fault, FaultAction, requests};
 
 /// The real-time tests of this file measure delays of a few milliseconds; they run one at a
 /// time so that they do not slow each other down.
@@ -22,20 +21,7 @@ fn produce(partition: i32) -> ProduceRequest {
     b.append(1_700_000_000_000, None, Some(b"v"), &[] as &[Header])
         .expect("append");
     let batch: Bytes = b.seal().expect("seal").to_bytes();
-    ProduceRequest {
-        acks: -1,
-        timeout_ms: 5_000,
-        topic_data: vec![TopicProduceData {
-            name: "t".into(),
-            partition_data: vec![PartitionProduceData {
-                index: partition,
-                records: Some(batch),
-                ..Default::default()
-            }],
-            ..Default::default()
-        }],
-        ..Default::default()
-    }
+    requests::produce("t", partition, -1, batch)
 }
 
 async fn setup(brokers: i32, max_in_flight: usize) -> (klamm_testkit::Cluster, Cluster) {
