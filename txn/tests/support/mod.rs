@@ -25,9 +25,9 @@ use klamm_producer::idempotence::{ProducerIdEpoch, TopicPartition};
 use klamm_producer::{CloseReason, DeliveryFuture, ProducerError, ProducerRecord};
 use klamm_protocol::error_code::ErrorCode;
 use klamm_protocol::messages::fetch::request::{FetchPartition, FetchTopic};
-use klamm_protocol::messages::produce::request::{PartitionProduceData, TopicProduceData};
 use klamm_protocol::messages::{FetchRequest, ProduceRequest};
 use klamm_protocol::record::{BatchBuilder, Compression, Header, RecordBatches};
+use klamm_testkit::requests;
 use klamm_txn::{
     ClusterTransport, ProducerBackend, TransactionManager, TransactionalProducer, TxnState,
 };
@@ -184,18 +184,8 @@ async fn produce(inner: &Inner, (topic, partition, records, producer, base): Job
     let n = records.len() as i32;
     let request = ProduceRequest {
         transactional_id: Some(inner.transactional_id.clone()),
-        acks: -1,
         timeout_ms: 30_000,
-        topic_data: vec![TopicProduceData {
-            name: topic.to_string(),
-            partition_data: vec![PartitionProduceData {
-                index: partition,
-                records: Some(batch),
-                ..Default::default()
-            }],
-            ..Default::default()
-        }],
-        ..Default::default()
+        ..requests::produce(&topic, partition, -1, batch)
     };
     let outcome: Result<i64, ErrorCode> = loop {
         let svc = match inner.cluster.leader(&topic, partition).await {
