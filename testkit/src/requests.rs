@@ -3,8 +3,34 @@
 //! (klamm-net, klamm-txn).
 
 use bytes::Bytes;
+use klamm_protocol::EncodeError;
 use klamm_protocol::messages::ProduceRequest;
 use klamm_protocol::messages::produce::request::{PartitionProduceData, TopicProduceData};
+use klamm_protocol::record::{BatchBuilder, Compression, Header};
+
+/// An uncompressed record batch of `values` (record `i` has key `k<i>` and timestamp
+/// 1_700_000_000_000 + `i`), stamped with `producer` (id, epoch, base sequence) when given
+/// and marked transactional when asked. An empty `values` is an error, as an empty batch is.
+pub fn batch<V: AsRef<[u8]>>(
+    values: &[V],
+    producer: Option<(i64, i16, i32)>,
+    transactional: bool,
+) -> Result<Bytes, EncodeError> {
+    let mut b = BatchBuilder::new(Compression::None).transactional(transactional);
+    if let Some((pid, epoch, seq)) = producer {
+        b = b.producer(pid, epoch, seq);
+    }
+    for (i, v) in values.iter().enumerate() {
+        let key = format!("k{i}");
+        b.append(
+            1_700_000_000_000 + i as i64,
+            Some(key.as_bytes()),
+            Some(v.as_ref()),
+            &[] as &[Header],
+        )?;
+    }
+    Ok(b.seal()?.into_bytes())
+}
 
 /// A Produce of one record batch (`records`) to `topic`'s `partition` with `acks` and a 5 s
 /// timeout, outside any transaction (set `transactional_id` with struct update syntax).
@@ -28,6 +54,35 @@ pub fn produce(topic: &str, partition: i32, acks: i16, records: Bytes) -> Produc
 #[cfg(test)]
 mod tests {
     use super::*;
+    use klamm_protocol::record::RecordBatch;
+
+    #[test]
+    fn a_batch_holds_the_values_with_keys_and_the_producer() {
+        let b = batch(&["a", "b"], Some((7, 2, 10)), true).expect("batch");
+        let b = RecordBatch::decode(b).expect("decodes");
+        assert_eq!(
+            (b.producer_id(), b.producer_epoch(), b.base_sequence()),
+            (7, 2, 10)
+        );
+        assert!(b.is_transactional());
+        let records: Vec<_> = b
+            .records()
+            .expect("records")
+            .map(|r| r.expect("record"))
+            .collect();
+        assert_eq!(records.len(), 2);
+        assert_eq!(records[1].key.as_deref(), Some(&b"k1"[..]));
+        assert_eq!(records[1].value.as_deref(), Some(&b"b"[..]));
+        assert_eq!(records[1].timestamp, 1_700_000_000_001);
+    }
+
+    #[test]
+    fn an_empty_batch_is_an_error() {
+        assert!(batch::<&str>(&[], None, false).is_err());
+        let plain = RecordBatch::decode(batch(&["x"], None, false).unwrap()).unwrap();
+        assert!(!plain.is_transactional());
+        assert_eq!(plain.producer_id(), -1);
+    }
 
     #[test]
     fn one_batch_for_one_partition() {

@@ -12,7 +12,7 @@ use klamm_protocol::messages::{
     EndTxnRequest, FetchRequest, InitProducerIdRequest, MetadataRequest, MetadataResponse,
     ProduceResponse,
 };
-use klamm_protocol::record::{BatchBuilder, Compression, Header, RecordBatch, RecordBatches};
+use klamm_protocol::record::{RecordBatch, RecordBatches};
 use klamm_protocol::{Message, Request};
 use klamm_testkit::Cluster;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -120,22 +120,7 @@ pub fn metadata_all() -> MetadataRequest {
 
 /// A batch of `values` (keys "k<i>"), optionally idempotent / transactional.
 pub fn batch(values: &[&str], producer: Option<(i64, i16, i32)>, transactional: bool) -> Bytes {
-    let mut b = BatchBuilder::new(Compression::None);
-    if let Some((pid, epoch, seq)) = producer {
-        b = b.producer(pid, epoch, seq);
-    }
-    b = b.transactional(transactional);
-    for (i, v) in values.iter().enumerate() {
-        let key = format!("k{i}");
-        b.append(
-            1_700_000_000_000 + i as i64,
-            Some(key.as_bytes()),
-            Some(v.as_bytes()),
-            &[] as &[Header],
-        )
-        .expect("append");
-    }
-    b.seal().expect("seal").into_bytes()
+    klamm_testkit::requests::batch(values, producer, transactional).expect("batch")
 }
 
 /// The values of every data record in a records field, with their offsets; control batches
