@@ -4,12 +4,10 @@
 
 use std::time::Duration;
 
-use bytes::Bytes;
 use klamm_net::{Cluster, ConnectionConfig};
 use klamm_protocol::ApiKey;
 use klamm_protocol::error_code::ErrorCode;
 use klamm_protocol::messages::{ApiVersionsRequest, MetadataRequest};
-use klamm_protocol::record::{BatchBuilder, Compression, Header};
 use klamm_testkit::requests;
 use rdkafka::mocking::MockCluster;
 
@@ -46,17 +44,7 @@ async fn api_versions_metadata_and_produce_against_the_librdkafka_mock() {
             .await
             .expect("Metadata");
 
-        let mut b = BatchBuilder::new(Compression::None);
-        for i in 0..10 {
-            b.append(
-                1_700_000_000_000 + i,
-                Some(b"k"),
-                Some(b"value"),
-                &[] as &[Header],
-            )
-            .expect("append");
-        }
-        let records: Bytes = b.seal().expect("seal").to_bytes();
+        let records = requests::batch(&["value"; 10], None, false).expect("batch");
         let resp = leader
             .send(requests::produce("interop", p, -1, records))
             .await

@@ -5,12 +5,10 @@
 //! default; `cargo xtask integration --broker tansu` starts one, or run it by hand:
 //! `KLAMM_TANSU_BOOTSTRAP=127.0.0.1:9092 cargo test -p klamm-net --test tansu -- --ignored`.
 
-use bytes::Bytes;
 use klamm_net::Cluster;
 use klamm_protocol::error_code::ErrorCode;
 use klamm_protocol::messages::create_topics::request::CreatableTopic;
 use klamm_protocol::messages::{ApiVersionsRequest, CreateTopicsRequest};
-use klamm_protocol::record::{BatchBuilder, Compression, Header};
 use klamm_testkit::requests;
 
 #[tokio::test]
@@ -49,17 +47,7 @@ async fn api_versions_create_topics_metadata_and_produce_against_tansu() {
     let meta = cluster.topic(&topic).await.expect("metadata");
     assert_eq!(meta.partitions.len(), 3);
     for p in 0..3 {
-        let mut b = BatchBuilder::new(Compression::None);
-        for i in 0..10 {
-            b.append(
-                1_700_000_000_000 + i,
-                Some(b"k"),
-                Some(b"v"),
-                &[] as &[Header],
-            )
-            .expect("append");
-        }
-        let records: Bytes = b.seal().expect("seal").to_bytes();
+        let records = requests::batch(&["v"; 10], None, false).expect("batch");
         let resp = cluster
             .leader(&topic, p)
             .await

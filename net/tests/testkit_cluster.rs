@@ -3,27 +3,17 @@
 
 use std::time::Duration;
 
-use bytes::Bytes;
 use klamm_net::sasl::{SaslConfig, ScramMechanism};
 use klamm_net::{Cluster, ConnectionConfig, CoordinatorType, Error};
 use klamm_protocol::ApiKey;
 use klamm_protocol::error_code::ErrorCode;
 use klamm_protocol::messages::ProduceRequest;
-use klamm_protocol::record::{BatchBuilder, Compression, Header};
 use klamm_testkit::{Fault, FaultAction, Mechanism, requests};
 
+/// A Produce of `records` records (values `v<i>`) to `topic`'s `partition`.
 fn produce(topic: &str, partition: i32, records: usize) -> ProduceRequest {
-    let mut b = BatchBuilder::new(Compression::None);
-    for i in 0..records {
-        b.append(
-            1_700_000_000_000,
-            None,
-            Some(format!("v{i}").as_bytes()),
-            &[] as &[Header],
-        )
-        .expect("append");
-    }
-    let batch: Bytes = b.seal().expect("seal").to_bytes();
+    let values: Vec<String> = (0..records).map(|i| format!("v{i}")).collect();
+    let batch = requests::batch(&values, None, false).expect("batch");
     requests::produce(topic, partition, -1, batch)
 }
 

@@ -4,23 +4,19 @@
 
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
 use klamm_net::throttle::ThrottleError;
 use klamm_net::{Cluster, ConnectionConfig, Error};
 use klamm_protocol::ApiKey;
 use klamm_protocol::messages::ProduceRequest;
-use klamm_protocol::record::{BatchBuilder, Compression, Header};
 use klamm_testkit::{Fault, FaultAction, requests};
 
 /// The real-time tests of this file measure delays of a few milliseconds; they run one at a
 /// time so that they do not slow each other down.
 static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
+/// A Produce of one record to partition `partition` of `t`.
 fn produce(partition: i32) -> ProduceRequest {
-    let mut b = BatchBuilder::new(Compression::None);
-    b.append(1_700_000_000_000, None, Some(b"v"), &[] as &[Header])
-        .expect("append");
-    let batch: Bytes = b.seal().expect("seal").to_bytes();
+    let batch = requests::batch(&["v"], None, false).expect("batch");
     requests::produce("t", partition, -1, batch)
 }
 
