@@ -9,6 +9,8 @@ pub mod groups;
 pub mod log;
 pub mod producer;
 pub mod quota;
+#[cfg(test)]
+mod test_support;
 pub mod txn;
 pub mod txn_v2;
 

@@ -5,19 +5,7 @@ use crate::codes;
 
 use crate::state::batch::{control_type, data_batch};
 use crate::state::groups::CommittedOffset;
-use crate::state::{ClusterState, StateConfig};
-
-fn cluster(marker_delay: Duration) -> ClusterState {
-    let mut s = ClusterState::new(
-        1,
-        StateConfig {
-            marker_delay,
-            ..StateConfig::default()
-        },
-    );
-    s.create_topic("t", 2).unwrap();
-    s
-}
+use crate::state::test_support::{cluster, with_producer};
 
 fn tp(p: i32) -> (String, i32) {
     ("t".to_string(), p)
@@ -25,9 +13,7 @@ fn tp(p: i32) -> (String, i32) {
 
 #[test]
 fn commit_writes_markers_on_every_partition() {
-    let now = Instant::now();
-    let mut s = cluster(Duration::ZERO);
-    let (pid, epoch) = s.init_producer_id(Some("x"), 60_000, None, now, 0).unwrap();
+    let (mut s, now, pid, epoch) = with_producer(2, Duration::ZERO);
     assert_eq!(epoch, 0);
     // not added yet: refused
     let b0 = data_batch(pid, epoch, 0, 2, true);
@@ -56,9 +42,7 @@ fn commit_writes_markers_on_every_partition() {
 
 #[test]
 fn init_fences_and_aborts_the_open_transaction_of_the_previous_epoch() {
-    let now = Instant::now();
-    let mut s = cluster(Duration::ZERO);
-    let (pid, e0) = s.init_producer_id(Some("x"), 60_000, None, now, 0).unwrap();
+    let (mut s, now, pid, e0) = with_producer(2, Duration::ZERO);
     s.add_partitions_to_txn("x", pid, e0, &[tp(0)], now, 0);
     assert_eq!(
         s.produce(0, "t", 0, &data_batch(pid, e0, 0, 3, true)).error,
@@ -99,9 +83,7 @@ fn init_fences_and_aborts_the_open_transaction_of_the_previous_epoch() {
 
 #[test]
 fn concurrent_transactions_while_markers_are_pending() {
-    let now = Instant::now();
-    let mut s = cluster(Duration::from_millis(100));
-    let (pid, e) = s.init_producer_id(Some("x"), 60_000, None, now, 0).unwrap();
+    let (mut s, now, pid, e) = with_producer(2, Duration::from_millis(100));
     s.add_partitions_to_txn("x", pid, e, &[tp(0)], now, 0);
     s.produce(0, "t", 0, &data_batch(pid, e, 0, 1, true));
     assert_eq!(s.end_txn("x", pid, e, true, now, 0), codes::NONE);
@@ -130,7 +112,7 @@ fn concurrent_transactions_while_markers_are_pending() {
 #[test]
 fn timed_out_transactions_are_aborted_and_the_producer_fenced() {
     let now = Instant::now();
-    let mut s = cluster(Duration::ZERO);
+    let mut s = cluster(2, Duration::ZERO);
     let (pid, e) = s.init_producer_id(Some("x"), 1_000, None, now, 0).unwrap();
     s.add_partitions_to_txn("x", pid, e, &[tp(1)], now, 0);
     s.produce(0, "t", 1, &data_batch(pid, e, 0, 4, true));
@@ -145,9 +127,7 @@ fn timed_out_transactions_are_aborted_and_the_producer_fenced() {
 
 #[test]
 fn transactional_offsets_become_visible_on_commit_only() {
-    let now = Instant::now();
-    let mut s = cluster(Duration::ZERO);
-    let (pid, e) = s.init_producer_id(Some("x"), 60_000, None, now, 0).unwrap();
+    let (mut s, now, pid, e) = with_producer(2, Duration::ZERO);
     let off = |o| {
         vec![(
             "t".to_string(),
@@ -179,7 +159,7 @@ fn transactional_offsets_become_visible_on_commit_only() {
 #[test]
 fn init_checks_timeout_ids_and_kip360_epochs() {
     let now = Instant::now();
-    let mut s = cluster(Duration::ZERO);
+    let mut s = cluster(2, Duration::ZERO);
     assert_eq!(
         s.init_producer_id(Some("x"), 0, None, now, 0),
         Err(codes::INVALID_TRANSACTION_TIMEOUT)

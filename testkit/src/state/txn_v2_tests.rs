@@ -5,33 +5,9 @@ use klamm_protocol::record::RecordBatch;
 
 use super::ImplicitAdd;
 use crate::codes;
+use crate::state::ClusterState;
 use crate::state::batch::data_batch;
-use crate::state::{ClusterState, StateConfig};
-
-fn cluster(transaction_version: i16, marker_delay: Duration) -> ClusterState {
-    let mut s = ClusterState::new(
-        1,
-        StateConfig {
-            marker_delay,
-            transaction_version,
-            ..StateConfig::default()
-        },
-    );
-    s.create_topic("t", 2).unwrap();
-    s
-}
-
-/// A cluster as [`cluster`] makes it, the time, and transactional id `x`'s producer id and
-/// first epoch.
-fn with_producer(
-    transaction_version: i16,
-    marker_delay: Duration,
-) -> (ClusterState, Instant, i64, i16) {
-    let now = Instant::now();
-    let mut s = cluster(transaction_version, marker_delay);
-    let (pid, epoch) = s.init_producer_id(Some("x"), 60_000, None, now, 0).unwrap();
-    (s, now, pid, epoch)
-}
+use crate::state::test_support::with_producer;
 
 fn add(now: Instant) -> Option<ImplicitAdd<'static>> {
     Some(ImplicitAdd {
@@ -41,10 +17,15 @@ fn add(now: Instant) -> Option<ImplicitAdd<'static>> {
     })
 }
 
+/// The last batch of `t-p`.
+fn last_batch(s: &ClusterState, p: i32) -> Option<RecordBatch> {
+    let b: Bytes = s.partition("t", p)?.log.batches().last()?.bytes.clone();
+    RecordBatch::decode(b).ok()
+}
+
 /// `(is commit, producer epoch)` of the last batch of `t-p` if it is a marker.
 fn last_marker(s: &ClusterState, p: i32) -> Option<(bool, i16)> {
-    let b: Bytes = s.partition("t", p)?.log.batches().last()?.bytes.clone();
-    let batch = RecordBatch::decode(b).ok()?;
+    let batch = last_batch(s, p)?;
     let epoch = batch.producer_epoch();
     Some((batch.end_txn_marker().ok()??.is_commit(), epoch))
 }
@@ -145,17 +126,7 @@ fn an_exhausted_epoch_writes_the_markers_with_the_old_producer_id() {
     assert_ne!(pid1, pid, "a new producer id");
     assert_eq!(e1, 0);
     // Kafka: the markers close the old producer id's transaction, with epoch i16::MAX.
-    let marker: Bytes = s
-        .partition("t", 0)
-        .unwrap()
-        .log
-        .batches()
-        .last()
-        .unwrap()
-        .bytes
-        .clone();
-    let marker = RecordBatch::decode(marker).unwrap();
-    assert_eq!(marker.producer_id(), pid);
+    assert_eq!(last_batch(&s, 0).unwrap().producer_id(), pid);
     assert_eq!(last_marker(&s, 0), Some((true, i16::MAX)));
     let log = &s.partition("t", 0).unwrap().log;
     assert_eq!(
@@ -167,16 +138,7 @@ fn an_exhausted_epoch_writes_the_markers_with_the_old_producer_id() {
     let b = data_batch(pid1, e1, 0, 1, true);
     assert_eq!(s.produce_adding(0, "t", 0, &b, add(now)).error, codes::NONE);
     assert_eq!(s.end_txn_v2("x", pid1, e1, false, now, 0), Ok((pid1, 1)));
-    let marker: Bytes = s
-        .partition("t", 0)
-        .unwrap()
-        .log
-        .batches()
-        .last()
-        .unwrap()
-        .bytes
-        .clone();
-    assert_eq!(RecordBatch::decode(marker).unwrap().producer_id(), pid1);
+    assert_eq!(last_batch(&s, 0).unwrap().producer_id(), pid1);
     assert_eq!(last_marker(&s, 0), Some((false, 1)));
     let log = &s.partition("t", 0).unwrap().log;
     assert_eq!(log.last_stable_offset(), log.high_watermark());
