@@ -46,6 +46,13 @@ fn echoed_name(r: &MetadataResponse) -> Option<&str> {
     r.topics.first().and_then(|t| t.name.as_deref())
 }
 
+/// Sends a Metadata request for `name` on `conn` and asserts that the answer (expected, for
+/// the reason `why`) echoes it.
+async fn assert_echoed(conn: &BrokerConnection, name: &str, why: &str) {
+    let r = conn.send(topic_request(name)).await.expect(why);
+    assert_eq!(echoed_name(&r), Some(name), "{why}");
+}
+
 fn config(max_in_flight: usize) -> ConnectionConfig {
     ConnectionConfig::builder()
         .max_in_flight(max_in_flight)
@@ -126,8 +133,7 @@ async fn dropped_callers_never_desynchronise_the_connection() {
         let r = h.await.expect("task").expect("response");
         assert_eq!(echoed_name(&r), Some(name.as_str()));
     }
-    let r = conn.send(topic_request("after")).await.expect("after");
-    assert_eq!(echoed_name(&r), Some("after"));
+    assert_echoed(&conn, "after", "after").await;
     // ApiVersions, the 40 requests (dropped ones included: they were on the wire) and "after".
     assert_eq!(broker.seen().len(), 42);
 }
@@ -220,8 +226,7 @@ async fn acks_zero_produce_expects_no_response() {
     }
     assert_eq!(conn.in_flight(), 0);
     // The next answered request is matched correctly: nothing waits for a produce answer.
-    let r = conn.send(topic_request("m")).await.expect("metadata");
-    assert_eq!(echoed_name(&r), Some("m"));
+    assert_echoed(&conn, "m", "metadata").await;
 }
 
 /// Sends one Metadata request to a broker scripted with `bad` and returns the error.
@@ -325,11 +330,7 @@ async fn a_truncated_frame_then_close_fails_retriably_and_a_new_connection_works
     }
     assert!(err.is_retriable());
     let again = connect(&broker, 5).await;
-    let r = again
-        .send(topic_request("fine"))
-        .await
-        .expect("new connection");
-    assert_eq!(echoed_name(&r), Some("fine"));
+    assert_echoed(&again, "fine", "new connection").await;
 }
 
 #[tokio::test]
@@ -352,11 +353,7 @@ async fn a_malformed_body_fails_only_its_request() {
         .await
         .expect_err("malformed");
     assert!(matches!(err, Error::Decode { .. }), "{err}");
-    let r = conn
-        .send(topic_request("good"))
-        .await
-        .expect("framing intact");
-    assert_eq!(echoed_name(&r), Some("good"));
+    assert_echoed(&conn, "good", "framing intact").await;
 }
 
 #[tokio::test]
@@ -438,8 +435,7 @@ async fn trailing_bytes_after_a_response_body_are_ignored() {
     .await;
     let conn = connect(&broker, 5).await;
     for name in ["a", "b"] {
-        let r = conn.send(topic_request(name)).await.expect("decoded");
-        assert_eq!(echoed_name(&r), Some(name));
+        assert_echoed(&conn, name, "decoded").await;
     }
 }
 

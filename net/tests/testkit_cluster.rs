@@ -21,6 +21,12 @@ fn partition_error(r: &klamm_protocol::messages::ProduceResponse) -> ErrorCode {
     ErrorCode::from_i16(r.responses[0].partition_responses[0].error_code)
 }
 
+/// Produces one record to `t-0` through its leader; returns the partition's error code.
+async fn produce_to_leader(c: &Cluster) -> ErrorCode {
+    let leader = c.leader("t", 0).await.expect("leader");
+    partition_error(&leader.send(produce("t", 0, 1)).await.expect("produce"))
+}
+
 async fn testkit(brokers: i32) -> klamm_testkit::Cluster {
     klamm_testkit::Cluster::builder()
         .brokers(brokers)
@@ -90,14 +96,7 @@ async fn not_leader_refreshes_metadata_and_the_new_leader_accepts() {
     let meta = c.refresh_metadata().await.expect("refresh");
     assert!(c.metadata_refreshes() > before);
     assert_eq!(meta.leader("t", 0), Some(new));
-    let r = c
-        .leader("t", 0)
-        .await
-        .expect("leader")
-        .send(produce("t", 0, 1))
-        .await
-        .expect("produce");
-    assert_eq!(partition_error(&r), ErrorCode::None);
+    assert_eq!(produce_to_leader(&c).await, ErrorCode::None);
     assert!(
         !c.on_error(ErrorCode::InvalidRecord),
         "not a metadata error"
@@ -232,14 +231,7 @@ async fn sasl_scram_and_plain_against_the_testkit() {
             .connect()
             .await
             .unwrap_or_else(|e| panic!("{name}: {e}"));
-        let r = c
-            .leader("t", 0)
-            .await
-            .expect("leader")
-            .send(produce("t", 0, 1))
-            .await
-            .expect("produce");
-        assert_eq!(partition_error(&r), ErrorCode::None, "{name}");
+        assert_eq!(produce_to_leader(&c).await, ErrorCode::None, "{name}");
     }
     let wrong = Cluster::builder()
         .bootstrap(tk.bootstrap())
