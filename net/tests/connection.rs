@@ -6,6 +6,7 @@ mod fake;
 use std::time::Duration;
 
 use fake::{Action, FakeBroker, Options, Seen, response};
+use klamm_net::throttle::ThrottleHandle;
 use klamm_net::{BrokerConnection, ConnectionConfig, Error};
 use klamm_protocol::messages::metadata::request::MetadataRequestTopic;
 use klamm_protocol::messages::metadata::response::MetadataResponseTopic;
@@ -51,6 +52,15 @@ fn echoed_name(r: &MetadataResponse) -> Option<&str> {
 async fn assert_echoed(conn: &BrokerConnection, name: &str, why: &str) {
     let r = conn.send(topic_request(name)).await.expect(why);
     assert_eq!(echoed_name(&r), Some(name), "{why}");
+}
+
+/// A connection (5 in flight) to `b` that reports to a throttle handle, and the handle.
+async fn connect_throttled(b: &FakeBroker) -> (BrokerConnection, ThrottleHandle) {
+    let handle = klamm_net::throttle::ThrottleLayer::new("fake").handle();
+    let conn = BrokerConnection::connect_with_throttle(&b.addr, &config(5), Some(handle.clone()))
+        .await
+        .expect("connect");
+    (conn, handle)
 }
 
 fn config(max_in_flight: usize) -> ConnectionConfig {
@@ -395,12 +405,7 @@ async fn a_throttle_in_a_response_whose_caller_went_away_still_counts() {
         )
     })
     .await;
-    let layer = klamm_net::throttle::ThrottleLayer::new("fake");
-    let handle = layer.handle();
-    let conn =
-        BrokerConnection::connect_with_throttle(&broker.addr, &config(5), Some(handle.clone()))
-            .await
-            .expect("connect");
+    let (conn, handle) = connect_throttled(&broker).await;
     let gave_up =
         tokio::time::timeout(Duration::from_millis(10), conn.send(topic_request("x"))).await;
     assert!(gave_up.is_err(), "the caller gave up before the answer");
@@ -473,12 +478,7 @@ async fn a_future_dropped_after_its_response_arrived_still_applies_the_throttle(
         )
     })
     .await;
-    let layer = klamm_net::throttle::ThrottleLayer::new("fake");
-    let handle = layer.handle();
-    let conn =
-        BrokerConnection::connect_with_throttle(&broker.addr, &config(5), Some(handle.clone()))
-            .await
-            .expect("connect");
+    let (conn, handle) = connect_throttled(&broker).await;
     let mut fut = Box::pin(conn.send(topic_request("x")));
     assert!(
         futures::poll!(&mut fut).is_pending(),
