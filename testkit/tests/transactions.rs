@@ -60,6 +60,35 @@ fn add_partitions(
     }
 }
 
+/// Begins the transaction of `init_req`'s transactional id on `t-0` and writes `values` in
+/// it: the connections to its coordinator and to the leader, the producer id and the epoch.
+async fn open_transaction(
+    cluster: &Cluster,
+    init_req: InitProducerIdRequest,
+    values: &[&str],
+) -> (Client, Client, i64, i16) {
+    let txn = init_req
+        .transactional_id
+        .clone()
+        .expect("a transactional id");
+    let mut coord = coordinator(cluster, 1, &txn).await;
+    let i = coord.call(&init_req, 4).await;
+    let (pid, epoch) = (i.producer_id, i.producer_epoch);
+    coord
+        .call(&add_partitions(&txn, pid, epoch, "t", &[0]), 3)
+        .await;
+    let mut leader = client_for(cluster, "t", 0).await;
+    if !values.is_empty() {
+        leader
+            .call(
+                &produce_req("t", 0, -1, batch(values, Some((pid, epoch, 0)), true)),
+                9,
+            )
+            .await;
+    }
+    (coord, leader, pid, epoch)
+}
+
 #[tokio::test]
 async fn committed_and_aborted_transactions_as_read_committed_and_uncommitted_readers_see_them() {
     let cluster = Cluster::builder()
@@ -133,19 +162,7 @@ async fn committed_and_aborted_transactions_as_read_committed_and_uncommitted_re
 #[tokio::test]
 async fn a_second_init_fences_the_first_producer_and_aborts_its_transaction() {
     let cluster = Cluster::builder().topic("t", 1).start().await.unwrap();
-    let mut coord = coordinator(&cluster, 1, "zombie").await;
-    let first = coord.call(&init("zombie"), 4).await;
-    let (pid, e0) = (first.producer_id, first.producer_epoch);
-    coord
-        .call(&add_partitions("zombie", pid, e0, "t", &[0]), 3)
-        .await;
-    let mut leader = client_for(&cluster, "t", 0).await;
-    leader
-        .call(
-            &produce_req("t", 0, -1, batch(&["z"], Some((pid, e0, 0)), true)),
-            9,
-        )
-        .await;
+    let (mut coord, mut leader, pid, e0) = open_transaction(&cluster, init("zombie"), &["z"]).await;
     // the new instance: CONCURRENT_TRANSACTIONS while the old transaction is aborted, then ok
     assert_eq!(
         coord.call(&init("zombie"), 4).await.error_code,
@@ -292,19 +309,7 @@ async fn concurrent_transactions_while_markers_are_written() {
         .start()
         .await
         .unwrap();
-    let mut coord = coordinator(&cluster, 1, "tx-c").await;
-    let i = coord.call(&init("tx-c"), 4).await;
-    let (pid, epoch) = (i.producer_id, i.producer_epoch);
-    coord
-        .call(&add_partitions("tx-c", pid, epoch, "t", &[0]), 3)
-        .await;
-    let mut leader = client_for(&cluster, "t", 0).await;
-    leader
-        .call(
-            &produce_req("t", 0, -1, batch(&["c"], Some((pid, epoch, 0)), true)),
-            9,
-        )
-        .await;
+    let (mut coord, _leader, pid, epoch) = open_transaction(&cluster, init("tx-c"), &["c"]).await;
     assert_eq!(
         coord
             .call(&end("tx-c", pid, epoch, true), 3)
@@ -331,21 +336,9 @@ async fn concurrent_transactions_while_markers_are_written() {
 #[tokio::test]
 async fn stale_transactions_time_out_and_are_aborted() {
     let cluster = Cluster::builder().topic("t", 1).start().await.unwrap();
-    let mut coord = coordinator(&cluster, 1, "tx-t").await;
     let mut req = init("tx-t");
     req.transaction_timeout_ms = 100;
-    let i = coord.call(&req, 4).await;
-    let (pid, epoch) = (i.producer_id, i.producer_epoch);
-    coord
-        .call(&add_partitions("tx-t", pid, epoch, "t", &[0]), 3)
-        .await;
-    let mut leader = client_for(&cluster, "t", 0).await;
-    leader
-        .call(
-            &produce_req("t", 0, -1, batch(&["late"], Some((pid, epoch, 0)), true)),
-            9,
-        )
-        .await;
+    let (mut coord, mut leader, pid, epoch) = open_transaction(&cluster, req, &["late"]).await;
     // The 100 ms timeout fires on the cluster's ticker; allow a loaded machine some slack.
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     while cluster.timed_out_transactions() == 0 && std::time::Instant::now() < deadline {
@@ -406,24 +399,8 @@ async fn add_partitions_v4_batches_transactions_and_verifies() {
 async fn describe_producers_shows_open_transactions() {
     use klamm_protocol::messages::describe_producers::request::TopicRequest;
     let cluster = Cluster::builder().topic("t", 1).start().await.unwrap();
-    let mut coord = coordinator(&cluster, 1, "tx-d").await;
-    let i = coord.call(&init("tx-d"), 4).await;
-    let (pid, epoch) = (i.producer_id, i.producer_epoch);
-    coord
-        .call(&add_partitions("tx-d", pid, epoch, "t", &[0]), 3)
-        .await;
-    let mut leader = client_for(&cluster, "t", 0).await;
-    leader
-        .call(
-            &produce_req(
-                "t",
-                0,
-                -1,
-                batch(&["a", "b", "c"], Some((pid, epoch, 0)), true),
-            ),
-            9,
-        )
-        .await;
+    let (mut coord, mut leader, pid, epoch) =
+        open_transaction(&cluster, init("tx-d"), &["a", "b", "c"]).await;
     let ask = DescribeProducersRequest {
         topics: vec![TopicRequest {
             name: "t".into(),
@@ -453,12 +430,7 @@ async fn describe_producers_shows_open_transactions() {
 #[tokio::test(start_paused = true)]
 async fn a_paused_test_clock_drives_transaction_timeouts() {
     let cluster = Cluster::builder().topic("t", 1).start().await.unwrap();
-    let mut coord = coordinator(&cluster, 1, "tx-p").await;
-    let i = coord.call(&init("tx-p"), 4).await;
-    let (pid, epoch) = (i.producer_id, i.producer_epoch);
-    coord
-        .call(&add_partitions("tx-p", pid, epoch, "t", &[0]), 3)
-        .await;
+    let _open = open_transaction(&cluster, init("tx-p"), &[]).await;
     let started = std::time::Instant::now();
     tokio::time::sleep(Duration::from_secs(59)).await;
     assert_eq!(cluster.timed_out_transactions(), 0);
