@@ -1,11 +1,13 @@
 //! The record accumulator: per-partition queues of batches that `send` appends to and the
 //! sender drains (Java's `RecordAccumulator`).
 //!
-//! Hot path (DESIGN.md, concurrency model): `send` looks the topic up under a read lock, asks
-//! the partitioner, and appends under the partition's own short lock, straight into the open
-//! batch's buffer. Only when a batch must be opened does it leave the lock to reserve buffer
-//! memory (waiting up to `max_block`, never holding a lock across the `.await`), and only then,
-//! or when a batch fills up, is the sender woken: no channel message per record.
+//! Hot path (DESIGN.md, concurrency model): `send` looks the topic up under the topic map's
+//! read lock (which also yields its partitions, cached per metadata version), asks the
+//! partitioner, and appends under the partition's own short lock, straight into the open
+//! batch's buffer, without suspending ([`RecordAccumulator::append_now`]). Only when a batch
+//! must be opened and memory is short, or the topic's partitions are unknown, does it hand the
+//! record back, to wait (up to `max_block`, never holding a lock across the `.await`). Only
+//! when a batch is opened or fills up is the sender woken: no channel message per record.
 //!
 //! The sender [`drain`](RecordAccumulator::drain)s ready batches grouped by leader, requeues
 //! failed ones at the head of their partition in order
@@ -193,7 +195,7 @@ impl RecordAccumulator {
     /// memory (reserve it, then call again with the reservation).
     ///
     /// One map lookup, the topic's read lock, the partition's lock; no allocation unless a
-    /// batch is opened. Lock order: topic map, topic table, partition queue.
+    /// batch is opened. Lock order: the topic map (read), then the partition queue.
     pub fn append_now(
         &self,
         record: ProducerRecord,

@@ -25,15 +25,16 @@ pub(crate) fn lock(q: &SharedQueue) -> std::sync::MutexGuard<'_, PartitionQueue>
     q.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// A topic's partitions as of one metadata version (see [`crate::sender::Transport::metadata_version`]).
+/// A topic's partitions as of one metadata version (see
+/// [`crate::sender::Transport::metadata_version`]).
 #[derive(Debug)]
 pub(crate) struct CachedPartitions {
     pub(crate) version: u64,
     pub(crate) info: TopicInfo,
 }
 
-/// What the per-topic read lock guards: the queues (indexed by partition) and the cached
-/// partition info.
+/// A topic's queues (indexed by partition) and cached partitions; changed only under the
+/// topic map's write lock.
 #[derive(Debug, Default)]
 pub(crate) struct TopicTable {
     pub(crate) queues: Vec<SharedQueue>,
