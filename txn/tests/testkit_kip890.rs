@@ -18,7 +18,8 @@ use klamm_txn::{
     ConsumerGroupMetadata, OffsetAndMetadata, TransactionalProducer, TxnError, TxnState,
 };
 use support::{
-    PARTITIONS, build, every_fourth_aborted, read_topic, record, testkit, zombie_and_successor,
+    assert_read_committed, build, every_fourth_aborted, read_topic, record, testkit,
+    zombie_and_successor,
 };
 
 /// The versions at which requests of `api` arrived, deduplicated.
@@ -41,10 +42,7 @@ async fn thousand_transactions_with_transaction_version_2() {
     p.init_transactions().await.expect("init");
     let first = p.status().producer.expect("producer id");
     let expected = every_fourth_aborted(&p, 0x0123_4567_89AB_CDEF, 1_000).await;
-    let got = read_topic(&kit).await;
-    for part in 0..PARTITIONS as usize {
-        assert_eq!(got[part], expected[part], "partition {part}");
-    }
+    assert_read_committed(&kit, &expected).await;
     assert_eq!(kit.arrivals_of(ApiKey::AddPartitionsToTxn), 0);
     assert_eq!(versions(&kit, ApiKey::Produce), vec![12]);
     assert_eq!(versions(&kit, ApiKey::EndTxn), vec![5]);
@@ -64,10 +62,7 @@ async fn transactions_with_transaction_version_1() {
     p.init_transactions().await.expect("init");
     let first = p.status().producer.expect("producer id");
     let expected = every_fourth_aborted(&p, 0x0123_4567_89AB_CDEF, 200).await;
-    let got = read_topic(&kit).await;
-    for part in 0..PARTITIONS as usize {
-        assert_eq!(got[part], expected[part], "partition {part}");
-    }
+    assert_read_committed(&kit, &expected).await;
     // at least one per committed transaction (an abort may come before any add)
     assert!(kit.arrivals_of(ApiKey::AddPartitionsToTxn) >= 150);
     assert_eq!(versions(&kit, ApiKey::Produce), vec![11]);

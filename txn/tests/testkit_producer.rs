@@ -9,8 +9,8 @@ use klamm_protocol::ApiKey;
 use klamm_testkit::{Fault, FaultAction};
 use klamm_txn::{TransactionalProducer, TxnError, TxnState};
 use support::{
-    PARTITIONS, assert_each_once, build, every_fourth_aborted, move_txn_coordinator, read_topic,
-    record, send_from_tasks, testkit, zombie_and_successor,
+    assert_each_once, assert_read_committed, build, every_fourth_aborted, move_txn_coordinator,
+    read_topic, record, send_from_tasks, testkit, zombie_and_successor,
 };
 
 #[tokio::test]
@@ -31,10 +31,7 @@ async fn transactions_every_fourth_aborted_read_committed() {
     let p = build(&kit, "real-0").await;
     p.init_transactions().await.expect("init");
     let expected = every_fourth_aborted(&p, 0x0123_4567_89AB_CDEF, 1_000).await;
-    let got = read_topic(&kit).await;
-    for part in 0..PARTITIONS as usize {
-        assert_eq!(got[part], expected[part], "partition {part}");
-    }
+    assert_read_committed(&kit, &expected).await;
 }
 
 #[tokio::test]

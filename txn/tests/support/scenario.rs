@@ -181,3 +181,12 @@ pub fn assert_each_once(got: Vec<Vec<Bytes>>, n: usize) {
 pub async fn read_topic(kit: &Cluster) -> Vec<Vec<Bytes>> {
     super::read_committed(&connect(kit.bootstrap()).await, TOPIC, PARTITIONS).await
 }
+
+/// Asserts that a `read_committed` consumer of `kit` sees `expected` in [`TOPIC`]'s
+/// partitions, partition by partition.
+pub async fn assert_read_committed(kit: &Cluster, expected: &[Vec<Bytes>]) {
+    let got = read_topic(kit).await;
+    for part in 0..PARTITIONS as usize {
+        assert_eq!(got[part], expected[part], "partition {part}");
+    }
+}
