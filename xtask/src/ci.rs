@@ -4,7 +4,9 @@
 //! 2. `cargo clippy --workspace --all-targets -- -D warnings`
 //! 3. `cargo test --workspace` (unit, doc and in-process scenario tests; the scenario tests
 //!    run here against the in-process brokers, see [`crate::integration`])
-//! 4. the integration suites against the brokers that run as separate processes
+//! 4. the load tests that need optimised code (issue 8's 64 clients x 10,000 requests through
+//!    the pool), `cargo test --release` on just those targets
+//! 5. the integration suites against the brokers that run as separate processes
 //!    (tansu, Apache Kafka in Docker when an engine answers).
 //!
 //! Every step runs even when an earlier one failed (so one run shows every problem), and the
@@ -38,7 +40,7 @@ pub fn run(args: &CiArgs) -> Result<bool> {
 
 fn run_steps(args: &CiArgs) -> Result<bool> {
     let start = Instant::now();
-    let total = if args.no_integration { 3 } else { 4 };
+    let total = if args.no_integration { 4 } else { 5 };
     let mut reports = Vec::new();
     if !args.no_integration {
         // tansu takes ~10 minutes to build once: start it now, at low priority.
@@ -89,9 +91,22 @@ fn run_steps(args: &CiArgs) -> Result<bool> {
         return Ok(ui::summary("ci", &reports, start.elapsed()));
     }
 
+    ui::header(
+        4,
+        total,
+        "load",
+        "cargo test --release on the load tests (640,000 pooled transactions)",
+    );
+    for &(krate, target) in RELEASE_LOAD_TESTS {
+        reports.push(release_load_step(krate, target)?);
+    }
+    if stop(args, &reports) {
+        return Ok(ui::summary("ci", &reports, start.elapsed()));
+    }
+
     if !args.no_integration {
         ui::header(
-            4,
+            5,
             total,
             "integration",
             "scenario suites against tansu and Apache Kafka (docker)",
@@ -135,6 +150,32 @@ fn cargo_step(name: &str, args: &[&str], advice: &str) -> Result<StepReport> {
         tests: out.tests,
         detail: String::new(),
     })
+}
+
+/// Test targets whose full size only runs in optimised code (in the debug profile of `cargo
+/// test --workspace` they are ignored and say how to run them): (crate, test target).
+const RELEASE_LOAD_TESTS: &[(&str, &str)] = &[("klamm-pool", "testkit_load")];
+
+/// Runs one release-mode test target; a run that executed no test fails (the target must not
+/// be silently ignored in release too).
+fn release_load_step(krate: &str, target: &str) -> Result<StepReport> {
+    let args = ["test", "--release", "-p", krate, "--test", target];
+    let mut report = cargo_step(
+        &format!("load/{target}"),
+        &args,
+        &format!("rerun `cargo {}`", args.join(" ")),
+    )?;
+    if matches!(report.status, Status::Passed) && report.tests.passed == 0 {
+        report.status = Status::Failed(format!(
+            "`cargo {}` ran no test: the load test was skipped",
+            args.join(" ")
+        ));
+    }
+    report.detail = format!(
+        "{} passed, {} failed, {} ignored",
+        report.tests.passed, report.tests.failed, report.tests.ignored
+    );
+    Ok(report)
 }
 
 fn test_step() -> Result<StepReport> {
