@@ -406,3 +406,86 @@ async fn batches_refused_as_too_large_are_split_and_read_back() {
     );
     p.close(Duration::from_secs(10)).await.unwrap();
 }
+
+/// `max_block` is one budget (Java's `max.block.ms`): with the buffer full behind a stalled
+/// broker, a record for a topic that appears only after 600 ms waits for its metadata and then
+/// for memory, and fails when the 1 s budget is spent, not 1 s after the metadata came.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metadata_and_memory_share_one_max_block() {
+    let c = Cluster::builder()
+        .brokers(2)
+        .topic("t", 2)
+        .auto_create_topics(false)
+        .start()
+        .await
+        .expect("testkit starts");
+    // Broker 1 (leader of t-1) stalls its Produce requests (and whatever follows them on the
+    // connection); broker 0 keeps answering, metadata included.
+    let stall = c
+        .inject(Fault::new(ApiKey::Produce, FaultAction::Delay(Duration::from_secs(30))).broker(1));
+    let max_block = Duration::from_secs(1);
+    let p = builder(&c)
+        .buffer_memory(256 * 1024)
+        .batch_size(16 * 1024)
+        .max_block(max_block)
+        .build()
+        .await
+        .unwrap();
+    // Metadata cached and a connection to broker 0 in use, so that metadata goes there.
+    p.send(ProducerRecord::new("t").partition(0).value("x"))
+        .await
+        .unwrap()
+        .await
+        .unwrap();
+    // Its batch gives its memory back just after its future resolves.
+    let wait = Instant::now();
+    while p.metrics().buffer_available_bytes < 256 * 1024 {
+        assert!(
+            wait.elapsed() < Duration::from_secs(5),
+            "memory not returned"
+        );
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    let mut held = Vec::new();
+    loop {
+        match p.try_send(
+            ProducerRecord::new("t")
+                .partition(1)
+                .value(vec![b'v'; 1_000]),
+        ) {
+            Ok(f) => held.push(f),
+            Err(ProducerError::WouldBlock { .. }) => break,
+            Err(e) => panic!("{e}"),
+        }
+        assert!(held.len() < 10_000, "memory not bounded");
+    }
+    let started = Instant::now();
+    let create = async {
+        tokio::time::sleep(Duration::from_millis(600)).await;
+        c.create_topic("late", 1).unwrap();
+    };
+    let (result, ()) = tokio::join!(
+        p.send(ProducerRecord::new("late").value(vec![b'w'; 1_000])),
+        create
+    );
+    let took = started.elapsed();
+    let Err(err) = result else {
+        panic!(
+            "accepted after {took:?} with {} records held: {:?}",
+            held.len(),
+            p.metrics()
+        );
+    };
+    assert!(
+        matches!(err, ProducerError::BufferExhausted { .. }),
+        "{err}"
+    );
+    assert!(c.fault_fired(stall) > 0, "the broker really stalled");
+    assert!(took >= max_block, "gave up early: {took:?}");
+    // Two budgets would take 1.6 s; one takes 1 s (plus scheduling on a busy machine).
+    assert!(
+        took < Duration::from_millis(1_400),
+        "waits added up: {took:?}"
+    );
+    let _ = p.close(Duration::from_millis(200)).await;
+}
