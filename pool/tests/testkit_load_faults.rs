@@ -4,7 +4,8 @@
 //! producer fenced by another init of its id, coordinators moved, a broker restarted, a
 //! throttle on one broker, a produce quota. The pool replaces or recovers its producers, the clients finish, and
 //! the exactly-once check holds (read back `read_committed`): no duplicate, nothing committed
-//! missing, nothing failed visible, an unknown commit all-or-nothing. Each test proves that
+//! missing, nothing failed visible, an unknown commit all-or-nothing, and (from klamm-testkit's
+//! error counters) no Produce answered OUT_OF_ORDER_SEQUENCE_NUMBER or DUPLICATE_SEQUENCE_NUMBER. Each test proves that
 //! its fault happened from what klamm-testkit counted or logged.
 //!
 //! Fewer requests per client than the load test (64 x 150), so each runs in seconds.
@@ -32,13 +33,17 @@ fn load(tag: &'static str) -> Load {
 /// after it committed).
 async fn assert_exactly_once(kit: &klamm_testkit::Cluster, load: Load, run: &load::FaultRun) {
     let report = load::check(kit, load, &run.outcomes).await;
+    let (sequence, produce_errors) = load::sequence_answers(kit);
     println!(
-        "{}: fault at {}..{} of {}: {report:?}",
+        "{}: fault at {}..{} of {}: {report:?}; (out of order, duplicate sequence, duplicate \
+         batches) {sequence:?}; Produce errors sent {produce_errors:?}",
         load.tag,
         run.done_at_fault,
         run.done_after_fault,
         load.total()
     );
+    // From what the brokers sent, not only what the producers report.
+    load::assert_no_sequence_errors(kit);
     assert!(report.exactly_once(), "{report:?}");
     assert_eq!(
         report.visible,

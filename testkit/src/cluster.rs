@@ -1,5 +1,6 @@
 //! The cluster handle: start-up, brokers, and the control API tests use.
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -499,6 +500,49 @@ impl Cluster {
             .state()
             .quotas
             .set_produce_quota(client_id, bytes_per_sec);
+    }
+
+    /// How often the brokers sent each error code in responses of `api`, summed over every
+    /// broker: code to count. Code 0 (no error) is not counted; a response counts each field
+    /// its version encodes (a Produce refusing three partitions counts three). Injected errors
+    /// ([`FaultAction::Error`](crate::FaultAction::Error)) count as sent. Responses never sent
+    /// (acks=0, dropped connections) do not.
+    ///
+    /// ```
+    /// # async fn f(cluster: klamm_testkit::Cluster) {
+    /// use klamm_protocol::ApiKey;
+    /// use klamm_testkit::codes::OUT_OF_ORDER_SEQUENCE_NUMBER;
+    /// let produce_errors = cluster.error_counts(ApiKey::Produce);
+    /// assert_eq!(produce_errors.get(&OUT_OF_ORDER_SEQUENCE_NUMBER), None);
+    /// # }
+    /// ```
+    pub fn error_counts(&self, api: ApiKey) -> BTreeMap<i16, u64> {
+        self.inner.observations().error_counts(api, None)
+    }
+
+    /// [`error_counts`](Self::error_counts) of one broker.
+    pub fn error_counts_on(&self, api: ApiKey, node: i32) -> BTreeMap<i16, u64> {
+        self.inner.observations().error_counts(api, Some(node))
+    }
+
+    /// How often the brokers sent `code` in responses of `api` (see
+    /// [`error_counts`](Self::error_counts)).
+    pub fn error_count(&self, api: ApiKey, code: i16) -> u64 {
+        self.error_counts(api).get(&code).copied().unwrap_or(0)
+    }
+
+    /// Produced batches the brokers recognised as retried duplicates of batches already
+    /// written (same producer, epoch and sequence) and answered with the original offset, as
+    /// Kafka does, instead of DUPLICATE_SEQUENCE_NUMBER. Zero means no Produce was resent
+    /// after it had been applied.
+    pub fn duplicate_batches(&self) -> u64 {
+        self.inner.observations().duplicate_batches()
+    }
+
+    /// Responses a quota throttled, by broker node id (brokers that throttled nothing are
+    /// absent). Counted even when the throttle log ([`throttles`](Self::throttles)) is full.
+    pub fn quota_throttle_counts(&self) -> BTreeMap<i32, u64> {
+        self.inner.observations().quota_throttles().clone()
     }
 
     /// Every request's arrival, in order.

@@ -42,6 +42,9 @@ pub const INVALID_REQUEST: i16 = 42;
 pub const UNSUPPORTED_FOR_MESSAGE_FORMAT: i16 = 43;
 /// A produce sequence number is not the next expected one.
 pub const OUT_OF_ORDER_SEQUENCE_NUMBER: i16 = 45;
+/// A produce sequence number was already written (old brokers; this testkit, as Kafka 2.x+,
+/// answers a retried duplicate with its original offset instead, so never sends it).
+pub const DUPLICATE_SEQUENCE_NUMBER: i16 = 46;
 /// The producer epoch is older than the broker's.
 pub const INVALID_PRODUCER_EPOCH: i16 = 47;
 /// The transaction is not in a state that allows the request.

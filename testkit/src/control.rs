@@ -1,7 +1,7 @@
 //! Fault injection and observation: rules that intercept requests by API key (and broker),
 //! counters of every fault injected, and the arrival log of every request per connection.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
 
 use klamm_protocol::ApiKey;
@@ -162,6 +162,12 @@ pub struct Observations {
     pub early_requests: u64,
     /// Requests refused as malformed (bad frame, header or body).
     pub malformed_requests: u64,
+    /// Error codes sent, by (API, broker), then code.
+    error_codes: HashMap<(ApiKey, i32), BTreeMap<i16, u64>>,
+    /// Responses a quota throttled, by broker.
+    quota_throttles: BTreeMap<i32, u64>,
+    /// Retried batches recognised as duplicates (answered with their original offset).
+    duplicate_batches: u64,
 }
 
 impl Observations {
@@ -249,8 +255,55 @@ impl Observations {
         }
     }
 
+    /// Counts error codes `broker` sent in one response of `api` (each occurrence once, so
+    /// a Produce refusing three partitions counts three).
+    pub fn count_error_codes(&mut self, api: ApiKey, broker: i32, codes: &[i16]) {
+        let counts = self.error_codes.entry((api, broker)).or_default();
+        for &c in codes {
+            *counts.entry(c).or_default() += 1;
+        }
+    }
+
+    /// Error codes sent in responses of `api`, by code: by every broker (`None`) or one.
+    /// Code 0 (no error) is not counted.
+    pub fn error_counts(&self, api: ApiKey, broker: Option<i32>) -> BTreeMap<i16, u64> {
+        let mut out = BTreeMap::new();
+        for ((a, b), counts) in &self.error_codes {
+            if *a != api || broker.is_some_and(|n| n != *b) {
+                continue;
+            }
+            for (code, n) in counts {
+                *out.entry(*code).or_default() += n;
+            }
+        }
+        out
+    }
+
+    /// Counts `n` produced batches `broker` recognised as retried duplicates.
+    pub fn count_duplicate_batches(&mut self, broker: i32, n: u64) {
+        tracing::debug!(
+            broker,
+            n,
+            "duplicate batches answered with their original offsets"
+        );
+        self.duplicate_batches += n;
+    }
+
+    /// Produced batches recognised as retried duplicates.
+    pub fn duplicate_batches(&self) -> u64 {
+        self.duplicate_batches
+    }
+
+    /// Responses a quota throttled, by broker (counted even when the log is full).
+    pub fn quota_throttles(&self) -> &BTreeMap<i32, u64> {
+        &self.quota_throttles
+    }
+
     /// Logs a throttled response.
     pub fn log_throttle(&mut self, event: ThrottleEvent) {
+        if event.from_quota {
+            *self.quota_throttles.entry(event.broker).or_default() += 1;
+        }
         if self.throttles.len() < MAX_ARRIVALS {
             self.throttles.push(event);
         }
@@ -296,6 +349,21 @@ mod tests {
         assert_eq!(o.fired(every3), 3, "count survives removal");
         o.clear();
         assert!(o.on_request(ApiKey::Produce, 1).is_empty());
+    }
+
+    #[test]
+    fn error_codes_are_counted_per_api_and_broker() {
+        let mut o = Observations::default();
+        o.count_error_codes(ApiKey::Produce, 0, &[45, 6, 45]);
+        o.count_error_codes(ApiKey::Produce, 1, &[6]);
+        o.count_error_codes(ApiKey::Metadata, 1, &[5]);
+        let all = o.error_counts(ApiKey::Produce, None);
+        assert_eq!(all, BTreeMap::from([(6, 2), (45, 2)]));
+        assert_eq!(
+            o.error_counts(ApiKey::Produce, Some(1)),
+            BTreeMap::from([(6, 1)])
+        );
+        assert!(o.error_counts(ApiKey::Fetch, None).is_empty());
     }
 
     #[test]

@@ -326,6 +326,36 @@ pub async fn producer_counters(pool: &TransactionalPool<TxnProducerFactory>) -> 
     })
 }
 
+/// What the testkit itself counted of sequence trouble in Produce answers:
+/// `(OUT_OF_ORDER_SEQUENCE_NUMBER answers, DUPLICATE_SEQUENCE_NUMBER answers, retried batches
+/// recognised as duplicates)`, and every Produce error code sent, for the failure message.
+pub fn sequence_answers(kit: &Cluster) -> ((u64, u64, u64), std::collections::BTreeMap<i16, u64>) {
+    use klamm_protocol::ApiKey;
+    use klamm_testkit::codes;
+    let errors = kit.error_counts(ApiKey::Produce);
+    let count = |c| errors.get(&c).copied().unwrap_or(0);
+    (
+        (
+            count(codes::OUT_OF_ORDER_SEQUENCE_NUMBER),
+            count(codes::DUPLICATE_SEQUENCE_NUMBER),
+            kit.duplicate_batches(),
+        ),
+        errors,
+    )
+}
+
+/// Asserts from the testkit's counters that no broker answered a Produce with
+/// OUT_OF_ORDER_SEQUENCE_NUMBER (45) or DUPLICATE_SEQUENCE_NUMBER (46).
+pub fn assert_no_sequence_errors(kit: &Cluster) {
+    let ((out_of_order, duplicate, _), errors) = sequence_answers(kit);
+    assert_eq!(
+        (out_of_order, duplicate),
+        (0, 0),
+        "the brokers answered no Produce with OUT_OF_ORDER_SEQUENCE_NUMBER or \
+         DUPLICATE_SEQUENCE_NUMBER; Produce errors sent: {errors:?}"
+    );
+}
+
 /// What a load run with a fault in the middle saw.
 #[derive(Debug)]
 pub struct FaultRun {

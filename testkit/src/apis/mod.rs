@@ -15,6 +15,7 @@ mod metadata;
 mod offset_fetch;
 mod produce;
 mod sasl;
+mod sent_codes;
 mod txn_offset_commit;
 
 use std::future::Future;
@@ -95,7 +96,7 @@ pub(crate) trait Api {
     /// The request body.
     type Req: Message + Send;
     /// The response body.
-    type Resp: Message + Send;
+    type Resp: Message + Send + sent_codes::SentCodes;
     /// Handles the request; `None` sends no response (Produce with acks=0).
     fn handle(ctx: &mut Ctx<'_>, req: Self::Req)
     -> impl Future<Output = Option<Self::Resp>> + Send;
@@ -151,6 +152,7 @@ async fn run<A: Api>(ctx: &mut Ctx<'_>, correlation_id: i32, req: A::Req) -> Out
     let Some(mut resp) = resp else {
         return Outcome::Silent;
     };
+    count_sent_codes(ctx, api, &resp);
     let (throttle_ms, from_quota) = match injected_throttle {
         Some(ms) => (ms, false),
         None => (ctx.quota_throttle_ms, ctx.quota_throttle_ms > 0),
@@ -167,6 +169,22 @@ async fn run<A: Api>(ctx: &mut Ctx<'_>, correlation_id: i32, req: A::Req) -> Out
             tracing::warn!(api = api.name(), error = %e, "cannot encode response; closing");
             Outcome::Close
         }
+    }
+}
+
+/// Counts the non-zero error codes of a response about to be sent (one lock per response,
+/// none when it carries no error).
+fn count_sent_codes<R: sent_codes::SentCodes>(ctx: &Ctx<'_>, api: ApiKey, resp: &R) {
+    let mut errors: Vec<i16> = Vec::new();
+    resp.sent_codes(ctx.version, &mut |c| {
+        if c != 0 {
+            errors.push(c);
+        }
+    });
+    if !errors.is_empty() {
+        ctx.inner
+            .observations()
+            .count_error_codes(api, ctx.node, &errors);
     }
 }
 

@@ -38,6 +38,7 @@ impl Api for Produce {
         let mut leaders_moved = Vec::new();
         let mut responses = Vec::with_capacity(req.topic_data.len());
         let throttle;
+        let mut duplicates = 0u64;
         // KIP-890 part 2: a transactional Produce v12 adds its partitions to the transaction
         let (now, now_ms) = (crate::apis::now(), super::now_ms());
         let implicit_add = req
@@ -57,6 +58,7 @@ impl Api for Produce {
                     let records = p.records.clone().unwrap_or_default();
                     let r =
                         state.produce_adding(ctx.node, &t.name, p.index, &records, implicit_add);
+                    duplicates += u64::from(r.duplicate);
                     let mut resp = if r.error == codes::NONE {
                         PartitionProduceResponse {
                             index: p.index,
@@ -95,6 +97,11 @@ impl Api for Produce {
                 .record_produce(ctx.client_id, ctx.request_size, mono_ms());
         }
         ctx.inner.appended.notify_waiters();
+        if duplicates > 0 {
+            ctx.inner
+                .observations()
+                .count_duplicate_batches(ctx.node, duplicates);
+        }
         ctx.quota_throttle_ms = throttle;
         if req.acks == 0 {
             // Kafka closes the connection when an acks=0 produce fails: the only signal the
