@@ -2,7 +2,7 @@
 //! producers on one shared cluster (each request an order and an audit record in one
 //! transaction, every tenth rejected by its handler after writing), and while they run: a
 //! producer fenced by another init of its id, coordinators moved, a broker restarted, a
-//! throttle on one broker, a produce quota. The pool replaces or recovers its producers, the clients finish, and
+//! throttle on one broker, a produce quota on one broker. The pool replaces or recovers its producers, the clients finish, and
 //! the exactly-once check holds (read back `read_committed`): no duplicate, nothing committed
 //! missing, nothing failed visible, an unknown commit all-or-nothing, and (from klamm-testkit's
 //! error counters) no Produce answered OUT_OF_ORDER_SEQUENCE_NUMBER or DUPLICATE_SEQUENCE_NUMBER. Each test proves that
@@ -271,35 +271,71 @@ async fn a_throttled_broker_under_load() {
     assert_exactly_once(&kit, load, &run).await;
 }
 
-/// A real produce quota (the testkit's Kafka-style byte-rate quota on the pool's client id;
-/// the testkit keeps one rate per client id for the whole cluster, not one per broker) is set
-/// mid-load and lifted once it has throttled: the brokers answer with `throttle_time_ms`
-/// computed from the observed rate, the producers hold their requests on those connections
-/// until the deadline, and exactly-once holds.
+/// A real produce quota on one broker (the testkit's Kafka-style byte-rate quota on the pool's
+/// client id, set on broker `b` only; like Kafka, each broker measures a client's rate on its
+/// own traffic) is set mid-load and lifted once it has throttled: broker `b` answers with
+/// `throttle_time_ms` computed from the rate it observed, the producers hold their requests on
+/// that connection until the deadline, the other brokers throttle nothing and keep taking
+/// Produce requests meanwhile, and exactly-once holds.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_produce_quota_under_load() {
+async fn a_produce_quota_on_one_broker_under_load() {
     let kit = load::testkit().await;
     let pool = load::record_pool(&kit, "quota", 8).await;
     let load = load("q");
+    let b = kit.leader(load::AUDIT, 0).expect("a leader");
+    let window = std::sync::Mutex::new(None);
     let run = load::run_with_fault(&pool, load, async {
-        kit.set_produce_quota(Some(POOL_CLIENT_ID), Some(20_000.0));
+        let set = Instant::now();
+        kit.set_broker_produce_quota(b, Some(POOL_CLIENT_ID), Some(20_000.0))
+            .unwrap();
         let deadline = Instant::now() + Duration::from_secs(20);
-        while kit.throttles().iter().filter(|t| t.from_quota).count() < 5
+        while kit.quota_throttle_counts().get(&b).copied().unwrap_or(0) < 5
             && Instant::now() < deadline
         {
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
-        kit.set_produce_quota(Some(POOL_CLIENT_ID), None);
+        kit.set_broker_produce_quota(b, Some(POOL_CLIENT_ID), None)
+            .unwrap();
+        *window.lock().unwrap() = Some((set, Instant::now()));
     })
     .await;
+    let (set, lifted) = window.into_inner().unwrap().expect("quota set and lifted");
+    let counts = kit.quota_throttle_counts();
+    assert!(
+        counts.get(&b).copied().unwrap_or(0) >= 5,
+        "the quota throttled broker {b}'s traffic: {counts:?}"
+    );
+    assert_eq!(
+        counts.keys().copied().collect::<Vec<_>>(),
+        vec![b],
+        "only broker {b} throttled: {counts:?}"
+    );
     let quota_throttles: Vec<_> = kit
         .throttles()
         .into_iter()
         .filter(|t| t.from_quota)
         .collect();
     assert!(
-        quota_throttles.len() >= 5,
-        "the quota throttled the pool: {quota_throttles:?}"
+        quota_throttles
+            .iter()
+            .all(|t| t.broker == b && t.throttle_ms > 0)
+    );
+    // The other brokers kept taking the pool's Produce requests while b throttled.
+    let others: BTreeSet<i32> = kit
+        .arrivals()
+        .into_iter()
+        .filter(|a| {
+            a.at > set
+                && a.at < lifted
+                && a.broker != b
+                && a.api_key == ApiKey::Produce as i16
+                && a.client_id.as_deref() == Some(POOL_CLIENT_ID)
+        })
+        .map(|a| a.broker)
+        .collect();
+    assert!(
+        !others.is_empty(),
+        "the other brokers served Produce meanwhile"
     );
     let throttled_ms: u64 = {
         let mut guards = Vec::new();
@@ -313,7 +349,8 @@ async fn a_produce_quota_under_load() {
     };
     assert!(throttled_ms > 0, "the producers saw the throttle times");
     println!(
-        "quota: {} throttled responses, {throttled_ms} ms reported to the producers",
+        "quota on broker {b}: {} throttled responses, {throttled_ms} ms reported to the \
+         producers; brokers {others:?} served Produce meanwhile",
         quota_throttles.len()
     );
     assert_eq!(pool.close(Duration::from_secs(10)).await, 0);

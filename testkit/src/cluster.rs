@@ -181,7 +181,8 @@ impl ClusterBuilder {
         self
     }
 
-    /// A produce byte-rate quota for every client id.
+    /// A produce byte-rate quota for every client id, enforced by each broker on its own
+    /// traffic (see [`Cluster::set_broker_produce_quota`] for one broker only).
     pub fn produce_quota(mut self, bytes_per_sec: f64) -> Self {
         self.produce_quota = Some(bytes_per_sec);
         self
@@ -494,12 +495,40 @@ impl Cluster {
     }
 
     /// Sets the produce byte-rate quota of a client id (`Some`) or the default of every
-    /// client (`None`); `None` as rate removes it.
+    /// client (`None`) on every broker; `None` as rate removes it. As in Kafka, each broker
+    /// enforces it on the traffic it receives: a client's rate is measured per broker.
     pub fn set_produce_quota(&self, client_id: Option<&str>, bytes_per_sec: Option<f64>) {
         self.inner
             .state()
             .quotas
             .set_produce_quota(client_id, bytes_per_sec);
+    }
+
+    /// Sets a produce byte-rate quota on broker `node` only, for a client id (`Some`) or every
+    /// client (`None`), overriding the cluster-wide setting of the same kind there; `None` as
+    /// rate removes the override. Other brokers keep their settings.
+    ///
+    /// ```
+    /// # async fn f() -> Result<(), klamm_testkit::TestkitError> {
+    /// let cluster = klamm_testkit::Cluster::builder().brokers(3).start().await?;
+    /// // broker 1 throttles "orders-pool" above 20 KB/s; brokers 0 and 2 never do
+    /// cluster.set_broker_produce_quota(1, Some("orders-pool"), Some(20_000.0))?;
+    /// # Ok(()) }
+    /// ```
+    pub fn set_broker_produce_quota(
+        &self,
+        node: i32,
+        client_id: Option<&str>,
+        bytes_per_sec: Option<f64>,
+    ) -> Result<(), TestkitError> {
+        if self.inner.broker_addr(node).is_none() {
+            return Err(TestkitError::UnknownBroker(node));
+        }
+        self.inner
+            .state()
+            .quotas
+            .set_broker_produce_quota(node, client_id, bytes_per_sec);
+        Ok(())
     }
 
     /// How often the brokers sent each error code in responses of `api`, summed over every

@@ -1,6 +1,6 @@
 //! Produce: appends each partition's batch through the idempotence and transaction checks,
 //! answers acks 0/1/all (every replica is in memory, so 1 and all are the same), and applies
-//! the client's produce byte-rate quota. A transactional Produce v12 adds its partitions to
+//! the client's produce byte-rate quota as measured by the receiving broker. A transactional Produce v12 adds its partitions to
 //! the transaction first (KIP-890 part 2; refused with UNSUPPORTED_VERSION while the finalized
 //! `transaction.version` is below 2).
 
@@ -92,9 +92,10 @@ impl Api for Produce {
                     ..TopicProduceResponse::default()
                 });
             }
-            throttle = state
-                .quotas
-                .record_produce(ctx.client_id, ctx.request_size, mono_ms());
+            throttle =
+                state
+                    .quotas
+                    .record_produce(ctx.node, ctx.client_id, ctx.request_size, mono_ms());
         }
         ctx.inner.appended.notify_waiters();
         if duplicates > 0 {

@@ -1,4 +1,5 @@
-//! Produce byte-rate quotas per client id, computed like Kafka's `ClientQuotaManager`:
+//! Produce byte-rate quotas per client id and per broker, computed like Kafka's
+//! `ClientQuotaManager` (each broker measures and throttles only the traffic it receives):
 //! a sampled rate over `samples` windows of `window` each (Kafka: 11 x 1 s), and on a
 //! violation `throttle = (observed - quota) / quota * window size` (`QuotaUtils.throttleTime`),
 //! where the window size is the time the samples span, at least `samples - 1` full windows.
@@ -81,12 +82,22 @@ impl RateSensor {
     }
 }
 
-/// Produce quotas of every client id.
+/// Produce quotas of every client id, enforced by each broker on its own traffic, as Kafka
+/// does: every broker keeps its own rate per client id and throttles when the bytes *it*
+/// received exceed the quota (Kafka's byte-rate thresholds are "defined per broker"). A client
+/// producing to three brokers may therefore send up to three times its quota in total.
+///
+/// Quotas are set for the whole cluster (applied by every broker, as a Kafka dynamic quota
+/// config is) or, for tests, on one broker only; the most specific setting applies:
+/// (broker, client id), then (cluster, client id), then (broker, default), then
+/// (cluster, default).
 #[derive(Debug)]
 pub struct Quotas {
     default_bytes_per_sec: Option<f64>,
     per_client: HashMap<String, f64>,
-    sensors: HashMap<String, RateSensor>,
+    broker_default: HashMap<i32, f64>,
+    broker_client: HashMap<(i32, String), f64>,
+    sensors: HashMap<(i32, String), RateSensor>,
     samples: usize,
     window_ms: i64,
 }
@@ -96,6 +107,8 @@ impl Default for Quotas {
         Quotas {
             default_bytes_per_sec: None,
             per_client: HashMap::new(),
+            broker_default: HashMap::new(),
+            broker_client: HashMap::new(),
             sensors: HashMap::new(),
             samples: DEFAULT_SAMPLES,
             window_ms: DEFAULT_WINDOW_MS,
@@ -104,8 +117,8 @@ impl Default for Quotas {
 }
 
 impl Quotas {
-    /// Sets the produce quota of one client id (`Some`) or of every client without its own
-    /// (`None`); `bytes_per_sec` `None` removes it.
+    /// Sets the produce quota every broker applies to one client id (`Some`) or to every
+    /// client without its own (`None`); `bytes_per_sec` `None` removes it.
     pub fn set_produce_quota(&mut self, client_id: Option<&str>, bytes_per_sec: Option<f64>) {
         match (client_id, bytes_per_sec) {
             (Some(c), Some(q)) => {
@@ -118,6 +131,41 @@ impl Quotas {
         }
     }
 
+    /// Sets the produce quota of broker `node` only, for one client id (`Some`) or every client
+    /// (`None`), overriding the cluster-wide setting of the same kind on that broker;
+    /// `bytes_per_sec` `None` removes the override.
+    pub fn set_broker_produce_quota(
+        &mut self,
+        node: i32,
+        client_id: Option<&str>,
+        bytes_per_sec: Option<f64>,
+    ) {
+        match (client_id, bytes_per_sec) {
+            (Some(c), Some(q)) => {
+                self.broker_client.insert((node, c.to_string()), q);
+            }
+            (Some(c), None) => {
+                self.broker_client.remove(&(node, c.to_string()));
+            }
+            (None, Some(q)) => {
+                self.broker_default.insert(node, q);
+            }
+            (None, None) => {
+                self.broker_default.remove(&node);
+            }
+        }
+    }
+
+    /// The produce quota broker `node` applies to `client_id`, if any.
+    pub fn produce_quota(&self, node: i32, client_id: &str) -> Option<f64> {
+        self.broker_client
+            .get(&(node, client_id.to_string()))
+            .or_else(|| self.per_client.get(client_id))
+            .or_else(|| self.broker_default.get(&node))
+            .copied()
+            .or(self.default_bytes_per_sec)
+    }
+
     /// Changes the sampling (Kafka: `quota.window.num`, `quota.window.size.seconds`).
     pub fn set_sampling(&mut self, samples: usize, window_ms: i64) {
         self.samples = samples;
@@ -125,21 +173,17 @@ impl Quotas {
         self.sensors.clear();
     }
 
-    /// Records `bytes` produced by `client_id` at `now_ms` and returns the throttle time in
-    /// ms Kafka would answer with (0 when within quota or no quota applies).
-    pub fn record_produce(&mut self, client_id: &str, bytes: usize, now_ms: i64) -> i32 {
-        let Some(quota) = self
-            .per_client
-            .get(client_id)
-            .copied()
-            .or(self.default_bytes_per_sec)
-        else {
+    /// Records `bytes` that broker `node` received from `client_id` at `now_ms` and returns
+    /// the throttle time in ms that broker answers with (0 when within quota or no quota
+    /// applies). Only `node`'s own rate for the client counts.
+    pub fn record_produce(&mut self, node: i32, client_id: &str, bytes: usize, now_ms: i64) -> i32 {
+        let Some(quota) = self.produce_quota(node, client_id) else {
             return 0;
         };
         let (samples, window) = (self.samples, self.window_ms);
         let sensor = self
             .sensors
-            .entry(client_id.to_string())
+            .entry((node, client_id.to_string()))
             .or_insert_with(|| RateSensor::new(samples, window));
         sensor.record(bytes as f64, now_ms);
         let rate = sensor.rate(now_ms);
@@ -171,21 +215,21 @@ mod tests {
     fn throttle_time_is_kafkas_formula() {
         let mut q = Quotas::default();
         assert_eq!(
-            q.record_produce("c", 1 << 20, 0),
+            q.record_produce(0, "c", 1 << 20, 0),
             0,
             "no quota, no throttle"
         );
         q.set_produce_quota(Some("c"), Some(1000.0));
         // 20,000 bytes at once: rate 2,000 B/s over 10 s; (2000-1000)/1000 * 10,000 ms
-        assert_eq!(q.record_produce("c", 20_000, 0), 10_000);
+        assert_eq!(q.record_produce(0, "c", 20_000, 0), 10_000);
         // another client has no quota
-        assert_eq!(q.record_produce("d", 20_000, 0), 0);
+        assert_eq!(q.record_produce(0, "d", 20_000, 0), 0);
         q.set_produce_quota(None, Some(4000.0));
-        assert_eq!(q.record_produce("d", 20_000, 0), 0);
-        assert_eq!(q.record_produce("d", 30_000, 0), 2_500);
+        assert_eq!(q.record_produce(0, "d", 20_000, 0), 0);
+        assert_eq!(q.record_produce(0, "d", 30_000, 0), 2_500);
         q.set_produce_quota(Some("c"), None);
         // "c" now falls back to the default quota: 30,000 in 10 s = 3,000 B/s <= 4,000
-        assert_eq!(q.record_produce("c", 10_000, 0), 0);
+        assert_eq!(q.record_produce(0, "c", 10_000, 0), 0);
     }
 
     #[test]
@@ -194,7 +238,47 @@ mod tests {
         q.set_sampling(3, 100);
         q.set_produce_quota(None, Some(10_000.0));
         for t in 0..100 {
-            assert_eq!(q.record_produce("c", 100, t * 20), 0);
+            assert_eq!(q.record_produce(0, "c", 100, t * 20), 0);
         }
+    }
+
+    #[test]
+    fn each_broker_measures_its_own_traffic() {
+        let mut q = Quotas::default();
+        q.set_produce_quota(Some("c"), Some(1000.0));
+        // 8,000 bytes to each of two brokers at once: 800 B/s on each over 10 s, within the
+        // quota on both, although 1,600 B/s in total.
+        assert_eq!(q.record_produce(0, "c", 8_000, 0), 0);
+        assert_eq!(q.record_produce(1, "c", 8_000, 0), 0);
+        // broker 1 alone goes over: (2,000 - 1,000) / 1,000 * 10 s
+        assert_eq!(q.record_produce(1, "c", 12_000, 0), 10_000);
+        assert_eq!(
+            q.record_produce(0, "c", 1_000, 0),
+            0,
+            "broker 0 is unaffected"
+        );
+    }
+
+    #[test]
+    fn a_quota_on_one_broker_applies_there_only() {
+        let mut q = Quotas::default();
+        q.set_broker_produce_quota(2, Some("c"), Some(1000.0));
+        assert_eq!(q.produce_quota(2, "c"), Some(1000.0));
+        assert_eq!(q.produce_quota(1, "c"), None);
+        assert_eq!(q.produce_quota(2, "d"), None);
+        assert_eq!(q.record_produce(1, "c", 20_000, 0), 0);
+        assert_eq!(q.record_produce(2, "c", 20_000, 0), 10_000);
+        // precedence: (broker, client) > (cluster, client) > (broker, default) > default
+        q.set_produce_quota(None, Some(1.0));
+        q.set_produce_quota(Some("c"), Some(2.0));
+        q.set_broker_produce_quota(1, None, Some(3.0));
+        assert_eq!(q.produce_quota(2, "c"), Some(1000.0));
+        assert_eq!(q.produce_quota(1, "c"), Some(2.0));
+        assert_eq!(q.produce_quota(1, "d"), Some(3.0));
+        assert_eq!(q.produce_quota(0, "d"), Some(1.0));
+        q.set_broker_produce_quota(2, Some("c"), None);
+        q.set_broker_produce_quota(1, None, None);
+        assert_eq!(q.produce_quota(2, "c"), Some(2.0));
+        assert_eq!(q.produce_quota(1, "d"), Some(1.0));
     }
 }
