@@ -57,6 +57,8 @@ pub struct TxnMeta {
     pub pending_offsets: Vec<PendingOffset>,
     started: Option<Instant>,
     completes_at: Option<Instant>,
+    /// The entry of this id in [`Transactions::deadlines`], if any.
+    deadline: Option<Instant>,
 }
 
 /// Every transactional id the coordinators know.
@@ -64,6 +66,10 @@ pub struct TxnMeta {
 pub struct Transactions {
     pub(super) metas: HashMap<String, TxnMeta>,
     by_producer: HashMap<i64, String>,
+    /// The next deadline of every transaction that has one (an ongoing transaction's timeout,
+    /// a prepared one's marker time), earliest first, so that [`ClusterState::complete_due`]
+    /// visits only what is due instead of every transactional id ever seen.
+    deadlines: BTreeSet<(Instant, String)>,
     /// Transactions aborted because they timed out.
     pub timed_out: u64,
 }
@@ -100,6 +106,27 @@ impl Transactions {
             return Err(codes::INVALID_TXN_STATE);
         }
         Ok(())
+    }
+
+    /// How many transactions have a pending deadline (ongoing ones: their timeout; prepared
+    /// ones: their markers): the work [`ClusterState::complete_due`] may have, however many
+    /// transactional ids the coordinators know.
+    pub fn scheduled(&self) -> usize {
+        self.deadlines.len()
+    }
+
+    /// Replaces the deadline of `txn_id` (`None`: it has none).
+    fn reschedule(&mut self, txn_id: &str, at: Option<Instant>) {
+        let Some(m) = self.metas.get_mut(txn_id) else {
+            return;
+        };
+        if let Some(old) = m.deadline.take() {
+            self.deadlines.remove(&(old, txn_id.to_string()));
+        }
+        if let Some(at) = at {
+            m.deadline = Some(at);
+            self.deadlines.insert((at, txn_id.to_string()));
+        }
     }
 
     /// Whether some transaction has uncommitted offsets for this group partition.
@@ -162,6 +189,7 @@ impl ClusterState {
                     pending_offsets: Vec::new(),
                     started: None,
                     completes_at: None,
+                    deadline: None,
                 },
             );
             return Ok((pid, 0));
@@ -252,8 +280,13 @@ impl ClusterState {
             meta.status = TxnStatus::Ongoing;
             meta.started = Some(now);
             meta.marker_producer = None;
+            let timeout_at = now + meta.timeout;
+            self.txns.reschedule(txn_id, Some(timeout_at));
         }
-        Ok(meta)
+        self.txns
+            .metas
+            .get_mut(txn_id)
+            .ok_or(codes::INVALID_PRODUCER_ID_MAPPING)
     }
 
     /// AddPartitionsToTxn: one result per partition. An unknown partition fails with
@@ -388,6 +421,7 @@ impl ClusterState {
                 TxnStatus::PrepareAbort
             };
             m.completes_at = Some(now + delay);
+            self.txns.reschedule(txn_id, Some(now + delay));
         }
         if delay.is_zero() {
             self.complete(txn_id, now_ms);
@@ -415,6 +449,7 @@ impl ClusterState {
         let partitions = std::mem::take(&mut m.partitions);
         let offsets = std::mem::take(&mut m.pending_offsets);
         let (pid, epoch) = m.marker_producer.take().unwrap_or((m.producer_id, m.epoch));
+        self.txns.reschedule(txn_id, None);
         for (topic, partition) in partitions {
             if let Some(p) = self.partition_mut(&topic, partition) {
                 let leader_epoch = p.leader_epoch;
@@ -435,34 +470,35 @@ impl ClusterState {
     /// Completes transactions whose markers are due and aborts (with an epoch bump, fencing
     /// the producer) ongoing transactions older than their timeout. Called on every
     /// transactional request and by the cluster's ticker. Returns whether anything changed.
+    ///
+    /// Visits only the deadlines that have passed (kept in time order), so its cost is the
+    /// due work, not the number of transactional ids the coordinators have seen.
     pub fn complete_due(&mut self, now: Instant, now_ms: i64) -> bool {
         let due: Vec<String> = self
             .txns
-            .metas
+            .deadlines
             .iter()
-            .filter(|(_, m)| m.completes_at.is_some_and(|t| t <= now))
-            .map(|(k, _)| k.clone())
+            .take_while(|(at, _)| *at <= now)
+            .map(|(_, id)| id.clone())
             .collect();
-        let changed = !due.is_empty();
+        let mut changed = false;
         for id in due {
-            self.complete(&id, now_ms);
-        }
-        let expired: Vec<String> = self
-            .txns
-            .metas
-            .iter()
-            .filter(|(_, m)| {
-                m.status == TxnStatus::Ongoing
-                    && m.started.is_some_and(|s| now.duration_since(s) > m.timeout)
-            })
-            .map(|(k, _)| k.clone())
-            .collect();
-        let changed = changed || !expired.is_empty();
-        for id in expired {
-            tracing::info!(txn_id = %id, "transaction timed out; aborting");
-            self.txns.timed_out += 1;
-            self.bump_epoch(&id);
-            self.begin_end(&id, false, now, now_ms);
+            let Some(m) = self.txns.metas.get(&id) else {
+                continue;
+            };
+            if m.completes_at.is_some_and(|t| t <= now) {
+                self.complete(&id, now_ms);
+                changed = true;
+            } else if m.status == TxnStatus::Ongoing
+                && m.started.is_some_and(|s| now.duration_since(s) > m.timeout)
+            {
+                tracing::info!(txn_id = %id, "transaction timed out; aborting");
+                self.txns.timed_out += 1;
+                self.bump_epoch(&id);
+                self.begin_end(&id, false, now, now_ms);
+                changed = true;
+            }
+            // Otherwise due exactly now (a timeout fires once it is exceeded): kept.
         }
         changed
     }
