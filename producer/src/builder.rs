@@ -140,20 +140,42 @@ impl ProducerBuilder {
     }
 
     /// Validate the settings, connect to the bootstrap brokers, fetch metadata and start the
-    /// sender task.
+    /// sender task. The producer owns the cluster it connected: [`Producer::close`] closes it.
     pub async fn build(self) -> Result<Producer, ProducerError> {
         let cluster = self.connect_cluster().await?;
-        self.build_on(cluster)
+        self.start(ClusterTransport::owned(cluster))
     }
 
     /// Start the producer on a cluster handle that is already connected, sharing its metadata
-    /// and connections with whoever else holds it (klamm-txn's coordinator conversation,
-    /// klamm-pool's producers).
+    /// and connections with whoever else holds it (other producers, klamm-txn's coordinator
+    /// conversation, klamm-pool). The producer borrows the cluster: [`Producer::close`] leaves
+    /// it open for its other holders, so close it yourself after the last one.
+    ///
+    /// ```no_run
+    /// # async fn example() -> Result<(), klamm_producer::ProducerError> {
+    /// use std::time::Duration;
+    /// use klamm_producer::Producer;
+    ///
+    /// let builder = Producer::builder().bootstrap(["localhost:9092"]);
+    /// let cluster = builder.connect_cluster().await?;
+    /// let first = builder.clone().client_id("first").build_on(cluster.clone())?;
+    /// let second = builder.client_id("second").build_on(cluster.clone())?;
+    /// first.close(Duration::from_secs(5)).await?;
+    /// // `second` still produces over the same connections.
+    /// second.close(Duration::from_secs(5)).await?;
+    /// cluster.close();
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn build_on(self, cluster: Cluster) -> Result<Producer, ProducerError> {
+        self.start(ClusterTransport::shared(cluster))
+    }
+
+    fn start(self, transport: ClusterTransport) -> Result<Producer, ProducerError> {
         let config = self.config.build()?;
         Ok(Producer::with_transport_and_hook(
             config,
-            Arc::new(ClusterTransport::new(cluster)),
+            Arc::new(transport),
             self.hook.0,
         ))
     }

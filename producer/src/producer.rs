@@ -374,6 +374,9 @@ impl Producer {
     /// Refuse new records, send what is buffered, and wait up to `timeout` for every accepted
     /// record's outcome. When the time is up, what is left fails with
     /// `Closed { CloseTimeout }` and this returns that error. Closing twice is harmless.
+    /// A producer from [`ProducerBuilder::build`](crate::ProducerBuilder::build) then closes
+    /// the cluster it connected; one from
+    /// [`build_on`](crate::ProducerBuilder::build_on) leaves the shared cluster open.
     pub async fn close(&self, timeout: Duration) -> Result<(), ProducerError> {
         self.inner.acc.close();
         let handle = self

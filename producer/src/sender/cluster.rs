@@ -17,18 +17,61 @@ use crate::error::ProducerError;
 use crate::idempotence::{ProducerIdEpoch, TopicPartition};
 
 /// The producer's [`Transport`] over a klamm-net [`Cluster`].
+///
+/// It either owns the cluster ([`owned`](Self::owned)): closing the producer closes the
+/// cluster, its connections and its metadata refresh; or shares it with other holders
+/// ([`shared`](Self::shared)): closing the producer leaves the cluster open, and whoever
+/// connected it closes it after its last user. [`ProducerBuilder::build`] owns the cluster it
+/// connects, [`ProducerBuilder::build_on`] shares the one it is given.
+///
+/// [`ProducerBuilder::build`]: crate::ProducerBuilder::build
+/// [`ProducerBuilder::build_on`]: crate::ProducerBuilder::build_on
+///
+/// ```no_run
+/// # async fn example() -> Result<(), Box<dyn std::error::Error>> {
+/// use std::sync::Arc;
+/// use std::time::Duration;
+///
+/// use klamm_producer::sender::ClusterTransport;
+/// use klamm_producer::{Producer, ProducerConfig};
+///
+/// let cluster = klamm_net::Cluster::builder().bootstrap("localhost:9092").connect().await?;
+/// let config = ProducerConfig::builder().bootstrap(["localhost:9092"]).build()?;
+/// let transport = ClusterTransport::shared(cluster.clone());
+/// let producer = Producer::with_transport(config, Arc::new(transport));
+/// producer.close(Duration::from_secs(5)).await?;
+/// assert!(!cluster.is_closed()); // shared: still ours to use, and to close
+/// cluster.close();
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Debug)]
 pub struct ClusterTransport {
     cluster: Cluster,
+    /// Whether [`Transport::close`] closes the cluster.
+    owned: bool,
     /// Topic info derived from the metadata snapshot it was computed from.
     topics: RwLock<HashMap<String, (Arc<TopicMetadata>, TopicInfo)>>,
 }
 
 impl ClusterTransport {
-    /// A transport over `cluster`.
-    pub fn new(cluster: Cluster) -> Self {
+    /// A transport that owns `cluster`: closing the producer closes the cluster (every
+    /// connection, for every holder of a clone of the handle).
+    pub fn owned(cluster: Cluster) -> Self {
+        Self::with_ownership(cluster, true)
+    }
+
+    /// A transport over a cluster shared with other holders (other producers, a transaction
+    /// coordinator conversation): closing the producer leaves the cluster open. Close the
+    /// cluster yourself after its last user.
+    pub fn shared(cluster: Cluster) -> Self {
+        Self::with_ownership(cluster, false)
+    }
+
+    fn with_ownership(cluster: Cluster, owned: bool) -> Self {
         ClusterTransport {
             cluster,
+            owned,
             topics: RwLock::new(HashMap::new()),
         }
     }
@@ -36,6 +79,11 @@ impl ClusterTransport {
     /// The cluster handle.
     pub fn cluster(&self) -> &Cluster {
         &self.cluster
+    }
+
+    /// Whether closing the producer closes the cluster ([`owned`](Self::owned)).
+    pub fn owns_cluster(&self) -> bool {
+        self.owned
     }
 }
 
@@ -197,6 +245,11 @@ impl Transport for ClusterTransport {
     }
 
     fn close(&self) {
-        self.cluster.close();
+        if self.owned {
+            tracing::debug!("closing the producer's own cluster");
+            self.cluster.close();
+        } else {
+            tracing::debug!("producer closed; the shared cluster stays open");
+        }
     }
 }

@@ -72,6 +72,8 @@ pub trait Transport: Send + Sync + 'static {
         current: Option<ProducerIdEpoch>,
     ) -> BoxFuture<'static, Result<ProducerIdEpoch, ProducerError>>;
 
-    /// Close every connection (after the sender finished).
+    /// The sender finished (the producer closed): release what the transport owns. A
+    /// transport over connections shared with others must leave them open
+    /// ([`ClusterTransport::shared`](super::ClusterTransport::shared)).
     fn close(&self);
 }

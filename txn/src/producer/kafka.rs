@@ -6,12 +6,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use klamm_net::{Cluster, ConnectionConfig};
-use klamm_producer::idempotence::{ProducerIdEpoch, TopicPartition};
-use klamm_producer::sender::{TopicInfo, Transport};
+use klamm_producer::sender::ClusterTransport as ProducerTransport;
 use klamm_producer::{
     DeliveryFuture, Producer, ProducerConfigBuilder, ProducerError, ProducerRecord,
 };
-use klamm_protocol::messages::produce::{ProduceRequest, ProduceResponse};
 
 use super::{ProducerBackend, TransactionalProducer};
 use crate::cluster::ClusterTransport;
@@ -161,7 +159,8 @@ impl TransactionalProducerBuilder {
     }
 
     /// Starts the producer on `cluster`; closing the producer closes the cluster only when it
-    /// is `owned`.
+    /// is `owned` (klamm-producer's [`ClusterTransport::owned`](ProducerTransport::owned)),
+    /// otherwise it leaves it open ([`ClusterTransport::shared`](ProducerTransport::shared)).
     fn start(
         self,
         cluster: Cluster,
@@ -170,13 +169,12 @@ impl TransactionalProducerBuilder {
         let config = self.producer_config()?;
         let manager = Arc::new(TransactionManager::new(self.txn));
         let hook: Arc<dyn klamm_producer::TransactionHook> = manager.clone();
-        let transport = klamm_producer::sender::ClusterTransport::new(cluster.clone());
-        let transport: Arc<dyn Transport> = if owned {
-            Arc::new(transport)
+        let transport = if owned {
+            ProducerTransport::owned(cluster.clone())
         } else {
-            Arc::new(SharedCluster(transport))
+            ProducerTransport::shared(cluster.clone())
         };
-        let producer = Producer::with_transport_and_hook(config, transport, Some(hook));
+        let producer = Producer::with_transport_and_hook(config, Arc::new(transport), Some(hook));
         Ok(TransactionalProducer::new(
             manager,
             producer,
@@ -198,63 +196,4 @@ impl TransactionalProducerBuilder {
             .build()
             .map_err(ProducerError::from)?)
     }
-}
-
-/// A boxed `Send` future, as klamm-producer's [`Transport`] returns them.
-type BoxFuture<T> = std::pin::Pin<Box<dyn Future<Output = T> + Send + 'static>>;
-
-/// klamm-producer's transport over a cluster the producer does not own
-/// ([`TransactionalProducerBuilder::build_on`]): everything goes to the cluster except
-/// `close`, which the sender calls when the producer closes; the cluster stays open for the
-/// other producers that share it. Every method of [`Transport`] is forwarded, including the
-/// provided ones (a provided method left to its default would silently change behaviour,
-/// e.g. `produce_implicit_add` falling back to a Produce below v12).
-#[derive(Debug)]
-struct SharedCluster(klamm_producer::sender::ClusterTransport);
-
-impl Transport for SharedCluster {
-    fn cached_topic(&self, topic: &str) -> Option<TopicInfo> {
-        self.0.cached_topic(topic)
-    }
-
-    fn metadata_version(&self) -> Option<u64> {
-        self.0.metadata_version()
-    }
-
-    fn fetch_topic(&self, topic: &str) -> BoxFuture<Result<TopicInfo, ProducerError>> {
-        self.0.fetch_topic(topic)
-    }
-
-    fn leader(&self, tp: &TopicPartition) -> Option<i32> {
-        self.0.leader(tp)
-    }
-
-    fn refresh_metadata(&self) {
-        self.0.refresh_metadata();
-    }
-
-    fn produce(
-        &self,
-        node: i32,
-        request: ProduceRequest,
-    ) -> BoxFuture<Result<ProduceResponse, ProducerError>> {
-        self.0.produce(node, request)
-    }
-
-    fn produce_implicit_add(
-        &self,
-        node: i32,
-        request: ProduceRequest,
-    ) -> BoxFuture<Result<ProduceResponse, ProducerError>> {
-        self.0.produce_implicit_add(node, request)
-    }
-
-    fn init_producer_id(
-        &self,
-        current: Option<ProducerIdEpoch>,
-    ) -> BoxFuture<Result<ProducerIdEpoch, ProducerError>> {
-        self.0.init_producer_id(current)
-    }
-
-    fn close(&self) {}
 }
