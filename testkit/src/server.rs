@@ -154,6 +154,9 @@ async fn process(
     if version < min || version > max {
         if api == ApiKey::ApiVersions {
             // KIP-511: answer in v0 with UNSUPPORTED_VERSION and what is supported.
+            inner
+                .observations()
+                .count_error_codes(api, node, &[crate::codes::UNSUPPORTED_VERSION]);
             return Some((
                 Some(apis::unsupported_version_frame(h.correlation_id)),
                 None,

@@ -149,3 +149,26 @@ async fn every_refused_partition_of_one_produce_is_counted() {
         BTreeMap::from([(codes::UNKNOWN_TOPIC_OR_PARTITION, 2)])
     );
 }
+
+#[tokio::test]
+async fn an_unsupported_api_versions_answer_is_counted() {
+    let cluster = Cluster::builder().start().await.unwrap();
+    let mut c = Client::connect(broker_addr(&cluster, 0)).await;
+    // ApiVersions v99 (header v2: key 18, version 99, correlation 7, null client id, no
+    // tags): KIP-511 answers in v0 with UNSUPPORTED_VERSION
+    let header: [u8; 11] = [0, 18, 0, 99, 0, 0, 0, 7, 0xff, 0xff, 0];
+    let mut frame = (header.len() as u32).to_be_bytes().to_vec();
+    frame.extend_from_slice(&header);
+    c.write_raw(&frame).await;
+    let answer = c.read_frame().await.expect("an answer");
+    assert_eq!(&answer[..4], &7i32.to_be_bytes(), "correlation id");
+    assert_eq!(
+        &answer[4..6],
+        &codes::UNSUPPORTED_VERSION.to_be_bytes(),
+        "error code"
+    );
+    assert_eq!(
+        cluster.error_counts_on(ApiKey::ApiVersions, 0),
+        BTreeMap::from([(codes::UNSUPPORTED_VERSION, 1)])
+    );
+}
