@@ -97,10 +97,7 @@ async fn a_producer_fenced_under_load() {
     let m = pool.metrics();
     assert!(m.replacements >= 1, "fenced-3 was replaced: {m:?}");
     // The replacement has the same producer id and a newer epoch than the intruder's.
-    let mut guards = Vec::new();
-    for _ in 0..8 {
-        guards.push(pool.get().await.unwrap());
-    }
+    let guards = load::borrow_all(&pool).await;
     let slot3 = guards.iter().find(|g| g.slot() == 3).unwrap();
     let now = slot3.status().producer.expect("initialised");
     assert_eq!(now.id, intruder.id);
@@ -253,16 +250,7 @@ async fn a_throttled_broker_under_load() {
     );
     let (requests, _, _) = load::producer_counters(&pool).await;
     assert!(requests > 0);
-    let throttled_ms: u64 = {
-        let mut guards = Vec::new();
-        for _ in 0..8 {
-            guards.push(pool.get().await.unwrap());
-        }
-        guards
-            .iter()
-            .map(|g| g.backend().metrics().throttle_time_ms)
-            .sum()
-    };
+    let throttled_ms = load::throttle_time_ms(&pool).await;
     assert!(
         throttled_ms >= 10 * 200,
         "the producers saw the throttle times: {throttled_ms} ms"
@@ -337,16 +325,7 @@ async fn a_produce_quota_on_one_broker_under_load() {
         !others.is_empty(),
         "the other brokers served Produce meanwhile"
     );
-    let throttled_ms: u64 = {
-        let mut guards = Vec::new();
-        for _ in 0..8 {
-            guards.push(pool.get().await.unwrap());
-        }
-        guards
-            .iter()
-            .map(|g| g.backend().metrics().throttle_time_ms)
-            .sum()
-    };
+    let throttled_ms = load::throttle_time_ms(&pool).await;
     assert!(throttled_ms > 0, "the producers saw the throttle times");
     println!(
         "quota on broker {b}: {} throttled responses, {throttled_ms} ms reported to the \

@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use klamm_pool::{
-    CommitOutcome, KafkaTxnProducer, PoolError, ProducerFactory, TransactionError,
+    CommitOutcome, KafkaTxnProducer, PoolError, PooledProducer, ProducerFactory, TransactionError,
     TransactionalPool, TxnProducerFactory,
 };
 use klamm_producer::ProducerRecord;
@@ -316,14 +316,35 @@ pub fn connections(kit: &Cluster, client_id: Option<&str>) -> BTreeSet<u64> {
 /// A Produce answered OUT_OF_ORDER_SEQUENCE_NUMBER is either retried or failed, so
 /// `retries + failed == 0` proves none was.
 pub async fn producer_counters(pool: &TransactionalPool<TxnProducerFactory>) -> (u64, u64, u64) {
+    borrow_all(pool)
+        .await
+        .iter()
+        .fold((0, 0, 0), |(r, t, f), g| {
+            let m = g.backend().metrics();
+            (r + m.requests, t + m.retries, f + m.batches_failed)
+        })
+}
+
+/// Borrows every producer of the pool at once (so call it when no load runs): each guard is
+/// one slot's producer, returned when the guards are dropped.
+pub async fn borrow_all(
+    pool: &TransactionalPool<TxnProducerFactory>,
+) -> Vec<PooledProducer<TxnProducerFactory>> {
     let mut guards = Vec::new();
     for _ in 0..pool.config().size {
         guards.push(pool.get().await.expect("an idle producer"));
     }
-    guards.iter().fold((0, 0, 0), |(r, t, f), g| {
-        let m = g.backend().metrics();
-        (r + m.requests, t + m.retries, f + m.batches_failed)
-    })
+    guards
+}
+
+/// Throttle time (ms) the pool's producers were told to wait, summed over every producer
+/// (borrowing each, so call it when no load runs).
+pub async fn throttle_time_ms(pool: &TransactionalPool<TxnProducerFactory>) -> u64 {
+    borrow_all(pool)
+        .await
+        .iter()
+        .map(|g| g.backend().metrics().throttle_time_ms)
+        .sum()
 }
 
 /// What the testkit itself counted of sequence trouble in Produce answers:
@@ -406,11 +427,8 @@ pub async fn run_with_fault<Fut: std::future::Future<Output = ()>>(
 /// `(slot, producer id, epoch)` of every producer of the pool (borrowing each, so call it when
 /// no load runs).
 pub async fn producer_ids(pool: &TransactionalPool<TxnProducerFactory>) -> Vec<(usize, i64, i16)> {
-    let mut guards = Vec::new();
-    for _ in 0..pool.config().size {
-        guards.push(pool.get().await.expect("an idle producer"));
-    }
-    let mut ids: Vec<_> = guards
+    let mut ids: Vec<_> = borrow_all(pool)
+        .await
         .iter()
         .map(|g| {
             let p = g.status().producer.expect("initialised");
