@@ -104,24 +104,8 @@ pub fn run(args: &BenchArgs) -> Result<bool> {
                 // `--quick`; the environment variable is for benches that prefer it.
                 cmd.env("KLAMM_BENCH_QUICK", "1").args(["--", "--quick"]);
             }
-            ui::say(&pb, &format!("--> {}", ui::describe(&cmd)));
-            let out = ui::run_streaming(&pb, cmd)?;
-            pb.finish_and_clear();
-            reports.push(StepReport {
-                name: label,
-                status: if out.success {
-                    Status::Passed
-                } else {
-                    Status::Failed(format!(
-                        "the bench failed (exit {:?}); rerun `cargo bench -p {} --bench {bench}`",
-                        out.code,
-                        area.crate_name()
-                    ))
-                },
-                elapsed: t.elapsed(),
-                tests: TestCounts::default(),
-                detail: String::new(),
-            });
+            let rerun = format!("cargo bench -p {} --bench {bench}", area.crate_name());
+            reports.push(bench_step(label, pb, cmd, t, "the bench", &rerun)?);
         }
     }
     // The client comparisons with rdkafka run each client in its own process (CPU and peak
@@ -146,24 +130,8 @@ pub fn run(args: &BenchArgs) -> Result<bool> {
         if args.quick {
             cmd.arg("--quick");
         }
-        ui::say(&pb, &format!("--> {}", ui::describe(&cmd)));
-        let out = ui::run_streaming(&pb, cmd)?;
-        pb.finish_and_clear();
-        reports.push(StepReport {
-            name: label,
-            status: if out.success {
-                Status::Passed
-            } else {
-                Status::Failed(format!(
-                    "the comparison failed (exit {:?}); rerun `cargo run --release -p klamm-bench -- {}`",
-                    out.code,
-                    area.name()
-                ))
-            },
-            elapsed: t.elapsed(),
-            tests: TestCounts::default(),
-            detail: String::new(),
-        });
+        let rerun = format!("cargo run --release -p klamm-bench -- {}", area.name());
+        reports.push(bench_step(label, pb, cmd, t, "the comparison", &rerun)?);
     }
     let results = load_results(&workspace::target_dir().join("criterion"), since);
     print_table(&results);
@@ -183,6 +151,35 @@ pub struct Measurement {
     pub mean_ns: f64,
     /// Bytes or elements per iteration, with its unit.
     pub throughput: Option<(f64, &'static str)>,
+}
+
+/// Runs one benchmark command under its spinner and reports it as a step; `what` names it in
+/// the failure message, which says how to rerun it alone.
+fn bench_step(
+    label: String,
+    pb: indicatif::ProgressBar,
+    cmd: std::process::Command,
+    started: std::time::Instant,
+    what: &str,
+    rerun: &str,
+) -> Result<StepReport> {
+    ui::say(&pb, &format!("--> {}", ui::describe(&cmd)));
+    let out = ui::run_streaming(&pb, cmd)?;
+    pb.finish_and_clear();
+    Ok(StepReport {
+        name: label,
+        status: if out.success {
+            Status::Passed
+        } else {
+            Status::Failed(format!(
+                "{what} failed (exit {:?}); rerun `{rerun}`",
+                out.code
+            ))
+        },
+        elapsed: started.elapsed(),
+        tests: TestCounts::default(),
+        detail: String::new(),
+    })
 }
 
 /// Reads every `new/benchmark.json` + `new/estimates.json` pair written at or after `since`.

@@ -99,6 +99,26 @@ fn info(topic: &TopicMetadata) -> TopicInfo {
     }
 }
 
+/// Sends one Produce (plain, or wrapped so it may go at v12) to broker `node`: the one path
+/// both [`Transport::produce`] and [`Transport::produce_implicit_add`] take.
+fn send_produce<R>(
+    cluster: Cluster,
+    node: i32,
+    request: R,
+) -> BoxFuture<'static, Result<ProduceResponse, ProducerError>>
+where
+    R: klamm_net::KafkaRequest<Response = ProduceResponse>,
+{
+    async move {
+        let broker = cluster.broker(node).await.map_err(|e| net_error(None, e))?;
+        let response = broker.send(request).await.map_err(|e| {
+            ProducerError::NoAnswer(format!("produce to broker {node}: {e}").into())
+        })?;
+        Ok(response.body)
+    }
+    .boxed()
+}
+
 fn net_error(topic: Option<&str>, e: klamm_net::Error) -> ProducerError {
     match e {
         klamm_net::Error::Kafka { code, message, .. } => ProducerError::Broker {
@@ -172,15 +192,7 @@ impl Transport for ClusterTransport {
         node: i32,
         request: ProduceRequest,
     ) -> BoxFuture<'static, Result<ProduceResponse, ProducerError>> {
-        let cluster = self.cluster.clone();
-        async move {
-            let broker = cluster.broker(node).await.map_err(|e| net_error(None, e))?;
-            let response = broker.send(request).await.map_err(|e| {
-                ProducerError::NoAnswer(format!("produce to broker {node}: {e}").into())
-            })?;
-            Ok(response.body)
-        }
-        .boxed()
+        send_produce(self.cluster.clone(), node, request)
     }
 
     fn produce_implicit_add(
@@ -188,16 +200,11 @@ impl Transport for ClusterTransport {
         node: i32,
         request: ProduceRequest,
     ) -> BoxFuture<'static, Result<ProduceResponse, ProducerError>> {
-        let cluster = self.cluster.clone();
-        async move {
-            let broker = cluster.broker(node).await.map_err(|e| net_error(None, e))?;
-            let request = super::produce_v12::ImplicitAddProduce(request);
-            let response = broker.send(request).await.map_err(|e| {
-                ProducerError::NoAnswer(format!("produce to broker {node}: {e}").into())
-            })?;
-            Ok(response.body)
-        }
-        .boxed()
+        send_produce(
+            self.cluster.clone(),
+            node,
+            super::produce_v12::ImplicitAddProduce(request),
+        )
     }
 
     fn init_producer_id(
