@@ -12,7 +12,7 @@ use klamm_producer::ProducerRecord;
 use klamm_testkit::Cluster;
 use klamm_txn::TransactionalProducer;
 use rdkafka::ClientConfig;
-use rdkafka::producer::{BaseRecord, Producer as _, ThreadedProducer};
+use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer as _, ThreadedProducer};
 
 const TOPIC: &str = "bench";
 
@@ -79,48 +79,43 @@ fn bench(c: &mut Criterion) {
         // "rdkafka-awaited" flushes first in 1 ms steps (so the commit's own flush finds
         // nothing outstanding), as a careful rust-rdkafka user would; the xtask table
         // compares Klamm with it.
-        group.bench_function(format!("rdkafka-awaited/{records}-record"), |b| {
-            b.iter_custom(|iters| {
-                let start = Instant::now();
-                for t in 0..iters {
-                    rdk.begin_transaction().expect("begin");
-                    for i in 0..records {
-                        let v = format!("{t}-{i}");
-                        rdk.send(BaseRecord::<(), String>::to(TOPIC).payload(&v))
-                            .map_err(|(e, _)| e)
-                            .expect("send");
-                    }
-                    // flush in 1 ms steps: each rd_kafka_flush also makes lingering
-                    // batches sendable at once
-                    let deadline = Instant::now() + Duration::from_secs(30);
-                    while rdk.flush(Duration::from_millis(1)).is_err() {
-                        assert!(Instant::now() < deadline, "rdkafka flush");
-                    }
-                    rdk.commit_transaction(Duration::from_secs(30))
-                        .expect("commit");
-                }
-                start.elapsed()
+        for (name, flush_first) in [("rdkafka-awaited", true), ("rdkafka", false)] {
+            group.bench_function(format!("{name}/{records}-record"), |b| {
+                b.iter_custom(|iters| rdkafka_transactions(&rdk, iters, records, flush_first));
             });
-        });
-        group.bench_function(format!("rdkafka/{records}-record"), |b| {
-            b.iter_custom(|iters| {
-                let start = Instant::now();
-                for t in 0..iters {
-                    rdk.begin_transaction().expect("begin");
-                    for i in 0..records {
-                        let v = format!("{t}-{i}");
-                        rdk.send(BaseRecord::<(), String>::to(TOPIC).payload(&v))
-                            .map_err(|(e, _)| e)
-                            .expect("send");
-                    }
-                    rdk.commit_transaction(Duration::from_secs(30))
-                        .expect("commit");
-                }
-                start.elapsed()
-            });
-        });
+        }
     }
     group.finish();
+}
+
+/// `iters` rdkafka transactions of `records` records each; with `flush_first`, the records are
+/// flushed in 1 ms steps before the commit (each rd_kafka_flush also makes lingering batches
+/// sendable at once), so the commit's own flush finds nothing outstanding.
+fn rdkafka_transactions(
+    rdk: &ThreadedProducer<DefaultProducerContext>,
+    iters: u64,
+    records: usize,
+    flush_first: bool,
+) -> Duration {
+    let start = Instant::now();
+    for t in 0..iters {
+        rdk.begin_transaction().expect("begin");
+        for i in 0..records {
+            let v = format!("{t}-{i}");
+            rdk.send(BaseRecord::<(), String>::to(TOPIC).payload(&v))
+                .map_err(|(e, _)| e)
+                .expect("send");
+        }
+        if flush_first {
+            let deadline = Instant::now() + Duration::from_secs(30);
+            while rdk.flush(Duration::from_millis(1)).is_err() {
+                assert!(Instant::now() < deadline, "rdkafka flush");
+            }
+        }
+        rdk.commit_transaction(Duration::from_secs(30))
+            .expect("commit");
+    }
+    start.elapsed()
 }
 
 fn benches() {
