@@ -12,6 +12,7 @@ use klamm_protocol::error_code::ErrorCode;
 use klamm_protocol::messages::InitProducerIdRequest;
 use klamm_protocol::messages::produce::{ProduceRequest, ProduceResponse};
 
+use super::produce_queue::{ProduceQueues, QueuedProduce};
 use super::{TopicInfo, Transport};
 use crate::error::ProducerError;
 use crate::idempotence::{ProducerIdEpoch, TopicPartition};
@@ -52,6 +53,8 @@ pub struct ClusterTransport {
     owned: bool,
     /// Topic info derived from the metadata snapshot it was computed from.
     topics: RwLock<HashMap<String, (Arc<TopicMetadata>, TopicInfo)>>,
+    /// Produce requests to each broker, written in the order they were sent.
+    queues: ProduceQueues,
 }
 
 impl ClusterTransport {
@@ -70,6 +73,7 @@ impl ClusterTransport {
 
     fn with_ownership(cluster: Cluster, owned: bool) -> Self {
         ClusterTransport {
+            queues: ProduceQueues::new(cluster.clone()),
             cluster,
             owned,
             topics: RwLock::new(HashMap::new()),
@@ -99,27 +103,7 @@ fn info(topic: &TopicMetadata) -> TopicInfo {
     }
 }
 
-/// Sends one Produce (plain, or wrapped so it may go at v12) to broker `node`: the one path
-/// both [`Transport::produce`] and [`Transport::produce_implicit_add`] take.
-fn send_produce<R>(
-    cluster: Cluster,
-    node: i32,
-    request: R,
-) -> BoxFuture<'static, Result<ProduceResponse, ProducerError>>
-where
-    R: klamm_net::KafkaRequest<Response = ProduceResponse>,
-{
-    async move {
-        let broker = cluster.broker(node).await.map_err(|e| net_error(None, e))?;
-        let response = broker.send(request).await.map_err(|e| {
-            ProducerError::NoAnswer(format!("produce to broker {node}: {e}").into())
-        })?;
-        Ok(response.body)
-    }
-    .boxed()
-}
-
-fn net_error(topic: Option<&str>, e: klamm_net::Error) -> ProducerError {
+pub(super) fn net_error(topic: Option<&str>, e: klamm_net::Error) -> ProducerError {
     match e {
         klamm_net::Error::Kafka { code, message, .. } => ProducerError::Broker {
             topic: topic.unwrap_or("").into(),
@@ -192,7 +176,7 @@ impl Transport for ClusterTransport {
         node: i32,
         request: ProduceRequest,
     ) -> BoxFuture<'static, Result<ProduceResponse, ProducerError>> {
-        send_produce(self.cluster.clone(), node, request)
+        self.queues.send(node, QueuedProduce::Plain(request))
     }
 
     fn produce_implicit_add(
@@ -200,10 +184,9 @@ impl Transport for ClusterTransport {
         node: i32,
         request: ProduceRequest,
     ) -> BoxFuture<'static, Result<ProduceResponse, ProducerError>> {
-        send_produce(
-            self.cluster.clone(),
+        self.queues.send(
             node,
-            super::produce_v12::ImplicitAddProduce(request),
+            QueuedProduce::ImplicitAdd(super::produce_v12::ImplicitAddProduce(request)),
         )
     }
 
@@ -252,6 +235,7 @@ impl Transport for ClusterTransport {
     }
 
     fn close(&self) {
+        self.queues.close();
         if self.owned {
             tracing::debug!("closing the producer's own cluster");
             self.cluster.close();

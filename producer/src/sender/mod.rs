@@ -8,6 +8,7 @@
 //! resolves their records' futures with [`ProducerError::Closed`] (DESIGN.md invariant 6).
 
 mod cluster;
+mod produce_queue;
 mod produce_v12;
 mod request;
 mod response;

@@ -47,6 +47,10 @@ pub trait Transport: Send + Sync + 'static {
     /// Send a Produce request to a node. With `acks = 0` the future resolves with an empty
     /// response once the request is written. Errors mean "no answer": the batches may or may
     /// not have been written.
+    ///
+    /// Requests to one node must reach it in the order of the calls, whatever order their
+    /// futures are polled in: the sender pipelines a partition's batches, and sequence order
+    /// (and, without idempotence, record order) depends on it.
     fn produce(
         &self,
         node: i32,
