@@ -35,6 +35,9 @@ pub struct Drained {
     pub unknown_leaders: Vec<TopicPartition>,
     /// When the next not-yet-ready batch becomes ready (linger or retry backoff).
     pub next_ready: Option<Instant>,
+    /// Whether batches are still queued after this drain (waiting for linger, a backoff, a
+    /// leader, a free node or their turn).
+    pub waiting: bool,
 }
 
 impl Drained {
@@ -74,16 +77,20 @@ impl RecordAccumulator {
         let keep_order = idempotence.is_none() && self.config.max_in_flight == 1;
         let start = self.drain_start.fetch_add(1, Ordering::Relaxed) % queues.len();
         let mut sizes: HashMap<i32, usize> = HashMap::new();
+        // Partitions that still have queued batches.
+        let mut waiting = 0usize;
 
         for i in 0..queues.len() {
             let (tp, queue) = &queues[(start + i) % queues.len()];
             let mut q = lock(queue);
-            if q.muted {
-                continue;
-            }
             let Some(head) = q.batches.front() else {
                 continue;
             };
+            // Counted as waiting unless its only batch is taken below.
+            waiting += 1;
+            if q.muted {
+                continue;
+            }
             if let Some(at) = head.retry_at()
                 && at > now
             {
@@ -121,6 +128,9 @@ impl RecordAccumulator {
             let Some(mut batch) = q.batches.pop_front() else {
                 continue;
             };
+            if q.batches.is_empty() {
+                waiting -= 1;
+            }
             if keep_order {
                 q.muted = true;
             }
@@ -150,6 +160,7 @@ impl RecordAccumulator {
             *sizes.entry(leader).or_insert(0) += batch.size();
             out.batches.entry(leader).or_default().push(batch);
         }
+        out.waiting = waiting > 0;
         out
     }
 
@@ -169,6 +180,7 @@ impl RecordAccumulator {
             q.batches.insert(at, batch);
             q.muted = false;
         }
+        self.rescan_expiry();
         self.wake_sender();
     }
 
@@ -183,21 +195,39 @@ impl RecordAccumulator {
     }
 
     /// Take out every queued batch older than `delivery_timeout`; the caller fails them.
+    ///
+    /// A scan remembers when its oldest remaining batch will expire; until then there is
+    /// nothing to scan for (a batch opened later expires later still), unless a batch from
+    /// an earlier time came back to a queue ([`reenqueue`](Self::reenqueue), a split).
     pub fn expire(&self, now: Instant) -> Vec<ProducerBatch> {
         let timeout = self.config.delivery_timeout;
-        let mut expired = Vec::new();
-        for (_, queue) in self.all_queues() {
-            let mut q = lock(&queue);
-            if !q.batches.iter().any(|b| now >= b.created() + timeout) {
-                continue;
-            }
-            let (old, keep): (Vec<_>, Vec<_>) = q
-                .batches
-                .drain(..)
-                .partition(|b| now >= b.created() + timeout);
-            q.batches.extend(keep);
-            expired.extend(old);
+        let mut next_expiry = super::lock_plain(&self.next_expiry);
+        if next_expiry.is_some_and(|at| now < at) {
+            return Vec::new();
         }
+        let mut expired = Vec::new();
+        let mut earliest = now + timeout;
+        for (_, queue) in self.all_queues().iter() {
+            let mut q = lock(queue);
+            if q.batches.iter().any(|b| now >= b.created() + timeout) {
+                let (old, keep): (Vec<_>, Vec<_>) = q
+                    .batches
+                    .drain(..)
+                    .partition(|b| now >= b.created() + timeout);
+                q.batches.extend(keep);
+                expired.extend(old);
+            }
+            if let Some(oldest) = q.batches.iter().map(ProducerBatch::created).min() {
+                earliest = earliest.min(oldest + timeout);
+            }
+        }
+        *next_expiry = Some(earliest);
         expired
+    }
+
+    /// A batch created earlier than the queued ones came back to a queue: the next
+    /// [`expire`](Self::expire) must scan.
+    pub(super) fn rescan_expiry(&self) {
+        *super::lock_plain(&self.next_expiry) = None;
     }
 }

@@ -22,7 +22,7 @@ pub use batch::ProducerBatch;
 pub use drain::{DrainContext, Drained};
 
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use klamm_protocol::record::RECORD_BATCH_OVERHEAD;
@@ -104,7 +104,19 @@ pub struct RecordAccumulator {
     wakeup: Notify,
     next_id: AtomicU64,
     drain_start: AtomicUsize,
+    /// Bumped under the topic map's write lock: tells [`all_queues`](Self::all_queues)'s
+    /// snapshot is stale.
+    topics_generation: AtomicU64,
+    /// Every partition's queue as of a topic map generation: the sender walks it on each
+    /// round, so it is rebuilt only when a topic or partition is added.
+    queue_list: Mutex<(u64, QueueList)>,
+    /// No queued batch can expire before this instant (see [`expire`](Self::expire)); `None`
+    /// forces the next scan.
+    next_expiry: Mutex<Option<Instant>>,
 }
+
+/// Every partition's queue, as [`RecordAccumulator::all_queues`] lists them.
+type QueueList = Arc<[(TopicPartition, SharedQueue)]>;
 
 impl RecordAccumulator {
     /// An empty accumulator for `config` (its `buffer_memory`, `batch_size`, `linger`, ...).
@@ -119,6 +131,9 @@ impl RecordAccumulator {
             wakeup: Notify::new(),
             next_id: AtomicU64::new(0),
             drain_start: AtomicUsize::new(0),
+            topics_generation: AtomicU64::new(1),
+            queue_list: Mutex::new((0, Arc::from(Vec::new()))),
+            next_expiry: Mutex::new(None),
         }
     }
 
@@ -142,7 +157,11 @@ impl RecordAccumulator {
     }
 
     fn write_topics(&self) -> std::sync::RwLockWriteGuard<'_, TopicMap> {
-        self.topics.write().unwrap_or_else(|e| e.into_inner())
+        let guard = self.topics.write().unwrap_or_else(|e| e.into_inner());
+        // Under the write lock: a reader holding the read lock sees a generation that matches
+        // the map it reads.
+        self.topics_generation.fetch_add(1, Ordering::AcqRel);
+        guard
     }
 
     /// The topic's entry in the write-locked map, created if needed.
@@ -443,8 +462,8 @@ impl RecordAccumulator {
     /// Take every queued batch out and fail it with `error` (after a close timeout).
     pub fn abort_queued(&self, error: &ProducerError) -> usize {
         let mut n = 0;
-        for (_, q) in self.all_queues() {
-            let taken: Vec<_> = lock(&q).batches.drain(..).collect();
+        for (_, q) in self.all_queues().iter() {
+            let taken: Vec<_> = lock(q).batches.drain(..).collect();
             n += taken.len();
             for b in taken {
                 b.fail(error.clone());
@@ -473,22 +492,29 @@ impl RecordAccumulator {
         }
     }
 
-    fn all_queues(&self) -> Vec<(TopicPartition, SharedQueue)> {
+    /// Every partition's queue; a shared snapshot, rebuilt after the topic map changed.
+    fn all_queues(&self) -> QueueList {
         let topics = self.read_topics();
-        topics
-            .values()
-            .flat_map(|t| {
-                t.table.queues.iter().enumerate().map(|(partition, q)| {
-                    (
-                        TopicPartition {
-                            topic: Arc::clone(&t.name),
-                            partition: partition as i32,
-                        },
-                        Arc::clone(q),
-                    )
+        let generation = self.topics_generation.load(Ordering::Acquire);
+        let mut cached = lock_plain(&self.queue_list);
+        if cached.0 != generation {
+            let list: Vec<_> = topics
+                .values()
+                .flat_map(|t| {
+                    t.table.queues.iter().enumerate().map(|(partition, q)| {
+                        (
+                            TopicPartition {
+                                topic: Arc::clone(&t.name),
+                                partition: partition as i32,
+                            },
+                            Arc::clone(q),
+                        )
+                    })
                 })
-            })
-            .collect()
+                .collect();
+            *cached = (generation, Arc::from(list));
+        }
+        Arc::clone(&cached.1)
     }
 
     fn queue_of(&self, tp: &TopicPartition) -> SharedQueue {
@@ -509,6 +535,12 @@ impl RecordAccumulator {
     fn linger(&self) -> Duration {
         self.config.linger
     }
+}
+
+/// Locks one of the accumulator's own small mutexes; a panic under them leaves nothing
+/// half-done worth refusing.
+fn lock_plain<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 fn now_millis() -> i64 {

@@ -49,6 +49,7 @@ impl RecordAccumulator {
             }
             q.muted = false;
         }
+        self.rescan_expiry();
         self.wake_sender();
         Ok(())
     }

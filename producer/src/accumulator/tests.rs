@@ -379,6 +379,78 @@ async fn expired_batches_are_taken_out() {
     assert!(a.has_queued(), "partition 1's batch is younger");
 }
 
+#[tokio::test(start_paused = true)]
+async fn an_expiry_scan_waits_for_the_oldest_batch_and_a_requeued_batch_forces_one() {
+    let a = acc(config()
+        .linger(Duration::from_secs(1))
+        .request_timeout(Duration::from_secs(1))
+        .delivery_timeout(Duration::from_secs(5)));
+    let _f = a.append(rec(0, "x"), FOUR, Blocking::Wait).await.unwrap();
+    assert!(a.expire(Instant::now()).is_empty());
+    tokio::time::advance(Duration::from_secs(3)).await;
+    let _g = a.append(rec(1, "y"), FOUR, Blocking::Wait).await.unwrap();
+    // Partition 1's batch (3 s younger) is taken for sending.
+    let only_1 = |tp: &TopicPartition| (tp.partition == 1).then_some(0);
+    let mut drained = a.drain(DrainContext {
+        now: Instant::now() + Duration::from_secs(2),
+        leader_for: &only_1,
+        node_ready: &any_node,
+        idempotence: None,
+    });
+    let batch = drained.batches.remove(&0).unwrap().pop().unwrap();
+    assert!(drained.waiting, "partition 0's batch stays queued");
+    assert!(a.expire(Instant::now()).is_empty());
+    tokio::time::advance(Duration::from_secs(2)).await;
+    let expired = a.expire(Instant::now());
+    assert_eq!(expired.len(), 1, "partition 0's batch is 5 s old");
+    assert_eq!(expired[0].topic_partition().partition, 0);
+    drop(expired);
+    // That scan saw no other queued batch. Partition 1's batch fails and comes back, older
+    // than any batch opened since: it still expires on time, 5 s after it was created.
+    tokio::time::advance(Duration::from_secs(1)).await;
+    a.reenqueue(batch, ProducerError::Fatal("retry".into()), Instant::now());
+    assert!(a.expire(Instant::now()).is_empty());
+    tokio::time::advance(Duration::from_secs(2)).await;
+    let expired = a.expire(Instant::now());
+    assert_eq!(expired.len(), 1, "the requeued batch is 5 s old");
+    assert_eq!(expired[0].topic_partition().partition, 1);
+}
+
+#[tokio::test]
+async fn the_queue_list_follows_new_topics_and_partitions() {
+    let a = acc(config().linger(Duration::from_secs(60)));
+    let _f = a.append(rec(0, "x"), FOUR, Blocking::Wait).await.unwrap();
+    assert_eq!(a.all_queues().len(), 4);
+    let six = PartitionAvailability {
+        count: 6,
+        available: &[],
+    };
+    let _g = a.append(rec(5, "y"), six, Blocking::Wait).await.unwrap();
+    let _h = a
+        .append(
+            ProducerRecord::new("u").partition(0).value("z"),
+            FOUR,
+            Blocking::Wait,
+        )
+        .await
+        .unwrap();
+    let listed: Vec<(String, i32)> = a
+        .all_queues()
+        .iter()
+        .map(|(tp, _)| (tp.topic.to_string(), tp.partition))
+        .collect();
+    assert_eq!(listed.len(), 10, "{listed:?}");
+    assert!(listed.contains(&("t".to_owned(), 5)));
+    assert!(listed.contains(&("u".to_owned(), 0)));
+    let drained = drain(&a, Instant::now() + Duration::from_secs(61));
+    assert_eq!(
+        drained.batches[&0].len(),
+        3,
+        "every listed queue is drained"
+    );
+    assert!(!drained.waiting);
+}
+
 #[tokio::test]
 async fn close_refuses_records_and_abort_resolves_every_future() {
     let a = acc(config().linger(Duration::from_secs(60)));

@@ -166,6 +166,10 @@ impl<T: Transport + ?Sized> Sender<T> {
     /// Run until the accumulator is closed and everything accepted has an outcome, or until
     /// a forced close.
     pub async fn run(mut self) {
+        // Wakes the task for lingering or backing-off batches and periodic checks.
+        let mut timer = Box::pin(tokio::time::sleep_until(
+            Instant::now() + self.config.metadata_max_age,
+        ));
         loop {
             if self.shared.is_forced() {
                 self.abort(ProducerError::Closed {
@@ -173,17 +177,25 @@ impl<T: Transport + ?Sized> Sender<T> {
                 });
                 break;
             }
-            let next_ready = self.send_ready();
-            if self.acc.is_closed() && !self.acc.has_queued() && self.in_flight.is_empty() {
+            let (next_ready, waiting) = self.send_ready();
+            if self.acc.is_closed() && self.in_flight.is_empty() && !self.acc.has_queued() {
                 break;
             }
-            let tick = Instant::now() + self.config.retry_backoff;
+            let now = Instant::now();
+            let tick = now + self.config.retry_backoff;
             let wake = match next_ready {
                 Some(at) => at.min(tick),
-                None if self.acc.has_queued() => tick,
-                None => Instant::now() + self.config.metadata_max_age,
+                None if waiting => tick,
+                None => now + self.config.metadata_max_age,
             };
+            // One timer for the task's life, moved only when it must fire sooner (or has
+            // fired): waking early is harmless (one more round), and most rounds keep it.
+            let deadline = timer.deadline();
+            if wake < deadline || deadline <= now {
+                timer.as_mut().reset(wake);
+            }
             let event = {
+                let timer = timer.as_mut();
                 let responses = &mut self.responses;
                 let init_pid = &mut self.init_pid;
                 let acc = &self.acc;
@@ -198,7 +210,7 @@ impl<T: Transport + ?Sized> Sender<T> {
                     pid = async { init_pid.as_mut().expect("guarded by the condition").await },
                         if init_pid.is_some() => Event::ProducerId(pid),
                     () = acc.wait_for_work() => Event::Wake,
-                    () = tokio::time::sleep_until(wake) => Event::Wake,
+                    () = timer => Event::Wake,
                     () = shared.force_close.notified() => Event::Wake,
                 }
             };
@@ -216,8 +228,8 @@ impl<T: Transport + ?Sized> Sender<T> {
     }
 
     /// One round: producer id, expiry, drain, requests. Returns when the next lingering or
-    /// backing-off batch becomes ready.
-    fn send_ready(&mut self) -> Option<Instant> {
+    /// backing-off batch becomes ready, and whether batches are still queued.
+    fn send_ready(&mut self) -> (Option<Instant>, bool) {
         let now = Instant::now();
         if let Some(hook) = &self.hook {
             if let Some(error) = hook.failed() {
@@ -304,7 +316,7 @@ impl<T: Transport + ?Sized> Sender<T> {
         for (node, batches) in drained.batches {
             self.send_request(node, batches);
         }
-        drained.next_ready
+        (drained.next_ready, drained.waiting)
     }
 
     fn send_request(&mut self, node: i32, batches: Vec<ProducerBatch>) {
