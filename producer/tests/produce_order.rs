@@ -5,10 +5,11 @@
 //! polled in reverse order on purpose: the order of writes must not depend on it.
 //! Against klamm-testkit over TCP, with the testkit's own sequence checks.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use futures::future::join_all;
 use klamm_producer::ProducerError;
+use klamm_producer::idempotence::ProducerIdEpoch;
 use klamm_producer::sender::{ClusterTransport, Transport};
 use klamm_protocol::ApiKey;
 use klamm_protocol::error_code::ErrorCode;
@@ -21,9 +22,9 @@ const RECORDS: i32 = 10;
 const WAIT: Duration = Duration::from_secs(10);
 
 /// A testkit cluster whose partition "t"-0 is led by a broker that is not the bootstrap one,
-/// and a transport connected through the bootstrap broker only (so the leader's connection
-/// is opened by the first Produce).
-async fn setup() -> (Cluster, ClusterTransport, i32) {
+/// a transport connected through the bootstrap broker only (so the leader's connection is
+/// opened by the first Produce), the leader's id and an idempotent producer id.
+async fn setup() -> (Cluster, ClusterTransport, i32, ProducerIdEpoch) {
     let kit = Cluster::builder()
         .brokers(3)
         .topic("t", 1)
@@ -41,24 +42,27 @@ async fn setup() -> (Cluster, ClusterTransport, i32) {
         .connect()
         .await
         .expect("connects");
-    (kit, ClusterTransport::owned(cluster), leader)
-}
-
-/// Hands `REQUESTS` idempotent batches of `RECORDS` records (sequences 0, 10, 20, ...) to the
-/// transport for `leader`, in order, then waits for their answers polled last-first.
-async fn produce_in_order(
-    transport: &ClusterTransport,
-    leader: i32,
-    first_value: usize,
-) -> Vec<Result<ProduceResponse, ProducerError>> {
+    let transport = ClusterTransport::owned(cluster);
     let producer = tokio::time::timeout(WAIT, transport.init_producer_id(None))
         .await
         .expect("InitProducerId in time")
         .expect("a producer id");
+    (kit, transport, leader, producer)
+}
+
+/// Hands `REQUESTS` idempotent batches of `RECORDS` records (sequences 0, 10, 20, ...) to the
+/// transport for `leader`, in order (blocking the thread for `pause` after the first), then
+/// waits for their answers polled last-first.
+async fn produce_in_order(
+    transport: &ClusterTransport,
+    leader: i32,
+    producer: ProducerIdEpoch,
+    pause: Duration,
+) -> Vec<Result<ProduceResponse, ProducerError>> {
     let mut answers = Vec::new();
     for r in 0..REQUESTS {
         let values: Vec<String> = (0..RECORDS)
-            .map(|i| format!("v{}", first_value + (r * RECORDS + i) as usize))
+            .map(|i| format!("v{}", r * RECORDS + i))
             .collect();
         let records = batch(
             &values,
@@ -67,6 +71,9 @@ async fn produce_in_order(
         )
         .expect("a batch");
         answers.push(transport.produce(leader, produce("t", 0, -1, records)));
+        if r == 0 {
+            std::thread::sleep(pause);
+        }
     }
     answers.reverse();
     let mut results = tokio::time::timeout(WAIT, join_all(answers))
@@ -74,6 +81,23 @@ async fn produce_in_order(
         .expect("answers in time");
     results.reverse();
     results
+}
+
+/// Has `leader` answer one Produce with `throttle_ms`: every request after it waits for the
+/// broker's deadline (KIP-219) before it is written.
+async fn throttle_once(kit: &Cluster, transport: &ClusterTransport, leader: i32, throttle_ms: i32) {
+    let fault = kit.inject(
+        Fault::new(ApiKey::Produce, FaultAction::Throttle(throttle_ms))
+            .broker(leader)
+            .times(1),
+    );
+    let one = batch(&["first"], None, false).expect("a batch");
+    let answer = tokio::time::timeout(WAIT, transport.produce(leader, produce("t", 0, -1, one)))
+        .await
+        .expect("answer in time")
+        .expect("an answer");
+    assert_eq!(answer.throttle_time_ms, throttle_ms);
+    assert_eq!(kit.fault_fired(fault), 1, "the leader throttled once");
 }
 
 /// Every answer is a success, and the base offsets follow the order of the calls.
@@ -97,8 +121,8 @@ fn assert_written_in_order(results: &[Result<ProduceResponse, ProducerError>], f
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn requests_waiting_for_the_connection_are_written_in_order() {
-    let (kit, transport, leader) = setup().await;
-    let results = produce_in_order(&transport, leader, 0).await;
+    let (kit, transport, leader, producer) = setup().await;
+    let results = produce_in_order(&transport, leader, producer, Duration::ZERO).await;
     assert_written_in_order(&results, 0);
     let end = i64::from(REQUESTS * RECORDS);
     assert_eq!(
@@ -111,28 +135,32 @@ async fn requests_waiting_for_the_connection_are_written_in_order() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn requests_waiting_out_a_throttle_are_written_in_order() {
-    let (kit, transport, leader) = setup().await;
-    // The broker answers one Produce with a 300 ms throttle time: every request after it
-    // waits for the broker's deadline (KIP-219) before it is written.
-    let throttle = kit.inject(
-        Fault::new(ApiKey::Produce, FaultAction::Throttle(300))
-            .broker(leader)
-            .times(1),
+    let (kit, transport, leader, producer) = setup().await;
+    throttle_once(&kit, &transport, leader, 300).await;
+    let start = Instant::now();
+    let results = produce_in_order(&transport, leader, producer, Duration::ZERO).await;
+    assert!(
+        start.elapsed() >= Duration::from_millis(200),
+        "the requests waited for the deadline ({:?})",
+        start.elapsed()
     );
-    let one = batch(&["first"], None, false).expect("a batch");
-    let answer = tokio::time::timeout(WAIT, transport.produce(leader, produce("t", 0, -1, one)))
-        .await
-        .expect("answer in time")
-        .expect("an answer");
-    assert_eq!(answer.throttle_time_ms, 300);
-
-    let results = produce_in_order(&transport, leader, 0).await;
     assert_written_in_order(&results, 1);
-    assert_eq!(kit.fault_fired(throttle), 1, "the leader throttled once");
     assert_eq!(
         kit.early_requests(),
         0,
         "nothing was written before the deadline"
     );
+    transport.close();
+}
+
+/// The first request waits out a throttle in the broker's queue; the deadline passes before
+/// the queue gets to run again (this test's only thread is blocked), so when the second
+/// request is handed over the broker could take it at once: it must still go after the first.
+#[tokio::test(flavor = "current_thread")]
+async fn a_request_never_overtakes_one_still_queued() {
+    let (kit, transport, leader, producer) = setup().await;
+    throttle_once(&kit, &transport, leader, 50).await;
+    let results = produce_in_order(&transport, leader, producer, Duration::from_millis(150)).await;
+    assert_written_in_order(&results, 1);
     transport.close();
 }

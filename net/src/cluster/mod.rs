@@ -212,6 +212,17 @@ impl Cluster {
         entry.service(&self.inner.cfg.connection).await
     }
 
+    /// The service of broker `node_id` if a healthy connection to it is open now; `None`
+    /// (never waiting, never connecting) otherwise. For callers that must not suspend, such
+    /// as a task writing requests in a fixed order; [`broker`](Self::broker) connects.
+    pub fn connected_broker(&self, node_id: i32) -> Option<BrokerService> {
+        if self.inner.closed.is_cancelled() {
+            return None;
+        }
+        let entry = lock(&self.inner.brokers).get(&node_id)?.clone();
+        entry.connected_service(&self.inner.cfg.connection)
+    }
+
     /// The service of the leader of `topic`/`partition`, refreshing metadata once if the
     /// leader is unknown.
     pub async fn leader(&self, topic: &str, partition: i32) -> Result<BrokerService, Error> {

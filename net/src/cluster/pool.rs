@@ -74,6 +74,14 @@ impl BrokerEntry {
         matches!(&*self.state(), State::Connected(c) if c.is_closed())
     }
 
+    /// The broker's service if its connection is open and healthy now.
+    pub(crate) fn connected_service(&self, config: &ConnectionConfig) -> Option<BrokerService> {
+        match &*self.state() {
+            State::Connected(c) if !c.is_closed() => Some(self.wrap(c.clone(), config)),
+            _ => None,
+        }
+    }
+
     /// The broker's service, connecting first if needed (after the backoff of previous
     /// failures).
     pub(crate) async fn service(&self, config: &ConnectionConfig) -> Result<BrokerService, Error> {

@@ -10,14 +10,18 @@
 //! not check sequences, or a producer without idempotence, stores the records out of order.
 //! Java's sender cannot hit this, as it writes to a ready connection synchronously
 //! (`NetworkClient.send`); here one task per broker does the waiting, one request at a time,
-//! so the order of writes is the order of calls.
+//! so the order of writes is the order of calls. A request that need not wait, with nothing
+//! queued before it, is written by the caller at once, which is the same order without the
+//! trip through the task.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll, Waker};
 
 use futures::FutureExt;
 use futures::future::BoxFuture;
-use klamm_net::Cluster;
+use klamm_net::{BrokerService, Cluster};
 use klamm_protocol::messages::produce::{ProduceRequest, ProduceResponse};
 use tokio::sync::{mpsc, oneshot};
 use tower::{Service, ServiceExt};
@@ -47,7 +51,16 @@ struct Job {
 #[derive(Debug)]
 pub(crate) struct ProduceQueues {
     cluster: Cluster,
-    queues: Mutex<HashMap<i32, mpsc::UnboundedSender<Job>>>,
+    queues: Mutex<HashMap<i32, BrokerQueue>>,
+}
+
+/// One broker's queue: its task's inbox, and how many requests it holds or is writing.
+#[derive(Debug)]
+struct BrokerQueue {
+    jobs: mpsc::UnboundedSender<Job>,
+    /// Requests handed to the task and not written yet (decremented by the task after the
+    /// write). At zero a request may be written at once by the caller, in its place.
+    pending: Arc<AtomicUsize>,
 }
 
 impl ProduceQueues {
@@ -62,23 +75,37 @@ impl ProduceQueues {
     /// broker are written to it in the order of the calls. Dropping the returned future
     /// before the request is written takes it out of the queue; after, it only stops the wait
     /// for the answer (klamm-net's request futures are cancellation-safe).
+    ///
+    /// When nothing is queued for the broker and it can take the request now (connected, not
+    /// throttled, a free in-flight slot), the request is written here, without a trip through
+    /// the broker's task: the common case, and the order is the same.
     pub(crate) fn send(&self, node: i32, request: QueuedProduce) -> Answer {
+        let mut queues = self.queues.lock().unwrap_or_else(|p| p.into_inner());
+        let queue = queues
+            .entry(node)
+            .or_insert_with(|| spawn_queue(self.cluster.clone(), node));
+        // Under the lock, so no other request can be queued in between.
+        let request = if queue.pending.load(Ordering::Acquire) == 0 {
+            match self.try_write_now(node, request) {
+                Ok(answer) => return answer,
+                Err(request) => request,
+            }
+        } else {
+            request
+        };
         let (written, answer) = oneshot::channel();
         let mut job = Job { request, written };
-        {
-            let mut queues = self.queues.lock().unwrap_or_else(|p| p.into_inner());
-            let queue = queues
-                .entry(node)
-                .or_insert_with(|| spawn_queue(self.cluster.clone(), node));
-            if let Err(mpsc::error::SendError(returned)) = queue.send(job) {
-                // The broker's task ended (its runtime shut down): start another.
-                job = returned;
-                *queue = spawn_queue(self.cluster.clone(), node);
-                if let Err(mpsc::error::SendError(lost)) = queue.send(job) {
-                    drop(lost);
-                }
+        queue.pending.fetch_add(1, Ordering::AcqRel);
+        if let Err(mpsc::error::SendError(returned)) = queue.jobs.send(job) {
+            // The broker's task ended (its runtime shut down): start another.
+            job = returned;
+            *queue = spawn_queue(self.cluster.clone(), node);
+            queue.pending.fetch_add(1, Ordering::AcqRel);
+            if let Err(mpsc::error::SendError(lost)) = queue.jobs.send(job) {
+                drop(lost);
             }
         }
+        drop(queues);
         async move {
             match answer.await {
                 Ok(Ok(answer)) => answer.await,
@@ -91,6 +118,27 @@ impl ProduceQueues {
         .boxed()
     }
 
+    /// Writes `request` now if broker `node` can take it without waiting; hands it back
+    /// otherwise.
+    fn try_write_now(&self, node: i32, request: QueuedProduce) -> Result<Answer, QueuedProduce> {
+        let Some(mut broker) = self.cluster.connected_broker(node) else {
+            return Err(request);
+        };
+        // Readiness is only asked, never waited for: a pending answer drops the reservation
+        // with `broker` and the task waits for it instead.
+        let mut cx = Context::from_waker(Waker::noop());
+        let ready = match &request {
+            QueuedProduce::Plain(_) => Service::<ProduceRequest>::poll_ready(&mut broker, &mut cx),
+            QueuedProduce::ImplicitAdd(_) => {
+                Service::<ImplicitAddProduce>::poll_ready(&mut broker, &mut cx)
+            }
+        };
+        if !matches!(ready, Poll::Ready(Ok(()))) {
+            return Err(request);
+        }
+        Ok(call(&mut broker, node, request))
+    }
+
     /// Ends every broker's task once it has handed over what is queued.
     pub(crate) fn close(&self) {
         self.queues
@@ -100,24 +148,31 @@ impl ProduceQueues {
     }
 }
 
-fn spawn_queue(cluster: Cluster, node: i32) -> mpsc::UnboundedSender<Job> {
-    let (tx, rx) = mpsc::unbounded_channel();
-    tokio::spawn(run_queue(cluster, node, rx));
-    tx
+fn spawn_queue(cluster: Cluster, node: i32) -> BrokerQueue {
+    let (jobs, rx) = mpsc::unbounded_channel();
+    let pending = Arc::new(AtomicUsize::new(0));
+    tokio::spawn(run_queue(cluster, node, rx, Arc::clone(&pending)));
+    BrokerQueue { jobs, pending }
 }
 
 /// The broker's task: for each request in turn, wait until the broker can take it
 /// (connection, throttle, in-flight slot), write it, and hand its answer back.
-async fn run_queue(cluster: Cluster, node: i32, mut jobs: mpsc::UnboundedReceiver<Job>) {
+async fn run_queue(
+    cluster: Cluster,
+    node: i32,
+    mut jobs: mpsc::UnboundedReceiver<Job>,
+    pending: Arc<AtomicUsize>,
+) {
     while let Some(job) = jobs.recv().await {
-        if job.written.is_closed() {
-            // Its sender gave up on it before it was written: nothing to send.
-            continue;
+        if !job.written.is_closed() {
+            let answer = write(&cluster, node, job.request).await;
+            // The receiver may have gone meanwhile; then the answer is dropped, which
+            // klamm-net allows at any point.
+            let _ = job.written.send(answer);
         }
-        let answer = write(&cluster, node, job.request).await;
-        // The receiver may have gone meanwhile; then the answer is dropped, which klamm-net
-        // allows at any point.
-        let _ = job.written.send(answer);
+        // (A job whose sender gave up before it was written is not sent.) Only now may a
+        // later request skip the queue.
+        pending.fetch_sub(1, Ordering::AcqRel);
     }
 }
 
@@ -130,25 +185,41 @@ async fn write(
         .broker(node)
         .await
         .map_err(|e| super::cluster::net_error(None, e))?;
-    let no_answer = move |e: klamm_net::Error| {
-        ProducerError::NoAnswer(format!("produce to broker {node}: {e}").into())
+    let ready = match &request {
+        QueuedProduce::Plain(_) => ServiceExt::<ProduceRequest>::ready(&mut broker).await,
+        QueuedProduce::ImplicitAdd(_) => ServiceExt::<ImplicitAddProduce>::ready(&mut broker).await,
     };
-    // `ready` then `call`: `call` puts the request on the connection's write queue before
-    // returning, so the next request of this task is written after it.
-    Ok(match request {
+    ready.map_err(|e| no_answer(node, e))?;
+    Ok(call(&mut broker, node, request))
+}
+
+/// Writes `request` to a ready `broker`: `call` puts it on the connection's write queue
+/// before returning, so whatever is written after this call goes after it.
+fn call(broker: &mut BrokerService, node: i32, request: QueuedProduce) -> Answer {
+    match request {
         QueuedProduce::Plain(request) => {
-            ServiceExt::<ProduceRequest>::ready(&mut broker)
-                .await
-                .map_err(no_answer)?;
             let response = broker.call(request);
-            async move { response.await.map(|r| r.body).map_err(no_answer) }.boxed()
+            async move {
+                response
+                    .await
+                    .map(|r| r.body)
+                    .map_err(|e| no_answer(node, e))
+            }
+            .boxed()
         }
         QueuedProduce::ImplicitAdd(request) => {
-            ServiceExt::<ImplicitAddProduce>::ready(&mut broker)
-                .await
-                .map_err(no_answer)?;
             let response = broker.call(request);
-            async move { response.await.map(|r| r.body).map_err(no_answer) }.boxed()
+            async move {
+                response
+                    .await
+                    .map(|r| r.body)
+                    .map_err(|e| no_answer(node, e))
+            }
+            .boxed()
         }
-    })
+    }
+}
+
+fn no_answer(node: i32, e: klamm_net::Error) -> ProducerError {
+    ProducerError::NoAnswer(format!("produce to broker {node}: {e}").into())
 }
