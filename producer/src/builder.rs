@@ -89,6 +89,10 @@ impl ProducerBuilder {
         max_request_size(usize);
         /// `compression.type`.
         compression(Compression);
+        /// `compression.gzip.level` (KIP-390): 1 to 9.
+        compression_gzip_level(i32);
+        /// `compression.zstd.level` (KIP-390): -131072 to 22.
+        compression_zstd_level(i32);
         /// `delivery.timeout.ms`.
         delivery_timeout(Duration);
         /// `request.timeout.ms`.

@@ -68,6 +68,18 @@ pub struct ProducerBatch {
     retry_at: Option<Instant>,
     last_error: Option<ProducerError>,
     registry: Arc<Incomplete>,
+    /// The compression level (KIP-390) its records are compressed at, `None` for the codec's
+    /// default; the pieces of a split keep it.
+    level: Option<i32>,
+}
+
+/// A batch builder for `compression` at `level` (the codec's default when `None`).
+fn builder(compression: Compression, level: Option<i32>, capacity: usize) -> BatchBuilder {
+    let b = BatchBuilder::with_capacity(compression, capacity);
+    match level {
+        Some(level) => b.compression_level(level),
+        None => b,
+    }
 }
 
 impl ProducerBatch {
@@ -77,6 +89,7 @@ impl ProducerBatch {
         id_span: u64,
         tp: TopicPartition,
         compression: Compression,
+        level: Option<i32>,
         transactional: bool,
         capacity: usize,
         reservation: Reservation,
@@ -88,9 +101,8 @@ impl ProducerBatch {
         ProducerBatch {
             id,
             tp,
-            body: Body::Open(
-                BatchBuilder::with_capacity(compression, capacity).transactional(transactional),
-            ),
+            body: Body::Open(builder(compression, level, capacity).transactional(transactional)),
+            level,
             records: 0,
             id_span,
             sink: Some(BatchSink::Own(completer)),
@@ -330,6 +342,7 @@ impl ProducerBatch {
                 retry_at: None,
                 last_error: Some(error.clone()),
                 registry: Arc::clone(&self.registry),
+                level: self.level,
             }
         };
         // The first piece holds the batch's buffer memory until it completes.
@@ -363,7 +376,7 @@ impl ProducerBatch {
         );
         let mut out = Vec::with_capacity(2);
         for (i, part) in [&records[..cut], &records[cut..]].into_iter().enumerate() {
-            let mut b = BatchBuilder::with_capacity(decoded.compression(), sealed.size())
+            let mut b = builder(decoded.compression(), self.level, sealed.size())
                 .transactional(decoded.is_transactional());
             if producer_id >= 0 {
                 let sequence = if i == 0 {

@@ -409,6 +409,7 @@ impl RecordAccumulator {
                 partition,
             },
             self.config.compression,
+            self.config.compression_level(),
             // KIP-98: batches of a transactional producer carry the transactional flag, so
             // read_committed readers hold them back until the COMMIT/ABORT marker.
             self.config.transactional_id.is_some(),

@@ -2,7 +2,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use klamm_protocol::record::RecordBatch;
+use klamm_protocol::record::{Compression, RecordBatch};
 use tokio::time::Instant;
 
 use super::*;
@@ -414,6 +414,57 @@ async fn an_expiry_scan_waits_for_the_oldest_batch_and_a_requeued_batch_forces_o
     let expired = a.expire(Instant::now());
     assert_eq!(expired.len(), 1, "the requeued batch is 5 s old");
     assert_eq!(expired[0].topic_partition().partition, 1);
+}
+
+/// Wire size of one batch of the same 300 records compressed with `compression` at `level`.
+async fn compressed_size(compression: Compression, level: Option<i32>) -> usize {
+    let mut b = config()
+        .compression(compression)
+        .linger(Duration::from_secs(60))
+        .batch_size(1 << 20);
+    match (compression, level) {
+        (Compression::Gzip, Some(l)) => b = b.compression_gzip_level(l),
+        (Compression::Zstd, Some(l)) => b = b.compression_zstd_level(l),
+        _ => {}
+    }
+    let a = acc(b);
+    let mut deliveries = Vec::new();
+    for i in 0..300 {
+        let value = format!(
+            "order {i} for customer {} item {} quantity {} note {}",
+            i % 37,
+            (i * 7) % 101,
+            i % 5,
+            "lorem ipsum dolor sit amet ".repeat(i % 4)
+        );
+        deliveries.push(
+            a.append(rec(0, &value), FOUR, Blocking::Wait)
+                .await
+                .unwrap(),
+        );
+    }
+    let mut drained = drain(&a, Instant::now() + Duration::from_secs(61));
+    let batch = drained.batches.remove(&0).unwrap().pop().unwrap();
+    assert_eq!(values(&batch).len(), 300, "the batch decodes");
+    batch.size()
+}
+
+#[tokio::test]
+async fn batches_compress_at_the_configured_level() {
+    let gzip_fast = compressed_size(Compression::Gzip, Some(1)).await;
+    let gzip_default = compressed_size(Compression::Gzip, None).await;
+    let gzip_best = compressed_size(Compression::Gzip, Some(9)).await;
+    assert!(
+        gzip_fast > gzip_best,
+        "gzip 1: {gzip_fast} bytes, 9: {gzip_best}"
+    );
+    assert!(gzip_default >= gzip_best && gzip_default <= gzip_fast);
+    let zstd_fast = compressed_size(Compression::Zstd, Some(-5)).await;
+    let zstd_best = compressed_size(Compression::Zstd, Some(19)).await;
+    assert!(
+        zstd_fast > zstd_best,
+        "zstd -5: {zstd_fast} bytes, 19: {zstd_best}"
+    );
 }
 
 #[tokio::test]

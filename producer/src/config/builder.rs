@@ -24,6 +24,8 @@ pub struct ProducerConfigBuilder {
     pub(super) max_block: Option<Duration>,
     pub(super) max_request_size: Option<usize>,
     pub(super) compression: Option<Compression>,
+    pub(super) compression_gzip_level: Option<i32>,
+    pub(super) compression_zstd_level: Option<i32>,
     pub(super) delivery_timeout: Option<Duration>,
     pub(super) request_timeout: Option<Duration>,
     pub(super) retry_backoff: Option<Duration>,
@@ -96,6 +98,14 @@ impl ProducerConfigBuilder {
     setter!(
         /// `compression.type`.
         compression: Compression
+    );
+    setter!(
+        /// `compression.gzip.level` (KIP-390): 1 to 9, for gzip batches (default 6).
+        compression_gzip_level: i32
+    );
+    setter!(
+        /// `compression.zstd.level` (KIP-390): -131072 to 22, for zstd batches (default 3).
+        compression_zstd_level: i32
     );
     setter!(
         /// `delivery.timeout.ms`: how long a record may take from `send` to its outcome.

@@ -90,10 +90,15 @@ pub struct ProducerConfig {
     /// `max.request.size` in bytes: the largest record (and request) the producer sends.
     /// Default 1 MiB.
     pub max_request_size: usize,
-    /// `compression.type`. Default [`Compression::None`]. Codecs compress at
-    /// klamm-protocol's fixed levels (gzip 6 and zstd 3, Java's defaults); the
-    /// `compression.*.level` settings of KIP-390 are not supported.
+    /// `compression.type`. Default [`Compression::None`].
     pub compression: Compression,
+    /// `compression.gzip.level` (KIP-390): 1 (fastest) to 9 (smallest), used when
+    /// `compression` is gzip. Default `None`: level 6, Java's default.
+    pub compression_gzip_level: Option<i32>,
+    /// `compression.zstd.level` (KIP-390): -131072 (fastest) to 22 (smallest), used when
+    /// `compression` is zstd. Default `None`: level 3, Java's default. (LZ4 compresses at
+    /// lz4_flex's one level; there is no `compression.lz4.level`.)
+    pub compression_zstd_level: Option<i32>,
     /// `delivery.timeout.ms`: upper bound from `send` returning to the future resolving.
     /// Default 120 s.
     pub delivery_timeout: Duration,
@@ -136,6 +141,27 @@ impl ProducerConfig {
     /// A builder with Java 3.x defaults; only `bootstrap` is required.
     pub fn builder() -> ProducerConfigBuilder {
         ProducerConfigBuilder::default()
+    }
+
+    /// The level the configured codec compresses at, if one was set for it (KIP-390).
+    ///
+    /// ```
+    /// use klamm_producer::{Compression, ProducerConfig};
+    /// let config = ProducerConfig::builder()
+    ///     .bootstrap(["localhost:9092"])
+    ///     .compression(Compression::Zstd)
+    ///     .compression_zstd_level(19)
+    ///     .compression_gzip_level(1)
+    ///     .build()?;
+    /// assert_eq!(config.compression_level(), Some(19));
+    /// # Ok::<(), klamm_producer::ConfigError>(())
+    /// ```
+    pub fn compression_level(&self) -> Option<i32> {
+        match self.compression {
+            Compression::Gzip => self.compression_gzip_level,
+            Compression::Zstd => self.compression_zstd_level,
+            _ => None,
+        }
     }
 
     /// The exponential retry backoff for the `attempt`-th retry (1-based), as KIP-580 defines
@@ -202,6 +228,16 @@ pub enum ConfigError {
         "compression {0} is not enabled in this build: turn on klamm-protocol's feature of that name"
     )]
     CompressionDisabled(Compression),
+    /// A compression level outside its codec's range (KIP-390).
+    #[error("{setting} {level} is out of range: {range}")]
+    CompressionLevel {
+        /// The setting's name.
+        setting: &'static str,
+        /// The level given.
+        level: i32,
+        /// The levels the codec accepts.
+        range: &'static str,
+    },
     /// A zero duration where the producer needs time to do its job.
     #[error("{setting} must be greater than zero")]
     ZeroDuration {

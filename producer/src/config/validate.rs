@@ -59,6 +59,18 @@ pub(super) fn validate(b: ProducerConfigBuilder) -> Result<ProducerConfig, Confi
     }
     check_i32("request_timeout (ms)", millis(request_timeout))?;
     check_compression(compression)?;
+    check_level(
+        "compression_gzip_level",
+        b.compression_gzip_level,
+        1..=9,
+        "gzip levels are 1 to 9",
+    )?;
+    check_level(
+        "compression_zstd_level",
+        b.compression_zstd_level,
+        -131_072..=22,
+        "zstd levels are -131072 to 22",
+    )?;
 
     let enable_idempotence = resolve_idempotence(
         b.enable_idempotence,
@@ -93,6 +105,8 @@ pub(super) fn validate(b: ProducerConfigBuilder) -> Result<ProducerConfig, Confi
         max_block: b.max_block.unwrap_or(Duration::from_secs(60)),
         max_request_size,
         compression,
+        compression_gzip_level: b.compression_gzip_level,
+        compression_zstd_level: b.compression_zstd_level,
         delivery_timeout,
         request_timeout,
         retry_backoff,
@@ -183,6 +197,24 @@ fn check_compression(c: Compression) -> Result<(), ConfigError> {
         Ok(())
     } else {
         Err(ConfigError::CompressionDisabled(c))
+    }
+}
+
+/// Java refuses a level outside the codec's range when the producer is created, whichever
+/// codec is in use; so does this.
+fn check_level(
+    setting: &'static str,
+    level: Option<i32>,
+    valid: std::ops::RangeInclusive<i32>,
+    range: &'static str,
+) -> Result<(), ConfigError> {
+    match level {
+        Some(level) if !valid.contains(&level) => Err(ConfigError::CompressionLevel {
+            setting,
+            level,
+            range,
+        }),
+        _ => Ok(()),
     }
 }
 

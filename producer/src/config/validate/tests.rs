@@ -291,3 +291,45 @@ fn custom_partitioner_is_kept() {
     assert!(matches!(c.partitioner, PartitionerChoice::Custom(_)));
     assert_eq!(format!("{:?}", c.partitioner), "Custom(..)");
 }
+
+#[test]
+fn compression_levels_are_checked_against_their_codec() {
+    let c = base()
+        .compression(Compression::Gzip)
+        .compression_gzip_level(9)
+        .compression_zstd_level(-5)
+        .build()
+        .unwrap();
+    assert_eq!(c.compression_level(), Some(9));
+    assert_eq!(c.compression_zstd_level, Some(-5));
+    assert_eq!(base().build().unwrap().compression_level(), None);
+    for (builder, setting, level) in [
+        (
+            base().compression_gzip_level(0),
+            "compression_gzip_level",
+            0,
+        ),
+        (
+            base().compression_gzip_level(10),
+            "compression_gzip_level",
+            10,
+        ),
+        (
+            base().compression_zstd_level(23),
+            "compression_zstd_level",
+            23,
+        ),
+        (
+            base().compression_zstd_level(-131_073),
+            "compression_zstd_level",
+            -131_073,
+        ),
+    ] {
+        let err = builder.build().unwrap_err();
+        assert!(
+            matches!(err, ConfigError::CompressionLevel { setting: s, level: l, .. } if s == setting && l == level),
+            "{err:?}"
+        );
+        assert!(err.to_string().contains("out of range"), "{err}");
+    }
+}
