@@ -113,6 +113,8 @@ impl ProducerBuilder {
         partitioner_ignore_keys(bool);
         /// `partitioner.adaptive.partitioning.enable`.
         partitioner_adaptive(bool);
+        /// `partitioner.availability.timeout.ms` (KIP-794; zero: off).
+        partitioner_availability_timeout(Duration);
         /// `metadata.max.age.ms`.
         metadata_max_age(Duration);
     }

@@ -79,6 +79,9 @@ impl RecordAccumulator {
         let mut sizes: HashMap<i32, usize> = HashMap::new();
         // Partitions that still have queued batches.
         let mut waiting = 0usize;
+        // Leaders with a ready batch, and whether they could take it (KIP-794's stall check).
+        let mut leaders_seen: HashMap<i32, bool> = HashMap::new();
+        let note_leaders = self.latencies.enabled();
 
         for i in 0..queues.len() {
             let (tp, queue) = &queues[(start + i) % queues.len()];
@@ -111,7 +114,11 @@ impl RecordAccumulator {
                 out.unknown_leaders.push(tp.clone());
                 continue;
             };
-            if !node_ready(leader) {
+            let can_take = node_ready(leader);
+            if note_leaders {
+                *leaders_seen.entry(leader).or_insert(false) |= can_take;
+            }
+            if !can_take {
                 continue;
             }
             let used = sizes.get(&leader).copied().unwrap_or(0);
@@ -161,6 +168,7 @@ impl RecordAccumulator {
             out.batches.entry(leader).or_default().push(batch);
         }
         out.waiting = waiting > 0;
+        self.latencies.record(now, &leaders_seen);
         out
     }
 

@@ -13,6 +13,7 @@
 //! failed ones at the head of their partition in order
 //! ([`reenqueue`](RecordAccumulator::reenqueue)), and expires those past `delivery_timeout`.
 
+mod availability;
 mod batch;
 mod drain;
 mod split;
@@ -113,6 +114,8 @@ pub struct RecordAccumulator {
     /// No queued batch can expire before this instant (see [`expire`](Self::expire)); `None`
     /// forces the next scan.
     next_expiry: Mutex<Option<Instant>>,
+    /// Leaders' ready and drain times, for `partitioner_availability_timeout`.
+    latencies: availability::NodeLatencies,
 }
 
 /// Every partition's queue, as [`RecordAccumulator::all_queues`] lists them.
@@ -123,6 +126,7 @@ impl RecordAccumulator {
     pub fn new(config: Arc<ProducerConfig>) -> Self {
         RecordAccumulator {
             memory: MemoryPool::new(config.buffer_memory),
+            latencies: availability::NodeLatencies::new(config.partitioner_availability_timeout),
             config,
             topics: RwLock::new(TopicMap::default()),
             incomplete: Arc::new(Incomplete::default()),
@@ -474,12 +478,14 @@ impl RecordAccumulator {
     }
 
     /// Feed every topic's adaptive sticky partitioner with its partitions' queue lengths
-    /// (batches waiting), as Java does on each sender round (KIP-794). No-op when
-    /// `partitioner_adaptive` is off.
-    pub fn update_partitioner_load(&self) {
+    /// (batches waiting), as Java does on each sender round (KIP-794), leaving out partitions
+    /// whose leader (`leader_for`) has stalled past `partitioner_availability_timeout`. No-op
+    /// when `partitioner_adaptive` is off (Java ignores the timeout then too).
+    pub fn update_partitioner_load(&self, leader_for: &dyn Fn(&TopicPartition) -> Option<i32>) {
         if !self.config.partitioner_adaptive {
             return;
         }
+        let stalled = self.latencies.stalled();
         let topics = self.read_topics();
         for t in topics.values() {
             let loads: Vec<(i32, u32)> = t
@@ -487,7 +493,16 @@ impl RecordAccumulator {
                 .queues
                 .iter()
                 .enumerate()
-                .map(|(p, q)| (p as i32, lock(q).batches.len() as u32))
+                .map(|(p, q)| (p as i32, q))
+                .filter(|&(partition, _)| {
+                    stalled.is_empty()
+                        || leader_for(&TopicPartition {
+                            topic: Arc::clone(&t.name),
+                            partition,
+                        })
+                        .is_none_or(|leader| !stalled.contains(&leader))
+                })
+                .map(|(p, q)| (p, lock(q).batches.len() as u32))
                 .collect();
             t.partitioner.sticky().update_load(&loads);
         }

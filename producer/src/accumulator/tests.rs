@@ -467,6 +467,50 @@ async fn batches_compress_at_the_configured_level() {
     );
 }
 
+#[tokio::test(start_paused = true)]
+async fn partitions_of_a_stalled_leader_leave_the_adaptive_choice() {
+    let a = acc(config()
+        .linger(Duration::from_millis(1))
+        .partitioner_availability_timeout(Duration::from_millis(100)));
+    // Partitions 0 and 1 are led by node 0, 2 and 3 by node 1, which takes no request.
+    let leader = |tp: &TopicPartition| Some(tp.partition / 2);
+    let node_0_only = |node: i32| node == 0;
+    let mut deliveries = Vec::new();
+    let weighted = |a: &RecordAccumulator| {
+        let topics = a.read_topics();
+        let entry = topics.values().next().expect("topic t");
+        entry.partitioner.sticky().weighted_partitions()
+    };
+    for round in 0..3 {
+        for p in 0..4 {
+            deliveries.push(a.append(rec(p, "x"), FOUR, Blocking::Wait).await.unwrap());
+        }
+        tokio::time::advance(Duration::from_millis(60)).await;
+        let drained = a.drain(DrainContext {
+            now: Instant::now(),
+            leader_for: &leader,
+            node_ready: &node_0_only,
+            idempotence: None,
+        });
+        assert_eq!(drained.batches.len(), 1, "only node 0 took batches");
+        a.update_partitioner_load(&leader);
+        if round == 0 {
+            assert_eq!(weighted(&a), vec![0, 1, 2, 3], "not stalled yet");
+        }
+    }
+    // Node 1 has had ready batches for 120 ms without taking one.
+    assert_eq!(weighted(&a), vec![0, 1]);
+    // Once it takes requests again, its partitions come back.
+    let _ = a.drain(DrainContext {
+        now: Instant::now(),
+        leader_for: &leader,
+        node_ready: &any_node,
+        idempotence: None,
+    });
+    a.update_partitioner_load(&leader);
+    assert_eq!(weighted(&a), vec![0, 1, 2, 3]);
+}
+
 #[tokio::test]
 async fn the_queue_list_follows_new_topics_and_partitions() {
     let a = acc(config().linger(Duration::from_secs(60)));
@@ -594,5 +638,5 @@ async fn keyless_records_stick_to_one_partition_per_batch() {
     let switches = partitions.windows(2).filter(|w| w[0] != w[1]).count();
     // ~5,000 bytes over batches of 1,000 bytes: a handful of switches, never per record.
     assert!(switches <= 8, "{partitions:?}");
-    a.update_partitioner_load();
+    a.update_partitioner_load(&leader0);
 }

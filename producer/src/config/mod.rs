@@ -122,9 +122,11 @@ pub struct ProducerConfig {
     /// `partitioner.adaptive.partitioning.enable`: the sticky partitioner favours partitions
     /// whose leaders have shorter queues. Default true.
     pub partitioner_adaptive: bool,
-    /// `partitioner.availability.timeout.ms`: a leader whose queue has not drained for this
-    /// long is skipped by the sticky partitioner; zero disables the check. Default 0.
-    /// Validated and kept, but not enforced yet: only partitions without a leader are skipped.
+    /// `partitioner.availability.timeout.ms` (KIP-794): a leader that has had batches ready
+    /// for this long without taking any (down, hanging, throttling) has its partitions left
+    /// out by the adaptive sticky partitioner until it takes requests again; zero disables
+    /// the check. Like Java, it needs `partitioner_adaptive` and applies to records the
+    /// sticky partitioner places (not keyed ones). Default 0.
     pub partitioner_availability_timeout: Duration,
     /// `metadata.max.age.ms`: refresh metadata at least this often. Default 5 min.
     pub metadata_max_age: Duration,

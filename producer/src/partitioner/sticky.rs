@@ -121,6 +121,12 @@ impl StickyPartitioner {
         }
     }
 
+    /// The partitions the adaptive weights choose from (empty: uniform choice).
+    #[cfg(test)]
+    pub(crate) fn weighted_partitions(&self) -> Vec<i32> {
+        self.lock().load_partitions.clone()
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
         // A panic while holding this lock cannot leave the state inconsistent (plain numbers).
         self.state.lock().unwrap_or_else(|e| e.into_inner())

@@ -281,7 +281,8 @@ impl<T: Transport + ?Sized> Sender<T> {
             .load_updated
             .is_none_or(|at| now >= at + LOAD_UPDATE_INTERVAL)
         {
-            self.acc.update_partitioner_load();
+            let transport = &self.transport;
+            self.acc.update_partitioner_load(&|tp| transport.leader(tp));
             self.load_updated = Some(now);
         }
         let max_in_flight = self.config.max_in_flight;
