@@ -117,6 +117,8 @@ impl ProducerBuilder {
         partitioner_availability_timeout(Duration);
         /// `metadata.max.age.ms`.
         metadata_max_age(Duration);
+        /// `metadata.max.idle.ms`.
+        metadata_max_idle(Duration);
     }
 
     /// Connection settings beyond the producer's own (TLS, SASL, connect timeout); its client
@@ -210,6 +212,7 @@ impl ProducerBuilder {
             .bootstrap(config.bootstrap.join(","))
             .connection(connection)
             .metadata_max_age(config.metadata_max_age)
+            .metadata_max_idle(config.metadata_max_idle)
             .allow_auto_topic_creation(self.auto_create_topics.unwrap_or(true))
             .connect()
             .await

@@ -12,6 +12,7 @@ pub struct ClusterBuilder {
     pub(crate) bootstrap: Vec<String>,
     pub(crate) connection: ConnectionConfig,
     pub(crate) metadata_max_age: Duration,
+    pub(crate) metadata_max_idle: Duration,
     pub(crate) allow_auto_topic_creation: bool,
 }
 
@@ -21,6 +22,7 @@ impl Default for ClusterBuilder {
             bootstrap: Vec::new(),
             connection: ConnectionConfig::default(),
             metadata_max_age: Duration::from_secs(300),
+            metadata_max_idle: Duration::from_secs(300),
             allow_auto_topic_creation: true,
         }
     }
@@ -54,6 +56,15 @@ impl ClusterBuilder {
         self
     }
 
+    /// `metadata.max.idle.ms` (default 5 minutes, Java's): a topic not used for this long
+    /// ([`Cluster::topic`], [`Cluster::touch_topics`]) is dropped from the Metadata requests
+    /// and the cached metadata at the next refresh; its next use fetches it again. (Java
+    /// refuses less than 5 s; shorter values are accepted here, for tests.)
+    pub fn metadata_max_idle(mut self, idle: Duration) -> Self {
+        self.metadata_max_idle = idle;
+        self
+    }
+
     /// Whether Metadata requests ask the broker to create unknown topics
     /// (`allow.auto.create.topics`, default true as in the Java producer).
     pub fn allow_auto_topic_creation(mut self, allow: bool) -> Self {
@@ -84,6 +95,12 @@ impl ClusterBuilder {
         if self.metadata_max_age.is_zero() {
             return Err(ConfigError::invalid(
                 "metadata.max.age.ms",
+                "must be positive",
+            ));
+        }
+        if self.metadata_max_idle.is_zero() {
+            return Err(ConfigError::invalid(
+                "metadata.max.idle.ms",
                 "must be positive",
             ));
         }

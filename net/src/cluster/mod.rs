@@ -2,11 +2,12 @@
 
 mod builder;
 mod coordinator;
+mod interest;
 mod metadata;
 mod pool;
 mod service;
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock, Weak};
 
@@ -15,6 +16,7 @@ use futures::future::{BoxFuture, Shared};
 use klamm_protocol::error_code::ErrorCode;
 use klamm_protocol::messages::MetadataRequest;
 use klamm_protocol::messages::metadata::request::MetadataRequestTopic;
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 pub use builder::ClusterBuilder;
@@ -22,6 +24,7 @@ pub use coordinator::CoordinatorType;
 pub use metadata::{BrokerInfo, Metadata, PartitionMetadata, TopicMetadata};
 pub use service::{BrokerFuture, BrokerService};
 
+use self::interest::TopicInterest;
 use self::pool::BrokerEntry;
 use crate::connection::BrokerConnection;
 use crate::error::Error;
@@ -42,7 +45,7 @@ pub struct Cluster {
 struct Inner {
     cfg: ClusterBuilder,
     metadata: RwLock<Arc<Metadata>>,
-    interest: Mutex<BTreeSet<String>>,
+    interest: Mutex<TopicInterest>,
     brokers: Mutex<HashMap<i32, Arc<BrokerEntry>>>,
     refreshing: Mutex<Option<Refresh>>,
     coordinators: Mutex<HashMap<(CoordinatorType, String), i32>>,
@@ -85,9 +88,9 @@ impl Cluster {
 
     pub(crate) async fn start(cfg: ClusterBuilder) -> Result<Cluster, Error> {
         let inner = Arc::new(Inner {
+            interest: Mutex::new(TopicInterest::new(cfg.metadata_max_idle)),
             cfg,
             metadata: RwLock::new(Arc::new(Metadata::default())),
-            interest: Mutex::new(BTreeSet::new()),
             brokers: Mutex::new(HashMap::new()),
             refreshing: Mutex::new(None),
             coordinators: Mutex::new(HashMap::new()),
@@ -165,7 +168,7 @@ impl Cluster {
     /// A topic the cluster does not have is an error with its code
     /// (UNKNOWN_TOPIC_OR_PARTITION, retriable: it may be being created).
     pub async fn topic(&self, name: &str) -> Result<Arc<TopicMetadata>, Error> {
-        let added = lock(&self.inner.interest).insert(name.to_owned());
+        let added = lock(&self.inner.interest).use_topic(name, Instant::now());
         let mut meta = self.metadata();
         if added || meta.topic(name).is_none_or(|t| t.error.is_err()) {
             meta = self.refresh_metadata().await?;
@@ -187,6 +190,13 @@ impl Cluster {
                 message: None,
             }),
         }
+    }
+
+    /// Marks `topics` as in use now, so that `metadata.max.idle.ms` does not forget them
+    /// (a producer reports the topics it sends to). Topics this handle never asked about
+    /// ([`topic`](Self::topic)) are ignored.
+    pub fn touch_topics<'a>(&self, topics: impl IntoIterator<Item = &'a str>) {
+        lock(&self.inner.interest).touch(topics, Instant::now());
     }
 
     /// The service of broker `node_id`, connecting (with backoff after failures) if needed.
@@ -387,13 +397,21 @@ async fn refresh(inner: &Arc<Inner>) -> Result<Arc<Metadata>, Error> {
     if inner.closed.is_cancelled() {
         return Err(Error::Closed);
     }
-    let topics: Vec<MetadataRequestTopic> = lock(&inner.interest)
-        .iter()
-        .map(|t| MetadataRequestTopic {
-            name: Some(t.clone()),
-            ..Default::default()
-        })
-        .collect();
+    let (topics, forgotten) = {
+        let mut interest = lock(&inner.interest);
+        let forgotten = interest.forget_idle(Instant::now());
+        let topics: Vec<MetadataRequestTopic> = interest
+            .names()
+            .map(|t| MetadataRequestTopic {
+                name: Some(t.clone()),
+                ..Default::default()
+            })
+            .collect();
+        (topics, forgotten)
+    };
+    if !forgotten.is_empty() {
+        tracing::debug!(topics = ?forgotten, "forgetting topics idle for metadata.max.idle.ms");
+    }
     let req = MetadataRequest {
         topics: Some(topics),
         allow_auto_topic_creation: inner.cfg.allow_auto_topic_creation,
@@ -418,7 +436,7 @@ async fn refresh(inner: &Arc<Inner>) -> Result<Arc<Metadata>, Error> {
             Err(e) => Err(e),
         };
         match r {
-            Ok(resp) => return Ok(install(inner, &resp.body)),
+            Ok(resp) => return Ok(install(inner, &resp.body, &forgotten)),
             Err(e) => {
                 tracing::debug!(node = id, error = %e, "metadata request failed; trying another broker");
                 last_err = Some(e);
@@ -437,7 +455,7 @@ async fn refresh(inner: &Arc<Inner>) -> Result<Arc<Metadata>, Error> {
         }
         .await;
         match r {
-            Ok(resp) => return Ok(install(inner, &resp.body)),
+            Ok(resp) => return Ok(install(inner, &resp.body, &forgotten)),
             Err(e) => {
                 tracing::debug!(bootstrap = %addr, error = %e, "bootstrap metadata request failed");
                 last_err = Some(e);
@@ -455,9 +473,20 @@ async fn refresh(inner: &Arc<Inner>) -> Result<Arc<Metadata>, Error> {
     })
 }
 
-fn install(inner: &Inner, resp: &klamm_protocol::messages::MetadataResponse) -> Arc<Metadata> {
+fn install(
+    inner: &Inner,
+    resp: &klamm_protocol::messages::MetadataResponse,
+    forgotten: &[String],
+) -> Arc<Metadata> {
     let mut slot = inner.metadata.write().unwrap_or_else(|p| p.into_inner());
-    let next = Arc::new(slot.merge(resp));
+    let mut next = slot.merge(resp);
+    for name in forgotten {
+        // Unless it was asked for again while the request was out.
+        if !lock(&inner.interest).contains(name) {
+            next.topics.remove(name);
+        }
+    }
+    let next = Arc::new(next);
     *slot = next.clone();
     drop(slot);
     for b in next.brokers.values() {
@@ -500,7 +529,7 @@ async fn periodic_refresh(weak: Weak<Inner>) {
             .unwrap_or_else(|p| p.into_inner())
             .fetched_at
             + inner.cfg.metadata_max_age;
-        if fresh <= tokio::time::Instant::now() {
+        if fresh <= Instant::now() {
             let cluster = Cluster { inner };
             if let Err(e) = cluster.refresh_metadata().await {
                 tracing::info!(error = %e, "periodic metadata refresh failed");

@@ -130,8 +130,10 @@ pub struct ProducerConfig {
     pub partitioner_availability_timeout: Duration,
     /// `metadata.max.age.ms`: refresh metadata at least this often. Default 5 min.
     pub metadata_max_age: Duration,
-    /// `metadata.max.idle.ms`: forget a topic not produced to for this long. Default 5 min.
-    /// Kept, but not enforced yet: topics are never forgotten.
+    /// `metadata.max.idle.ms`: forget a topic not produced to for this long (its metadata
+    /// leaves the refreshes; its next record fetches it again). Default 5 min. A producer
+    /// built on a shared klamm-net cluster (`build_on`) reports the topics it sends to, and
+    /// the cluster's own `metadata_max_idle` decides.
     pub metadata_max_idle: Duration,
     /// `transactional.id`, for klamm-txn. Default none.
     pub transactional_id: Option<String>,

@@ -58,6 +58,11 @@ pub(super) fn validate(b: ProducerConfigBuilder) -> Result<ProducerConfig, Confi
         });
     }
     check_i32("request_timeout (ms)", millis(request_timeout))?;
+    if b.metadata_max_idle.is_some_and(|d| d.is_zero()) {
+        return Err(ConfigError::ZeroDuration {
+            setting: "metadata_max_idle",
+        });
+    }
     check_compression(compression)?;
     check_level(
         "compression_gzip_level",

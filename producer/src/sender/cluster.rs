@@ -171,6 +171,10 @@ impl Transport for ClusterTransport {
         self.cluster.request_refresh();
     }
 
+    fn topics_used(&self, topics: &[Arc<str>]) {
+        self.cluster.touch_topics(topics.iter().map(|t| &**t));
+    }
+
     fn produce(
         &self,
         node: i32,

@@ -129,6 +129,9 @@ pub struct Sender<T: Transport + ?Sized> {
     next_request: RequestId,
     load_updated: Option<Instant>,
     hook: Option<Arc<dyn TransactionHook>>,
+    /// Topics sent to since they were last reported to the transport.
+    topics_used: Vec<Arc<str>>,
+    topics_reported: Option<Instant>,
 }
 
 impl<T: Transport + ?Sized> Sender<T> {
@@ -154,6 +157,8 @@ impl<T: Transport + ?Sized> Sender<T> {
             next_request: 0,
             load_updated: None,
             hook: None,
+            topics_used: Vec::new(),
+            topics_reported: None,
         }
     }
 
@@ -314,10 +319,29 @@ impl<T: Transport + ?Sized> Sender<T> {
             self.shared.count(|m| m.batches_failed += 1);
             batch.fail(error);
         }
+        self.note_topics_used(&drained.batches, now);
         for (node, batches) in drained.batches {
             self.send_request(node, batches);
         }
         (drained.next_ready, drained.waiting)
+    }
+
+    /// Collects the topics of the batches being sent and reports them to the transport
+    /// (`metadata_max_idle` keeps their metadata) about four times per idle period, at most
+    /// once a second.
+    fn note_topics_used(&mut self, batches: &HashMap<i32, Vec<ProducerBatch>>, now: Instant) {
+        for batch in batches.values().flatten() {
+            let topic = &batch.topic_partition().topic;
+            if !self.topics_used.iter().any(|t| t == topic) {
+                self.topics_used.push(Arc::clone(topic));
+            }
+        }
+        let every = (self.config.metadata_max_idle / 4).min(std::time::Duration::from_secs(1));
+        if !self.topics_used.is_empty() && self.topics_reported.is_none_or(|at| now >= at + every) {
+            self.transport.topics_used(&self.topics_used);
+            self.topics_used.clear();
+            self.topics_reported = Some(now);
+        }
     }
 
     fn send_request(&mut self, node: i32, batches: Vec<ProducerBatch>) {

@@ -44,6 +44,13 @@ pub trait Transport: Send + Sync + 'static {
     /// Ask for a metadata refresh soon (a leader moved or is unknown). Must not block.
     fn refresh_metadata(&self);
 
+    /// The producer sent records to these topics lately (reported about every
+    /// `metadata_max_idle / 4`, at most every second): a transport that forgets idle topics'
+    /// metadata (`metadata.max.idle.ms`) keeps these. The default does nothing.
+    fn topics_used(&self, topics: &[Arc<str>]) {
+        let _ = topics;
+    }
+
     /// Send a Produce request to a node. With `acks = 0` the future resolves with an empty
     /// response once the request is written. Errors mean "no answer": the batches may or may
     /// not have been written.
