@@ -197,27 +197,25 @@ async fn write(
 /// before returning, so whatever is written after this call goes after it.
 fn call(broker: &mut BrokerService, node: i32, request: QueuedProduce) -> Answer {
     match request {
-        QueuedProduce::Plain(request) => {
-            let response = broker.call(request);
-            async move {
-                response
-                    .await
-                    .map(|r| r.body)
-                    .map_err(|e| no_answer(node, e))
-            }
-            .boxed()
-        }
-        QueuedProduce::ImplicitAdd(request) => {
-            let response = broker.call(request);
-            async move {
-                response
-                    .await
-                    .map(|r| r.body)
-                    .map_err(|e| no_answer(node, e))
-            }
-            .boxed()
-        }
+        QueuedProduce::Plain(request) => answer(broker.call(request), node),
+        QueuedProduce::ImplicitAdd(request) => answer(broker.call(request), node),
     }
+}
+
+/// The answer of a written request, its errors named after the broker.
+fn answer<F>(response: F, node: i32) -> Answer
+where
+    F: Future<Output = Result<klamm_net::Response<ProduceResponse>, klamm_net::Error>>
+        + Send
+        + 'static,
+{
+    async move {
+        response
+            .await
+            .map(|r| r.body)
+            .map_err(|e| no_answer(node, e))
+    }
+    .boxed()
 }
 
 fn no_answer(node: i32, e: klamm_net::Error) -> ProducerError {
