@@ -251,9 +251,8 @@ fn main() -> Result<(), BoxError> {
         .build()?;
     rt.block_on(async {
         // A fresh cluster per side: every random transactional id of the anti-pattern stays
-        // on the coordinator (as in Kafka, until transactional.id.expiration.ms), and the
-        // testkit's coordinator scans all of them on each transactional request; the pool must
-        // not pay for the anti-pattern's leftovers, nor the other way round.
+        // on the coordinator (as in Kafka, until transactional.id.expiration.ms); the pool
+        // must not pay for the anti-pattern's leftovers, nor the other way round.
         let anti = run_anti_pattern(&testkit().await?, anti_n).await?;
         let pool = run_pool(&testkit().await?, pool_n).await?;
         let unshared = run_pool_unshared(&testkit().await?, pool_n).await?;

@@ -70,6 +70,9 @@ pub struct Transactions {
     /// a prepared one's marker time), earliest first, so that [`ClusterState::complete_due`]
     /// visits only what is due instead of every transactional id ever seen.
     deadlines: BTreeSet<(Instant, String)>,
+    /// How many transactions hold an uncommitted offset for each (group, topic, partition),
+    /// so that [`has_pending_offset`](Self::has_pending_offset) need not visit every id.
+    pending: HashMap<(String, String, i32), usize>,
     /// Transactions aborted because they timed out.
     pub timed_out: u64,
 }
@@ -131,11 +134,26 @@ impl Transactions {
 
     /// Whether some transaction has uncommitted offsets for this group partition.
     pub fn has_pending_offset(&self, group: &str, topic: &str, partition: i32) -> bool {
-        self.metas.values().any(|m| {
-            m.pending_offsets
-                .iter()
-                .any(|o| o.group == group && o.topic == topic && o.partition == partition)
-        })
+        self.pending
+            .contains_key(&(group.to_owned(), topic.to_owned(), partition))
+    }
+
+    /// Counts a transaction's new uncommitted offset for a group partition.
+    fn add_pending(&mut self, key: (String, String, i32)) {
+        *self.pending.entry(key).or_insert(0) += 1;
+    }
+
+    /// Uncounts the uncommitted offsets a completed transaction held.
+    fn remove_pending(&mut self, offsets: &[PendingOffset]) {
+        for o in offsets {
+            let key = (o.group.clone(), o.topic.clone(), o.partition);
+            if let Some(n) = self.pending.get_mut(&key) {
+                *n -= 1;
+                if *n == 0 {
+                    self.pending.remove(&key);
+                }
+            }
+        }
     }
 }
 
@@ -366,15 +384,23 @@ impl ClusterState {
         if meta.status != TxnStatus::Ongoing || !meta.groups.contains(group) {
             return codes::INVALID_TXN_STATE;
         }
+        let mut added = Vec::new();
         for (topic, partition, offset) in offsets {
+            let before = meta.pending_offsets.len();
             meta.pending_offsets
                 .retain(|o| !(o.group == group && o.topic == topic && o.partition == partition));
+            if meta.pending_offsets.len() == before {
+                added.push((group.to_string(), topic.clone(), partition));
+            }
             meta.pending_offsets.push(PendingOffset {
                 group: group.to_string(),
                 topic,
                 partition,
                 offset,
             });
+        }
+        for key in added {
+            self.txns.add_pending(key);
         }
         codes::NONE
     }
@@ -449,6 +475,7 @@ impl ClusterState {
         let partitions = std::mem::take(&mut m.partitions);
         let offsets = std::mem::take(&mut m.pending_offsets);
         let (pid, epoch) = m.marker_producer.take().unwrap_or((m.producer_id, m.epoch));
+        self.txns.remove_pending(&offsets);
         self.txns.reschedule(txn_id, None);
         for (topic, partition) in partitions {
             if let Some(p) = self.partition_mut(&topic, partition) {

@@ -157,6 +157,47 @@ fn transactional_offsets_become_visible_on_commit_only() {
 }
 
 #[test]
+fn pending_offsets_are_counted_per_transaction_until_each_completes() {
+    let now = Instant::now();
+    let mut s = cluster(2, Duration::ZERO);
+    let off = |o| {
+        vec![(
+            "t".to_string(),
+            0,
+            CommittedOffset {
+                offset: o,
+                leader_epoch: -1,
+                metadata: None,
+            },
+        )]
+    };
+    let mut producers = Vec::new();
+    for id in ["x", "y"] {
+        let (pid, e) = s.init_producer_id(Some(id), 60_000, None, now, 0).unwrap();
+        assert_eq!(s.add_offsets_to_txn(id, pid, e, "g", now, 0), codes::NONE);
+        producers.push((id, pid, e));
+    }
+    let (x, xp, xe) = producers[0];
+    let (y, yp, ye) = producers[1];
+    // x commits the same partition twice (one pending offset), y once.
+    assert_eq!(s.txn_offset_commit(x, xp, xe, "g", off(3)), codes::NONE);
+    assert_eq!(s.txn_offset_commit(x, xp, xe, "g", off(4)), codes::NONE);
+    assert_eq!(s.txn_offset_commit(y, yp, ye, "g", off(7)), codes::NONE);
+    assert!(s.txns.has_pending_offset("g", "t", 0));
+    assert!(!s.txns.has_pending_offset("g", "t", 1));
+    assert!(!s.txns.has_pending_offset("h", "t", 0));
+    assert_eq!(s.end_txn(x, xp, xe, true, now, 0), codes::NONE);
+    assert_eq!(s.groups.get("g", "t", 0).unwrap().offset, 4);
+    assert!(
+        s.txns.has_pending_offset("g", "t", 0),
+        "y's is still pending"
+    );
+    assert_eq!(s.end_txn(y, yp, ye, false, now, 0), codes::NONE);
+    assert!(!s.txns.has_pending_offset("g", "t", 0));
+    assert_eq!(s.groups.get("g", "t", 0).unwrap().offset, 4, "y aborted");
+}
+
+#[test]
 fn init_checks_timeout_ids_and_kip360_epochs() {
     let now = Instant::now();
     let mut s = cluster(2, Duration::ZERO);
