@@ -2,9 +2,11 @@
 //!
 //! Each connection has a reader task that reads frames as they arrive (logging each arrival
 //! with its time, so tests see exactly when a client sent) and a processor that answers them
-//! in order, one at a time, as a Kafka broker does. Bad input closes only that connection.
+//! in order, one at a time, as a Kafka broker does (answers to requests that were already
+//! waiting leave in one write). Bad input closes only that connection.
 
 use std::sync::{Arc, Mutex};
+use std::task::Poll;
 use std::time::Instant;
 
 use bytes::{Bytes, BytesMut};
@@ -23,6 +25,9 @@ use crate::control::{Arrival, ThrottleEvent};
 
 /// Requests read ahead of the one being processed, per connection.
 const READ_AHEAD: usize = 32;
+
+/// Answers gathered for one write at most (more are written at once).
+const COALESCE: usize = 64 * 1024;
 
 /// Per-connection state the APIs may change.
 #[derive(Debug, Default)]
@@ -106,32 +111,78 @@ where
         authenticated: inner.sasl.is_none(),
         ..ConnState::default()
     };
-    while let Some(req) = rx.recv().await {
+    // Answers not written yet: when requests arrive faster than they are answered (a client
+    // pipelining on one connection), several answers leave in one write. Order and content
+    // are the same as one write each; anything that makes the connection wait (a throttle, a
+    // delayed request, a close) writes what is answered first.
+    let mut out = BytesMut::new();
+    let mut next = rx.recv().await;
+    while let Some(req) = next.take() {
         // KIP-219: a throttled connection is muted until its deadline.
         let until = *deadline.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(until) = until {
+        if let Some(until) = until.filter(|u| *u > Instant::now()) {
+            if flush(&mut wr, &mut out).await.is_err() {
+                break;
+            }
             tokio::time::sleep_until(until.into()).await;
         }
-        let Some((frame, throttle)) = process(&inner, node, conn, &mut state, req).await else {
+        let mut handling = std::pin::pin!(process(&inner, node, conn, &mut state, req));
+        let handled = match std::future::poll_fn(|cx| Poll::Ready(handling.as_mut().poll(cx))).await
+        {
+            Poll::Ready(handled) => handled,
+            Poll::Pending => {
+                // The request waits (a delay fault): earlier answers go out first.
+                if flush(&mut wr, &mut out).await.is_err() {
+                    break;
+                }
+                handling.await
+            }
+        };
+        let Some((frame, throttle)) = handled else {
+            let _ = flush(&mut wr, &mut out).await;
             break;
         };
         if let Some((ms, delay_first)) = throttle {
-            let until = crate::apis::now() + apis::ms(ms);
             if delay_first {
+                // Before KIP-219 the answer itself is held back.
+                if flush(&mut wr, &mut out).await.is_err() {
+                    break;
+                }
                 tokio::time::sleep(apis::ms(ms)).await;
             } else {
+                let until = crate::apis::now() + apis::ms(ms);
                 let mut d = deadline.lock().unwrap_or_else(|e| e.into_inner());
                 *d = Some(d.map_or(until, |old| old.max(until)));
             }
         }
-        if let Some(frame) = frame
-            && wr.write_all(&frame).await.is_err()
-        {
-            break;
+        if let Some(frame) = frame {
+            out.extend_from_slice(&frame);
         }
+        next = match rx.try_recv() {
+            Ok(req) if out.len() < COALESCE => Some(req),
+            queued => {
+                if flush(&mut wr, &mut out).await.is_err() {
+                    break;
+                }
+                match queued {
+                    Ok(req) => Some(req),
+                    Err(_) => rx.recv().await,
+                }
+            }
+        };
     }
     let _ = wr.shutdown().await;
     tracing::debug!(node, conn, "connection closed");
+}
+
+/// Writes the answers gathered in `out` (if any) and empties it.
+async fn flush<W: AsyncWrite + Unpin>(wr: &mut W, out: &mut BytesMut) -> std::io::Result<()> {
+    if out.is_empty() {
+        return Ok(());
+    }
+    let written = wr.write_all(out).await;
+    out.clear();
+    written
 }
 
 /// Handles one request: `None` closes the connection; otherwise the frame to send (if any)
