@@ -153,7 +153,8 @@ fn run_one(broker: &Broker) -> Result<StepReport> {
             let bin = tansu::ensure_installed()?;
             let running = tansu::start(&bin)?;
             let addr = running.bootstrap();
-            let result = run_scenarios(broker, &[("KLAMM_TANSU_BOOTSTRAP", &addr)]);
+            let result = run_scenarios(broker, &[("KLAMM_TANSU_BOOTSTRAP", &addr)])
+                .and_then(|report| with_net_interop(report, &addr));
             running.stop();
             result
         }
@@ -169,6 +170,41 @@ fn run_one(broker: &Broker) -> Result<StepReport> {
             }
         },
     }
+}
+
+/// klamm-net's own interop test against tansu (`net/tests/tansu.rs`: ApiVersions,
+/// CreateTopics, Metadata, Produce), ignored by plain `cargo test` because it needs the broker
+/// this step started; its outcome joins the scenario report.
+fn with_net_interop(mut report: StepReport, addr: &str) -> Result<StepReport> {
+    let pb = ui::spinner("klamm-net against tansu");
+    let mut cmd = workspace::cargo();
+    cmd.args(["test", "--workspace", "--test", "tansu", "--", "--ignored"])
+        .env("KLAMM_TANSU_BOOTSTRAP", addr);
+    ui::say(
+        &pb,
+        &format!("--> KLAMM_TANSU_BOOTSTRAP={addr} {}", ui::describe(&cmd)),
+    );
+    let out = ui::run_streaming(&pb, cmd)?;
+    pb.finish_and_clear();
+    report.tests.passed += out.tests.passed;
+    report.tests.failed += out.tests.failed;
+    report.detail = format!(
+        "{}; klamm-net interop: {} passed, {} failed",
+        report.detail, out.tests.passed, out.tests.failed
+    );
+    if !out.success || out.tests.passed == 0 {
+        let why = if out.success {
+            "klamm-net's tansu test did not run".to_string()
+        } else {
+            "klamm-net's tansu test failed: rerun with `cargo xtask integration --broker tansu`"
+                .to_string()
+        };
+        report.status = match report.status {
+            Status::Failed(earlier) => Status::Failed(format!("{earlier}; {why}")),
+            _ => Status::Failed(why),
+        };
+    }
+    Ok(report)
 }
 
 fn skipped(broker: &Broker, why: String) -> StepReport {
