@@ -48,6 +48,7 @@ pub struct ConnectionConfig {
     pub(crate) max_response_size: usize,
     pub(crate) reconnect_backoff: Duration,
     pub(crate) reconnect_backoff_max: Duration,
+    pub(crate) connections_max_idle: Duration,
     pub(crate) sasl: Option<SaslConfig>,
     pub(crate) tls: Option<TlsConfig>,
 }
@@ -62,6 +63,7 @@ impl Default for ConnectionConfig {
             max_response_size: klamm_protocol::frame::DEFAULT_MAX_FRAME_SIZE,
             reconnect_backoff: Duration::from_millis(50),
             reconnect_backoff_max: Duration::from_secs(1),
+            connections_max_idle: Duration::from_secs(540),
             sasl: None,
             tls: None,
         }
@@ -103,6 +105,11 @@ impl ConnectionConfig {
     /// `reconnect.backoff.max.ms`.
     pub fn reconnect_backoff_max(&self) -> Duration {
         self.reconnect_backoff_max
+    }
+    /// `connections.max.idle.ms`: a pooled connection with nothing in flight for this long
+    /// is closed (and opened again on the next request).
+    pub fn connections_max_idle(&self) -> Duration {
+        self.connections_max_idle
     }
     /// SASL settings, if any.
     pub fn sasl(&self) -> Option<&SaslConfig> {
@@ -152,6 +159,12 @@ impl ConnectionConfigBuilder {
         self.config.reconnect_backoff_max = max;
         self
     }
+    /// `connections.max.idle.ms` (default 9 minutes, Java's): the cluster's pool closes a
+    /// connection with nothing in flight for this long; the next request opens a new one.
+    pub fn connections_max_idle(mut self, idle: Duration) -> Self {
+        self.config.connections_max_idle = idle;
+        self
+    }
     /// Authenticate with SASL.
     pub fn sasl(mut self, sasl: SaslConfig) -> Self {
         self.config.sasl = Some(sasl);
@@ -187,6 +200,12 @@ impl ConnectionConfigBuilder {
         if c.connect_timeout.is_zero() {
             return Err(ConfigError::invalid(
                 "socket.connection.setup.timeout.ms",
+                "must be positive",
+            ));
+        }
+        if c.connections_max_idle.is_zero() {
+            return Err(ConfigError::invalid(
+                "connections.max.idle.ms",
                 "must be positive",
             ));
         }

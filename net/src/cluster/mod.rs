@@ -10,6 +10,7 @@ mod service;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock, Weak};
+use std::time::Duration;
 
 use futures::FutureExt;
 use futures::future::{BoxFuture, Shared};
@@ -100,6 +101,7 @@ impl Cluster {
         let cluster = Cluster { inner };
         cluster.refresh_metadata().await?;
         tokio::spawn(periodic_refresh(Arc::downgrade(&cluster.inner)));
+        tokio::spawn(close_idle_connections(Arc::downgrade(&cluster.inner)));
         Ok(cluster)
     }
 
@@ -501,6 +503,31 @@ fn install(
         "metadata refreshed"
     );
     next
+}
+
+/// Closes pooled connections idle for `connections.max.idle.ms` (checked about ten times per
+/// period, at least every 30 s) until the cluster is closed or dropped.
+async fn close_idle_connections(weak: Weak<Inner>) {
+    let Some(max_idle) = weak
+        .upgrade()
+        .map(|i| i.cfg.connection.connections_max_idle())
+    else {
+        return;
+    };
+    let every = (max_idle / 10).clamp(Duration::from_millis(10), Duration::from_secs(30));
+    loop {
+        tokio::time::sleep(every).await;
+        let Some(inner) = weak.upgrade() else {
+            return;
+        };
+        if inner.closed.is_cancelled() {
+            return;
+        }
+        let entries: Vec<Arc<BrokerEntry>> = lock(&inner.brokers).values().cloned().collect();
+        for entry in entries {
+            entry.close_if_idle(max_idle);
+        }
+    }
 }
 
 /// Refreshes metadata every `metadata.max.age.ms` until the cluster is closed or dropped.

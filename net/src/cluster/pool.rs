@@ -156,6 +156,26 @@ impl BrokerEntry {
         BrokerService::new(self.node_id, conn, &self.throttle, config.request_timeout)
     }
 
+    /// Closes the connection if it has had nothing in flight for `max_idle`
+    /// (`connections.max.idle.ms`); the next request opens a new one at once, without the
+    /// metadata refresh a broken connection brings. Returns whether it closed one.
+    pub(crate) fn close_if_idle(&self, max_idle: std::time::Duration) -> bool {
+        let mut st = self.state();
+        let State::Connected(c) = &*st else {
+            return false;
+        };
+        if c.is_closed() || c.idle_for() < max_idle {
+            return false;
+        }
+        tracing::debug!(node = self.node_id, idle = ?c.idle_for(), "closing idle connection");
+        c.close();
+        *st = State::Idle {
+            failures: 0,
+            retry_at: Instant::now(),
+        };
+        true
+    }
+
     /// Closes the connection and the throttle gate (waking its waiters).
     pub(crate) fn close(&self) {
         self.throttle.handle().close();

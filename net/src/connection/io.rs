@@ -73,6 +73,10 @@ pub(crate) struct Shared {
     pub(crate) throttle: Option<ThrottleHandle>,
     /// One permit per request in flight; closed with the connection.
     pub(crate) semaphore: Arc<Semaphore>,
+    /// When the connection was opened; `last_request` counts from it.
+    opened: tokio::time::Instant,
+    /// Milliseconds from `opened` to the last request handed to the writer.
+    last_request: std::sync::atomic::AtomicU64,
 }
 
 impl Shared {
@@ -88,7 +92,28 @@ impl Shared {
             writer_done: CancellationToken::new(),
             throttle,
             semaphore: Arc::new(Semaphore::new(max_in_flight)),
+            opened: tokio::time::Instant::now(),
+            last_request: std::sync::atomic::AtomicU64::new(0),
         })
+    }
+
+    /// Notes that a request is being sent now.
+    pub(crate) fn note_request(&self) {
+        let ms = u64::try_from(self.opened.elapsed().as_millis()).unwrap_or(u64::MAX);
+        self.last_request
+            .store(ms, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// How long nothing has been in flight: zero while a request waits for its answer,
+    /// otherwise the time since the last request was sent.
+    pub(crate) fn idle_for(&self) -> std::time::Duration {
+        if self.in_flight() > 0 {
+            return std::time::Duration::ZERO;
+        }
+        let last = self.last_request.load(std::sync::atomic::Ordering::Relaxed);
+        self.opened
+            .elapsed()
+            .saturating_sub(std::time::Duration::from_millis(last))
     }
 
     fn lock(&self) -> MutexGuard<'_, Queue> {

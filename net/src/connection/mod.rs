@@ -213,6 +213,7 @@ impl BrokerConnection {
         if let Some(e) = self.shared.closed() {
             return Err(e);
         }
+        self.shared.note_request();
         let header = RequestHeader::new(R::API_KEY, version, 0, self.client_id.clone());
         let mut frame = BytesMut::new();
         encode_request_frame(&mut frame, &header, req, version)?;
@@ -249,6 +250,12 @@ impl BrokerConnection {
     /// Requests written and waiting for their response.
     pub fn in_flight(&self) -> usize {
         self.shared.in_flight()
+    }
+
+    /// How long the connection has had nothing in flight (zero while a request waits for
+    /// its answer): what `connections.max.idle.ms` is compared with.
+    pub fn idle_for(&self) -> std::time::Duration {
+        self.shared.idle_for()
     }
 }
 
