@@ -7,6 +7,19 @@ use crate::state::batch::{control_type, data_batch};
 use crate::state::groups::CommittedOffset;
 use crate::state::test_support::{cluster, with_producer};
 
+/// A TxnOffsetCommit of offset `o` for partition "t"-0.
+fn off(o: i64) -> Vec<(String, i32, CommittedOffset)> {
+    vec![(
+        "t".to_string(),
+        0,
+        CommittedOffset {
+            offset: o,
+            leader_epoch: -1,
+            metadata: None,
+        },
+    )]
+}
+
 fn tp(p: i32) -> (String, i32) {
     ("t".to_string(), p)
 }
@@ -128,17 +141,6 @@ fn timed_out_transactions_are_aborted_and_the_producer_fenced() {
 #[test]
 fn transactional_offsets_become_visible_on_commit_only() {
     let (mut s, now, pid, e) = with_producer(2, Duration::ZERO);
-    let off = |o| {
-        vec![(
-            "t".to_string(),
-            0,
-            CommittedOffset {
-                offset: o,
-                leader_epoch: -1,
-                metadata: None,
-            },
-        )]
-    };
     assert_eq!(
         s.txn_offset_commit("x", pid, e, "g", off(5)),
         codes::INVALID_TXN_STATE
@@ -160,17 +162,6 @@ fn transactional_offsets_become_visible_on_commit_only() {
 fn pending_offsets_are_counted_per_transaction_until_each_completes() {
     let now = Instant::now();
     let mut s = cluster(2, Duration::ZERO);
-    let off = |o| {
-        vec![(
-            "t".to_string(),
-            0,
-            CommittedOffset {
-                offset: o,
-                leader_epoch: -1,
-                metadata: None,
-            },
-        )]
-    };
     let mut producers = Vec::new();
     for id in ["x", "y"] {
         let (pid, e) = s.init_producer_id(Some(id), 60_000, None, now, 0).unwrap();
