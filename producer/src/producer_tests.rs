@@ -23,15 +23,6 @@ fn producer(cluster: &Arc<FakeCluster>, b: ProducerConfigBuilder) -> Producer {
     Producer::with_transport(b.build().unwrap(), cluster.clone())
 }
 
-fn seed() -> u64 {
-    let seed = std::env::var("KLAMM_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(rand::random);
-    eprintln!("KLAMM_SEED={seed}");
-    seed
-}
-
 /// `tasks` tasks each send `per_task` keyed records "task-seq"; returns once all are acked.
 async fn produce_keyed(p: &Producer, tasks: std::ops::Range<usize>, per_task: usize) {
     let mut handles = Vec::new();
@@ -102,7 +93,7 @@ async fn keyed_records_arrive_once_in_order() {
 async fn exactly_once_in_order_under_random_faults() {
     let cluster = FakeCluster::new(3, &[("t", 6)]);
     cluster.random_faults(
-        seed(),
+        crate::fake::seed(),
         vec![
             Fault::DropAfterApply,
             Fault::MoveLeaders,
@@ -130,7 +121,7 @@ async fn exactly_once_in_order_under_random_faults() {
 async fn exactly_once_in_order_under_sequence_faults() {
     let cluster = FakeCluster::new(3, &[("t", 6)]);
     cluster.random_faults(
-        seed(),
+        crate::fake::seed(),
         vec![
             Fault::LoseProducerState,
             Fault::Code(ErrorCode::OutOfOrderSequenceNumber),

@@ -24,15 +24,6 @@ fn config() -> ProducerConfigBuilder {
         .linger(Duration::from_millis(5))
 }
 
-fn seed() -> u64 {
-    let seed = std::env::var("KLAMM_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(rand::random);
-    eprintln!("KLAMM_SEED={seed}");
-    seed
-}
-
 /// A value of `len` bytes that starts with "key:seq:" and does not compress much.
 fn value(key: usize, seq: usize, len: usize) -> Vec<u8> {
     let mut v = format!("{key}:{seq}:").into_bytes();
@@ -114,7 +105,7 @@ async fn splitting_keeps_order_and_sequences_under_faults() {
     let cluster = FakeCluster::new(3, &[("t", PARTITIONS)]);
     cluster.max_batch_bytes(Some(3_000));
     cluster.random_faults(
-        seed(),
+        crate::fake::seed(),
         vec![
             Fault::DropAfterApply,
             Fault::MoveLeaders,

@@ -6,9 +6,8 @@ mod common;
 
 use std::collections::BTreeMap;
 
-use common::{Client, another_broker, batch, broker_addr, produce_code};
+use common::{Client, another_broker, batch, broker_addr, init_idempotent, produce_code};
 use klamm_protocol::ApiKey;
-use klamm_protocol::messages::InitProducerIdRequest;
 use klamm_testkit::requests::produce as produce_req;
 use klamm_testkit::{Cluster, Fault, FaultAction, codes};
 
@@ -23,18 +22,7 @@ async fn sequence_and_leadership_errors_are_counted_per_api_and_broker() {
     let leader = cluster.leader("t", 0).unwrap();
     let (other, other_addr) = another_broker(&cluster, leader);
     let mut c = Client::connect(broker_addr(&cluster, leader)).await;
-    let init = c
-        .call(
-            &InitProducerIdRequest {
-                transactional_id: None,
-                transaction_timeout_ms: 60_000,
-                producer_id: -1,
-                producer_epoch: -1,
-                ..Default::default()
-            },
-            4,
-        )
-        .await;
+    let init = c.call(&init_idempotent(), 4).await;
     assert_eq!(init.error_code, codes::NONE);
     let (pid, epoch) = (init.producer_id, init.producer_epoch);
     assert!(
@@ -100,18 +88,7 @@ async fn sequence_and_leadership_errors_are_counted_per_api_and_broker() {
         )
         .times(1),
     );
-    let r = c
-        .call(
-            &InitProducerIdRequest {
-                transactional_id: None,
-                transaction_timeout_ms: 60_000,
-                producer_id: -1,
-                producer_epoch: -1,
-                ..Default::default()
-            },
-            4,
-        )
-        .await;
+    let r = c.call(&init_idempotent(), 4).await;
     assert_eq!(r.error_code, codes::COORDINATOR_NOT_AVAILABLE);
     assert_eq!(
         cluster.error_count(ApiKey::InitProducerId, codes::COORDINATOR_NOT_AVAILABLE),

@@ -215,6 +215,14 @@ pub fn init(txn: &str) -> InitProducerIdRequest {
     }
 }
 
+/// InitProducerId of an idempotent (non-transactional) producer, a new one.
+pub fn init_idempotent() -> InitProducerIdRequest {
+    InitProducerIdRequest {
+        transactional_id: None,
+        ..init("")
+    }
+}
+
 /// EndTxn of `txn`'s transaction: commit or abort.
 pub fn end(txn: &str, pid: i64, epoch: i16, commit: bool) -> EndTxnRequest {
     EndTxnRequest {
