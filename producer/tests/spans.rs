@@ -1,19 +1,14 @@
-//! Observability: the spans the producer opens. In a test binary of its own: tracing caches
-//! each callsite's interest process-wide, so spans created on other test threads before this
-//! test's subscriber exists could hide them from it.
+//! Observability: the spans the producer opens. In a test binary of its own (see
+//! `traced/mod.rs`).
+
+mod traced;
 
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
-
-use klamm_producer::{Producer, ProducerRecord};
-use klamm_testkit::Cluster;
 
 /// The sender task runs in a span naming the client (and transactional) id, and every Produce
 /// request gets a span of its own (DESIGN.md, observability).
 #[test]
 fn the_sender_and_each_produce_request_have_spans() {
-    use tracing_subscriber::layer::SubscriberExt;
-
     #[derive(Clone, Default)]
     struct Names(Arc<Mutex<Vec<String>>>);
     impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Names {
@@ -30,36 +25,8 @@ fn the_sender_and_each_produce_request_have_spans() {
         }
     }
     let names = Names::default();
-    let subscriber = tracing_subscriber::registry()
-        .with(names.clone())
-        .with(tracing_subscriber::filter::LevelFilter::DEBUG);
-    let _guard = tracing::subscriber::set_default(subscriber);
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(async {
-        let cluster = Cluster::builder()
-            .brokers(1)
-            .topic("t", 1)
-            .start()
-            .await
-            .expect("testkit starts");
-        let p = Producer::builder()
-            .bootstrap([cluster.bootstrap()])
-            .linger(Duration::from_millis(1))
-            .build()
-            .await
-            .unwrap();
-        let f = p
-            .send(ProducerRecord::new("t").partition(0).value("v"))
-            .await
-            .unwrap();
-        tokio::time::timeout(Duration::from_secs(5), f)
-            .await
-            .unwrap()
-            .unwrap();
-        p.close(Duration::from_secs(5)).await.unwrap();
+    traced::on_testkit_traced(names.clone(), |builder| async move {
+        traced::send_one_and_close(builder.build().await.unwrap()).await;
     });
     let names = names.0.lock().unwrap().clone();
     assert!(
