@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 #![forbid(unsafe_code)]
 
+pub mod answers;
 pub mod api;
 pub mod codec;
 pub mod error;

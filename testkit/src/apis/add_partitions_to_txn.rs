@@ -1,6 +1,7 @@
 //! AddPartitionsToTxn: adds partitions to the ongoing transaction (v0-3, from clients), or
 //! adds/verifies them for many transactions at once (v4+, KIP-890's broker form).
 
+use klamm_protocol::answers::add_partitions_results;
 use klamm_protocol::messages::add_partitions_to_txn::request::AddPartitionsToTxnTopic;
 use klamm_protocol::messages::add_partitions_to_txn::response::{
     AddPartitionsToTxnPartitionResult, AddPartitionsToTxnResult, AddPartitionsToTxnTopicResult,
@@ -40,10 +41,6 @@ fn results(codes: Vec<((String, i32), i16)>) -> Vec<AddPartitionsToTxnTopicResul
     out
 }
 
-fn same_code(topics: &[AddPartitionsToTxnTopic], code: i16) -> Vec<AddPartitionsToTxnTopicResult> {
-    results(flatten(topics).into_iter().map(|tp| (tp, code)).collect())
-}
-
 /// Adds (or with `verify_only` checks) one transaction's partitions.
 fn one(
     ctx: &Ctx<'_>,
@@ -55,7 +52,7 @@ fn one(
 ) -> Vec<AddPartitionsToTxnTopicResult> {
     let mut state = ctx.inner.state();
     if state.coordinator(1, txn_id) != ctx.node {
-        return same_code(topics, codes::NOT_COORDINATOR);
+        return add_partitions_results(topics, codes::NOT_COORDINATOR);
     }
     let parts = flatten(topics);
     let codes = if verify_only {
@@ -136,7 +133,10 @@ impl Api for AddPartitionsToTxn {
     fn error(ctx: &Ctx<'_>, req: &Self::Req, code: i16) -> Self::Resp {
         if ctx.version <= 3 {
             return AddPartitionsToTxnResponse {
-                results_by_topic_v3_and_below: same_code(&req.v3_and_below_topics, code),
+                results_by_topic_v3_and_below: add_partitions_results(
+                    &req.v3_and_below_topics,
+                    code,
+                ),
                 ..AddPartitionsToTxnResponse::default()
             };
         }
@@ -147,7 +147,7 @@ impl Api for AddPartitionsToTxn {
                 .iter()
                 .map(|t| AddPartitionsToTxnResult {
                     transactional_id: t.transactional_id.clone(),
-                    topic_results: same_code(&t.topics, code),
+                    topic_results: add_partitions_results(&t.topics, code),
                     ..AddPartitionsToTxnResult::default()
                 })
                 .collect(),

@@ -1,9 +1,7 @@
 //! TxnOffsetCommit: offsets committed inside a transaction, visible in OffsetFetch once the
 //! transaction commits, dropped if it aborts.
 
-use klamm_protocol::messages::txn_offset_commit::response::{
-    TxnOffsetCommitResponsePartition, TxnOffsetCommitResponseTopic,
-};
+use klamm_protocol::answers::txn_offset_commit_answer;
 use klamm_protocol::messages::{TxnOffsetCommitRequest, TxnOffsetCommitResponse};
 
 use super::{Api, Ctx};
@@ -58,26 +56,7 @@ impl Api for TxnOffsetCommit {
     }
 
     fn error(_ctx: &Ctx<'_>, req: &Self::Req, code: i16) -> Self::Resp {
-        TxnOffsetCommitResponse {
-            topics: req
-                .topics
-                .iter()
-                .map(|t| TxnOffsetCommitResponseTopic {
-                    name: t.name.clone(),
-                    partitions: t
-                        .partitions
-                        .iter()
-                        .map(|p| TxnOffsetCommitResponsePartition {
-                            partition_index: p.partition_index,
-                            error_code: code,
-                            ..TxnOffsetCommitResponsePartition::default()
-                        })
-                        .collect(),
-                    ..TxnOffsetCommitResponseTopic::default()
-                })
-                .collect(),
-            ..TxnOffsetCommitResponse::default()
-        }
+        txn_offset_commit_answer(req, code)
     }
 
     fn set_throttle(resp: &mut Self::Resp, ms: i32) {

@@ -5,19 +5,14 @@
 use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::sync::Mutex;
 
+use klamm_protocol::answers::{add_partitions_results, txn_offset_commit_answer};
 use klamm_protocol::api::ApiKey;
 use klamm_protocol::error_code::ErrorCode;
-use klamm_protocol::messages::add_partitions_to_txn::response::{
-    AddPartitionsToTxnPartitionResult, AddPartitionsToTxnTopicResult,
-};
 use klamm_protocol::messages::find_coordinator::response::Coordinator;
-use klamm_protocol::messages::txn_offset_commit::response::{
-    TxnOffsetCommitResponsePartition, TxnOffsetCommitResponseTopic,
-};
 use klamm_protocol::messages::{
     AddOffsetsToTxnResponse, AddPartitionsToTxnRequest, AddPartitionsToTxnResponse, EndTxnResponse,
     FindCoordinatorResponse, InitProducerIdResponse, RequestBody, ResponseBody,
-    TxnOffsetCommitRequest, TxnOffsetCommitResponse,
+    TxnOffsetCommitRequest,
 };
 
 use super::{CoordinatorTransport, Target, TransportError};
@@ -359,47 +354,15 @@ fn error_response(api: ApiKey, code: ErrorCode, req: &RequestBody) -> ResponseBo
 /// AddPartitionsToTxn's (v3 and below) answer to `r`: `code` for every partition.
 fn add_partitions_response(r: &AddPartitionsToTxnRequest, code: ErrorCode) -> ResponseBody {
     ResponseBody::AddPartitionsToTxn(AddPartitionsToTxnResponse {
-        results_by_topic_v3_and_below: r
-            .v3_and_below_topics
-            .iter()
-            .map(|t| AddPartitionsToTxnTopicResult {
-                name: t.name.clone(),
-                results_by_partition: t
-                    .partitions
-                    .iter()
-                    .map(|&p| AddPartitionsToTxnPartitionResult {
-                        partition_index: p,
-                        partition_error_code: code.as_i16(),
-                        ..Default::default()
-                    })
-                    .collect(),
-                ..Default::default()
-            })
-            .collect(),
+        results_by_topic_v3_and_below: add_partitions_results(
+            &r.v3_and_below_topics,
+            code.as_i16(),
+        ),
         ..Default::default()
     })
 }
 
 /// TxnOffsetCommit's answer to `r`: `code` for every partition.
 fn txn_offset_commit_response(r: &TxnOffsetCommitRequest, code: ErrorCode) -> ResponseBody {
-    ResponseBody::TxnOffsetCommit(TxnOffsetCommitResponse {
-        topics: r
-            .topics
-            .iter()
-            .map(|t| TxnOffsetCommitResponseTopic {
-                name: t.name.clone(),
-                partitions: t
-                    .partitions
-                    .iter()
-                    .map(|p| TxnOffsetCommitResponsePartition {
-                        partition_index: p.partition_index,
-                        error_code: code.as_i16(),
-                        ..Default::default()
-                    })
-                    .collect(),
-                ..Default::default()
-            })
-            .collect(),
-        ..Default::default()
-    })
+    ResponseBody::TxnOffsetCommit(txn_offset_commit_answer(r, code.as_i16()))
 }
