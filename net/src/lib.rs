@@ -6,6 +6,7 @@ pub mod cluster;
 pub mod config;
 pub mod connection;
 pub mod error;
+pub mod read;
 pub mod sasl;
 pub mod throttle;
 

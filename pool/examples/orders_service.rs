@@ -41,8 +41,6 @@ type Pool = TransactionalPool<TxnProducerFactory>;
 
 #[path = "orders_service/drive.rs"]
 mod drive;
-#[path = "orders_service/read_committed.rs"]
-mod read_committed;
 
 struct Args {
     bootstrap: String,

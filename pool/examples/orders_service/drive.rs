@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressStyle};
+use klamm_net::read::{Isolation, read_topic};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::Pool;
@@ -142,8 +143,8 @@ pub async fn run(
         .await?;
     let deadline = Instant::now() + Duration::from_secs(10);
     let (orders, audit) = loop {
-        let orders = crate::read_committed::keys(&cluster, "orders").await?;
-        let audit = crate::read_committed::keys(&cluster, "audit").await?;
+        let orders = committed_keys(&cluster, "orders").await?;
+        let audit = committed_keys(&cluster, "audit").await?;
         let count = |keys: &[bytes::Bytes]| {
             keys.iter()
                 .filter(|k| k.starts_with(format!("{run_id}-").as_bytes()))
@@ -241,4 +242,18 @@ pub async fn run(
         }
     );
     Ok(report)
+}
+
+/// The keys of every committed record of `topic`, over all partitions, as a `read_committed`
+/// consumer sees them (KIP-98: aborted transactions dropped, markers skipped).
+async fn committed_keys(
+    cluster: &klamm_net::Cluster,
+    topic: &str,
+) -> Result<Vec<bytes::Bytes>, klamm_net::read::ReadError> {
+    let partitions = read_topic(cluster, topic, Isolation::ReadCommitted).await?;
+    Ok(partitions
+        .into_iter()
+        .flatten()
+        .map(|r| r.key.unwrap_or_default())
+        .collect())
 }

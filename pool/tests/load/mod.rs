@@ -1,18 +1,16 @@
 //! Issue 8's load with records: concurrent clients, each request one transaction writing an
 //! order and an audit record through a pool of klamm-txn record producers that share one
 //! klamm-net cluster, against klamm-testkit; then the exactly-once check, read back the way a
-//! `read_committed` consumer reads (the orders service example's reader, reused here).
+//! `read_committed` consumer reads (klamm-net's reader, as the orders service example does).
 
 #![allow(dead_code)]
-
-#[path = "../../examples/orders_service/read_committed.rs"]
-pub mod read_committed;
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use klamm_net::read::{Isolation, read_topic};
 use klamm_pool::{
     CommitOutcome, KafkaTxnProducer, PoolError, PooledProducer, ProducerFactory, TransactionError,
     TransactionalPool, TxnProducerFactory,
@@ -256,12 +254,12 @@ pub async fn check(kit: &Cluster, load: Load, outcomes: &[Outcome]) -> Report {
         }
     }
     for (t, topic) in [ORDERS, AUDIT].into_iter().enumerate() {
-        let keys = read_committed::keys(&reader, topic)
+        let partitions = read_topic(&reader, topic, Isolation::ReadCommitted)
             .await
             .unwrap_or_else(|e| panic!("read_committed {topic}: {e}"));
-        report.visible += keys.len();
-        for k in keys {
-            match parse_key(&k, load) {
+        for r in partitions.into_iter().flatten() {
+            report.visible += 1;
+            match parse_key(&r.key.unwrap_or_default(), load) {
                 Some(idx) => counts[t][idx] += 1,
                 None => report.strangers += 1,
             }

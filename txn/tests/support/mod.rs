@@ -15,18 +15,18 @@ mod scenario;
 
 pub use scenario::*;
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
+use klamm_net::read::Isolation;
 use klamm_producer::delivery::{BatchCompleter, BatchOutcome};
 use klamm_producer::idempotence::{ProducerIdEpoch, TopicPartition};
 use klamm_producer::{CloseReason, DeliveryFuture, ProducerError, ProducerRecord};
 use klamm_protocol::error_code::ErrorCode;
-use klamm_protocol::messages::fetch::request::{FetchPartition, FetchTopic};
-use klamm_protocol::messages::{FetchRequest, ProduceRequest};
-use klamm_protocol::record::{BatchBuilder, Compression, Header, RecordBatches};
+use klamm_protocol::messages::ProduceRequest;
+use klamm_protocol::record::{BatchBuilder, Compression, Header};
 use klamm_testkit::requests;
 use klamm_txn::{
     ClusterTransport, ProducerBackend, TransactionManager, TransactionalProducer, TxnState,
@@ -326,89 +326,15 @@ pub async fn read_committed(
 ) -> Vec<Vec<Bytes>> {
     let mut out = Vec::new();
     for p in 0..partitions {
-        out.push(read_partition(cluster, topic, p).await);
+        let records = klamm_net::read::read_partition(cluster, topic, p, Isolation::ReadCommitted)
+            .await
+            .expect("read_committed");
+        out.push(
+            records
+                .into_iter()
+                .map(|r| r.value.unwrap_or_default())
+                .collect(),
+        );
     }
     out
-}
-
-async fn read_partition(cluster: &klamm_net::Cluster, topic: &str, partition: i32) -> Vec<Bytes> {
-    let mut values = Vec::new();
-    let mut offset = 0i64;
-    let mut aborted_pids: BTreeSet<i64> = BTreeSet::new();
-    loop {
-        let svc = cluster.leader(topic, partition).await.expect("leader");
-        let req = FetchRequest {
-            max_wait_ms: 0,
-            min_bytes: 0,
-            isolation_level: 1,
-            topics: vec![FetchTopic {
-                topic: topic.to_owned(),
-                partitions: vec![FetchPartition {
-                    partition,
-                    fetch_offset: offset,
-                    partition_max_bytes: 1 << 20,
-                    ..Default::default()
-                }],
-                ..Default::default()
-            }],
-            ..Default::default()
-        };
-        // topic names, not ids: Fetch v12 at most
-        let version = svc
-            .version_for::<FetchRequest>()
-            .expect("fetch version")
-            .min(12);
-        let resp = svc.connection().send_at(req, version).await.expect("fetch");
-        let pd = resp
-            .responses
-            .iter()
-            .flat_map(|t| t.partitions.iter())
-            .find(|d| d.partition_index == partition)
-            .expect("partition in fetch answer")
-            .clone();
-        assert_eq!(pd.error_code, 0, "fetch error");
-        let mut aborted: Vec<(i64, i64)> = pd
-            .aborted_transactions
-            .unwrap_or_default()
-            .iter()
-            .map(|a| (a.first_offset, a.producer_id))
-            .collect();
-        aborted.sort_unstable();
-        let mut aborted = aborted.into_iter().peekable();
-        let records = pd.records.unwrap_or_default();
-        if records.is_empty() {
-            break;
-        }
-        let before = offset;
-        for batch in RecordBatches::new(records) {
-            let batch = batch.expect("batch decodes");
-            while let Some(&(first, pid)) = aborted.peek() {
-                if first > batch.last_offset() {
-                    break;
-                }
-                aborted_pids.insert(pid);
-                aborted.next();
-            }
-            let next = batch.next_offset();
-            if batch.is_control() {
-                if let Some(m) = batch.end_txn_marker().expect("marker")
-                    && !m.is_commit()
-                {
-                    aborted_pids.remove(&batch.producer_id());
-                }
-            } else if !(batch.is_transactional() && aborted_pids.contains(&batch.producer_id())) {
-                for r in batch.records().expect("records") {
-                    let r = r.expect("record");
-                    if r.offset >= offset {
-                        values.push(r.value.unwrap_or_default());
-                    }
-                }
-            }
-            offset = offset.max(next);
-        }
-        if offset == before || offset >= pd.last_stable_offset {
-            break;
-        }
-    }
-    values
 }
