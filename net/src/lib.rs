@@ -10,7 +10,9 @@ pub mod read;
 pub mod sasl;
 pub mod throttle;
 
-pub use cluster::{BrokerService, Cluster, ClusterBuilder, CoordinatorType, Metadata};
+pub use cluster::{
+    BrokerService, Cluster, ClusterBuilder, CoordinatorType, Metadata, bootstrap_servers,
+};
 pub use config::{ConnectionConfig, ConnectionConfigBuilder, TlsConfig};
 pub use connection::{ApiVersions, BrokerConnection, KafkaRequest, Response, ResponseBody};
 pub use error::{ConfigError, Error};

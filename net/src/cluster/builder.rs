@@ -32,14 +32,7 @@ impl ClusterBuilder {
     /// Adds bootstrap brokers: `host:port`, several separated by commas
     /// (`bootstrap.servers`).
     pub fn bootstrap(mut self, servers: impl AsRef<str>) -> Self {
-        self.bootstrap.extend(
-            servers
-                .as_ref()
-                .split(',')
-                .map(str::trim)
-                .filter(|s| !s.is_empty())
-                .map(str::to_owned),
-        );
+        self.bootstrap.extend(bootstrap_servers(servers.as_ref()));
         self
     }
 
@@ -113,6 +106,23 @@ impl ClusterBuilder {
         self.validate()?;
         Cluster::start(self).await
     }
+}
+
+/// The `host:port` entries of a `bootstrap.servers` list: separated by commas, each trimmed,
+/// empty entries skipped (as the Java client reads the setting).
+///
+/// ```
+/// assert_eq!(
+///     klamm_net::bootstrap_servers(" a:9092,, b:9093 "),
+///     ["a:9092", "b:9093"]
+/// );
+/// ```
+pub fn bootstrap_servers(list: &str) -> Vec<String> {
+    list.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect()
 }
 
 #[cfg(test)]

@@ -20,7 +20,7 @@ use klamm_protocol::messages::metadata::request::MetadataRequestTopic;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-pub use builder::ClusterBuilder;
+pub use builder::{ClusterBuilder, bootstrap_servers};
 pub use coordinator::CoordinatorType;
 pub use metadata::{BrokerInfo, Metadata, PartitionMetadata, TopicMetadata};
 pub use service::{BrokerFuture, BrokerService};

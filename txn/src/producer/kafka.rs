@@ -63,14 +63,8 @@ impl TransactionalProducer<Producer, ClusterTransport> {
 impl TransactionalProducerBuilder {
     /// `bootstrap.servers`: `host:port`, several separated by commas.
     pub fn bootstrap(mut self, servers: impl AsRef<str>) -> Self {
-        self.bootstrap.extend(
-            servers
-                .as_ref()
-                .split(',')
-                .map(str::trim)
-                .filter(|s| !s.is_empty())
-                .map(str::to_owned),
-        );
+        self.bootstrap
+            .extend(klamm_net::bootstrap_servers(servers.as_ref()));
         self
     }
 
