@@ -129,10 +129,10 @@ fn bytes(vs: &[&str]) -> Vec<Bytes> {
         .collect()
 }
 
-#[tokio::test]
-async fn read_committed_drops_aborted_and_stops_at_the_open_transaction() {
+/// A testkit cluster of `brokers` with a one-partition topic, and a klamm-net cluster on it.
+async fn setup(brokers: i32) -> (klamm_testkit::Cluster, Cluster) {
     let kit = klamm_testkit::Cluster::builder()
-        .brokers(2)
+        .brokers(brokers)
         .topic(TOPIC, 1)
         .start()
         .await
@@ -142,6 +142,12 @@ async fn read_committed_drops_aborted_and_stops_at_the_open_transaction() {
         .connect()
         .await
         .expect("cluster");
+    (kit, cluster)
+}
+
+#[tokio::test]
+async fn read_committed_drops_aborted_and_stops_at_the_open_transaction() {
+    let (_kit, cluster) = setup(2).await;
 
     let mut a = Txn::init(&cluster, "reader-a").await;
     let mut b = Txn::init(&cluster, "reader-b").await;
@@ -191,16 +197,7 @@ async fn read_committed_drops_aborted_and_stops_at_the_open_transaction() {
 
 #[tokio::test]
 async fn reading_an_unknown_partition_is_an_error_not_a_panic() {
-    let kit = klamm_testkit::Cluster::builder()
-        .topic(TOPIC, 1)
-        .start()
-        .await
-        .expect("testkit");
-    let cluster = Cluster::builder()
-        .bootstrap(kit.bootstrap())
-        .connect()
-        .await
-        .expect("cluster");
+    let (_kit, cluster) = setup(1).await;
     let err = read_partition(&cluster, TOPIC, 7, Isolation::ReadCommitted)
         .await
         .expect_err("partition 7 does not exist");

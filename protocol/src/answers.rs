@@ -54,17 +54,15 @@ pub fn add_partitions_results(
 ) -> Vec<AddPartitionsToTxnTopicResult> {
     let mut out: Vec<AddPartitionsToTxnTopicResult> = Vec::new();
     for t in topics {
-        let at = match out.iter().position(|r| r.name == t.name) {
-            Some(at) => at,
-            None => {
-                out.push(AddPartitionsToTxnTopicResult {
-                    name: t.name.clone(),
-                    ..Default::default()
-                });
-                out.len() - 1
-            }
-        };
-        let results = &mut out[at].results_by_partition;
+        let results = &mut entry(
+            &mut out,
+            |r| r.name == t.name,
+            || AddPartitionsToTxnTopicResult {
+                name: t.name.clone(),
+                ..Default::default()
+            },
+        )
+        .results_by_partition;
         for &partition_index in &t.partitions {
             if !results.iter().any(|r| r.partition_index == partition_index) {
                 results.push(AddPartitionsToTxnPartitionResult {
@@ -86,17 +84,15 @@ pub fn txn_offset_commit_answer(
 ) -> TxnOffsetCommitResponse {
     let mut topics: Vec<TxnOffsetCommitResponseTopic> = Vec::new();
     for t in &request.topics {
-        let at = match topics.iter().position(|r| r.name == t.name) {
-            Some(at) => at,
-            None => {
-                topics.push(TxnOffsetCommitResponseTopic {
-                    name: t.name.clone(),
-                    ..Default::default()
-                });
-                topics.len() - 1
-            }
-        };
-        let partitions = &mut topics[at].partitions;
+        let partitions = &mut entry(
+            &mut topics,
+            |r| r.name == t.name,
+            || TxnOffsetCommitResponseTopic {
+                name: t.name.clone(),
+                ..Default::default()
+            },
+        )
+        .partitions;
         for p in &t.partitions {
             if !partitions
                 .iter()
@@ -114,6 +110,18 @@ pub fn txn_offset_commit_answer(
         topics,
         ..Default::default()
     }
+}
+
+/// The first item of `items` that `matches`, appended from `make` when there is none.
+fn entry<T>(items: &mut Vec<T>, matches: impl Fn(&T) -> bool, make: impl FnOnce() -> T) -> &mut T {
+    let at = match items.iter().position(matches) {
+        Some(at) => at,
+        None => {
+            items.push(make());
+            items.len() - 1
+        }
+    };
+    &mut items[at]
 }
 
 #[cfg(test)]
