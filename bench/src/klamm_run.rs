@@ -7,7 +7,7 @@ use bytes::Bytes;
 use klamm_producer::{Acks, Producer, ProducerRecord};
 
 use crate::run::{ProducerRun, RunResult};
-use crate::usage;
+use klamm_testkit::usage;
 
 /// The most records whose outcome the sending loop has not seen yet (2.4 MB of futures).
 const MAX_PENDING: usize = 100_000;

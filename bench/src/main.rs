@@ -14,7 +14,6 @@ mod broker;
 mod klamm_run;
 mod rdkafka_run;
 mod run;
-mod usage;
 
 use std::process::{Command, ExitCode};
 

@@ -10,7 +10,7 @@ use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, ThreadedProducer};
 
 use crate::run::{ProducerRun, RunResult};
-use crate::usage;
+use klamm_testkit::usage;
 
 #[derive(Default, Clone)]
 struct Counter {

@@ -8,7 +8,7 @@
 // criterion's macros generate undocumented items.
 #![allow(missing_docs)]
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use bytes::BytesMut;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
@@ -19,6 +19,7 @@ use klamm_protocol::ApiKey;
 use klamm_protocol::frame::{FrameDecoder, encode_request_frame};
 use klamm_protocol::header::RequestHeader;
 use klamm_protocol::messages::ApiVersionsRequest;
+use klamm_testkit::usage;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::runtime::Runtime;
 
@@ -66,15 +67,6 @@ async fn raw(addr: &str, n: usize) {
     w.expect("write");
 }
 
-/// Process CPU time (user + system) from /proc/self/stat, if available.
-fn cpu_time() -> Option<Duration> {
-    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
-    let after = stat.rsplit_once(')')?.1;
-    let f: Vec<&str> = after.split_whitespace().collect();
-    let ticks: u64 = f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?;
-    Some(Duration::from_millis(ticks * 10)) // USER_HZ is 100 on Linux
-}
-
 fn bench(c: &mut Criterion) {
     let rt = Runtime::new().expect("runtime");
     let (tk, conn) = rt.block_on(async {
@@ -119,7 +111,7 @@ fn bench(c: &mut Criterion) {
 
     let n = 50_000;
     for (name, run) in [("klamm_pipelined_256", 0), ("raw_socket_bound", 1)] {
-        let (cpu0, t0) = (cpu_time(), Instant::now());
+        let (cpu0, t0) = (usage::cpu_time(), Instant::now());
         rt.block_on(async {
             if run == 0 {
                 pipelined(&conn, n).await
@@ -128,7 +120,9 @@ fn bench(c: &mut Criterion) {
             }
         });
         let wall = t0.elapsed();
-        let cpu = cpu_time().zip(cpu0).map(|(a, b)| a.saturating_sub(b));
+        let cpu = usage::cpu_time()
+            .zip(cpu0)
+            .map(|(a, b)| a.saturating_sub(b));
         println!(
             "{name}: {:.0} requests/s, CPU {} per request (client + in-process broker)",
             n as f64 / wall.as_secs_f64(),

@@ -21,7 +21,7 @@ use klamm_pool::{
     FnFactory, KafkaTxnProducer, ProducerFactory, TransactionalPool, TxnProducerFactory,
 };
 use klamm_producer::ProducerRecord;
-use klamm_testkit::Cluster;
+use klamm_testkit::{Cluster, usage};
 use klamm_txn::{TransactionalProducer, TxnError};
 
 const CLIENTS: usize = 64;
@@ -36,6 +36,8 @@ type BoxError = Box<dyn std::error::Error + Send + Sync>;
 struct Run {
     transactions: u64,
     elapsed: Duration,
+    /// Process CPU time (client and in-process testkit together) over the run, if known.
+    cpu: Option<Duration>,
     /// Connections that carried a request.
     connections: usize,
     /// Most connections in use at once (each from its first to its last request).
@@ -46,6 +48,19 @@ impl Run {
     fn rate(&self) -> f64 {
         self.transactions as f64 / self.elapsed.as_secs_f64()
     }
+
+    /// CPU microseconds per transaction, broker included.
+    fn cpu_per_txn(&self) -> Option<f64> {
+        self.cpu
+            .map(|c| c.as_secs_f64() * 1e6 / self.transactions as f64)
+    }
+}
+
+/// CPU time used since `since` (from [`usage::cpu_time`]).
+fn cpu_since(since: Option<Duration>) -> Option<Duration> {
+    usage::cpu_time()
+        .zip(since)
+        .map(|(now, then)| now.saturating_sub(then))
 }
 
 /// Connections of `client_id` since `since`: how many, and the most in use at once.
@@ -146,6 +161,7 @@ async fn drive_pool<F: ProducerFactory<Producer = KafkaTxnProducer>>(
         .await?;
     let since = Instant::now();
     let start = Instant::now();
+    let cpu0 = usage::cpu_time();
     let mut tasks = Vec::new();
     for c in 0..CLIENTS {
         let pool = pool.clone();
@@ -163,11 +179,13 @@ async fn drive_pool<F: ProducerFactory<Producer = KafkaTxnProducer>>(
         t.await??;
     }
     let elapsed = start.elapsed();
+    let cpu = cpu_since(cpu0);
     let (connections, peak_open) = connections(kit, client_id, since);
     pool.close(Duration::from_secs(5)).await;
     Ok(Run {
         transactions: CLIENTS as u64 * per_client,
         elapsed,
+        cpu,
         connections,
         peak_open,
     })
@@ -198,6 +216,7 @@ async fn per_request(bootstrap: &str, id: String, c: usize, i: u64) -> Result<()
 async fn run_anti_pattern(kit: &Cluster, per_client: u64) -> Result<Run, BoxError> {
     let since = Instant::now();
     let start = Instant::now();
+    let cpu0 = usage::cpu_time();
     let seq = Arc::new(AtomicU64::new(0));
     let nonce = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -220,10 +239,12 @@ async fn run_anti_pattern(kit: &Cluster, per_client: u64) -> Result<Run, BoxErro
         t.await??;
     }
     let elapsed = start.elapsed();
+    let cpu = cpu_since(cpu0);
     let (connections, peak_open) = connections(kit, ANTI_CLIENT, since);
     Ok(Run {
         transactions: CLIENTS as u64 * per_client,
         elapsed,
+        cpu,
         connections,
         peak_open,
     })
@@ -261,16 +282,19 @@ fn main() -> Result<(), BoxError> {
              clients, 1 record per transaction, klamm-testkit with 3 brokers"
         );
         println!(
-            "{:<34} {:>12} {:>10} {:>12} {:>16}",
-            "", "transactions", "txn/s", "connections", "open at once"
+            "{:<34} {:>12} {:>10} {:>12} {:>12} {:>16}",
+            "", "transactions", "txn/s", "CPU/txn", "connections", "open at once"
         );
         for (name, r) in [
             ("pool of 8 (one shared cluster)", &pool),
             ("pool of 8 (a cluster each)", &unshared),
             ("producer per request", &anti),
         ] {
+            let cpu = r
+                .cpu_per_txn()
+                .map_or_else(|| "n/a".to_owned(), |us| format!("{us:.0} us"));
             println!(
-                "{name:<34} {:>12} {:>10.0} {:>12} {:>16}",
+                "{name:<34} {:>12} {:>10.0} {cpu:>12} {:>12} {:>16}",
                 r.transactions,
                 r.rate(),
                 r.connections,
@@ -281,6 +305,11 @@ fn main() -> Result<(), BoxError> {
             "ratio pool / per-request: {:.1}x (target 20x)",
             pool.rate() / anti.rate()
         );
+        // Both sides are CPU-bound here; the ratio of their CPU costs says how far apart they
+        // are independently of how many cores each managed to keep busy.
+        if let (Some(p), Some(a)) = (pool.cpu_per_txn(), anti.cpu_per_txn()) {
+            println!("CPU per transaction, per-request / pool: {:.1}x", a / p);
+        }
         Ok::<_, BoxError>(())
     })
 }

@@ -11,6 +11,7 @@ mod sasl;
 mod server;
 pub mod state;
 mod tls;
+pub mod usage;
 
 pub use cluster::{Cluster, ClusterBuilder, CoordinatorKind, DEFAULT_MAX_FRAME};
 pub use control::{

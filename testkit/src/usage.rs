@@ -1,5 +1,7 @@
-//! What a benchmark child process used: CPU time and peak resident memory, read from Linux's
-//! `/proc/self` (so no unsafe FFI is needed).
+//! What this process used so far: CPU time and peak resident memory, read from Linux's
+//! `/proc/self` (so no unsafe FFI is needed). For benchmarks, which report CPU per operation
+//! next to their rates (the in-process broker's share included); `None` where `/proc` is not
+//! available.
 
 use std::time::Duration;
 
