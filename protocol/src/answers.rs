@@ -3,35 +3,6 @@
 //! A broker that refuses a whole request (not the coordinator, a fenced epoch, a concurrent
 //! transaction) still answers per partition, naming each partition the request named, in the
 //! request's order. Brokers, fakes and tests all need these; they are written once here.
-//!
-//! ```
-//! use klamm_protocol::answers::{add_partitions_results, txn_offset_commit_answer};
-//! use klamm_protocol::messages::TxnOffsetCommitRequest;
-//! use klamm_protocol::messages::add_partitions_to_txn::request::AddPartitionsToTxnTopic;
-//! use klamm_protocol::messages::txn_offset_commit::request::{
-//!     TxnOffsetCommitRequestPartition, TxnOffsetCommitRequestTopic,
-//! };
-//!
-//! let topics = vec![AddPartitionsToTxnTopic {
-//!     name: "orders".into(),
-//!     partitions: vec![0, 2],
-//!     ..Default::default()
-//! }];
-//! let results = add_partitions_results(&topics, 16); // NOT_COORDINATOR
-//! assert_eq!(results[0].results_by_partition[1].partition_index, 2);
-//! assert_eq!(results[0].results_by_partition[1].partition_error_code, 16);
-//!
-//! let request = TxnOffsetCommitRequest {
-//!     topics: vec![TxnOffsetCommitRequestTopic {
-//!         name: "orders".into(),
-//!         partitions: vec![TxnOffsetCommitRequestPartition { partition_index: 1, ..Default::default() }],
-//!         ..Default::default()
-//!     }],
-//!     ..Default::default()
-//! };
-//! let answer = txn_offset_commit_answer(&request, 51); // CONCURRENT_TRANSACTIONS
-//! assert_eq!(answer.topics[0].partitions[0].error_code, 51);
-//! ```
 
 use crate::messages::TxnOffsetCommitRequest;
 use crate::messages::TxnOffsetCommitResponse;
@@ -48,6 +19,20 @@ use crate::messages::txn_offset_commit::response::{
 ///
 /// Each topic and partition appears once, in the order the request first names it: Kafka
 /// builds the answer from a map keyed by partition, so a repeated entry is answered once.
+///
+/// ```
+/// use klamm_protocol::answers::add_partitions_results;
+/// use klamm_protocol::messages::add_partitions_to_txn::request::AddPartitionsToTxnTopic;
+///
+/// let topics = vec![AddPartitionsToTxnTopic {
+///     name: "orders".into(),
+///     partitions: vec![0, 2],
+///     ..Default::default()
+/// }];
+/// let results = add_partitions_results(&topics, 16); // NOT_COORDINATOR
+/// assert_eq!(results[0].results_by_partition[1].partition_index, 2);
+/// assert_eq!(results[0].results_by_partition[1].partition_error_code, 16);
+/// ```
 pub fn add_partitions_results(
     topics: &[AddPartitionsToTxnTopic],
     error_code: i16,
@@ -78,6 +63,25 @@ pub fn add_partitions_results(
 
 /// TxnOffsetCommit's answer to `request`: `error_code` for every partition, each topic and
 /// partition once, in the order the request first names it (as [`add_partitions_results`]).
+///
+/// ```
+/// use klamm_protocol::answers::txn_offset_commit_answer;
+/// use klamm_protocol::messages::TxnOffsetCommitRequest;
+/// use klamm_protocol::messages::txn_offset_commit::request::{
+///     TxnOffsetCommitRequestPartition, TxnOffsetCommitRequestTopic,
+/// };
+///
+/// let request = TxnOffsetCommitRequest {
+///     topics: vec![TxnOffsetCommitRequestTopic {
+///         name: "orders".into(),
+///         partitions: vec![TxnOffsetCommitRequestPartition { partition_index: 1, ..Default::default() }],
+///         ..Default::default()
+///     }],
+///     ..Default::default()
+/// };
+/// let answer = txn_offset_commit_answer(&request, 51); // CONCURRENT_TRANSACTIONS
+/// assert_eq!(answer.topics[0].partitions[0].error_code, 51);
+/// ```
 pub fn txn_offset_commit_answer(
     request: &TxnOffsetCommitRequest,
     error_code: i16,
