@@ -2,6 +2,7 @@
 #![forbid(unsafe_code)]
 
 pub mod backoff;
+mod close_signal;
 pub mod cluster;
 pub mod config;
 pub mod connection;

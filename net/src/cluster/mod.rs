@@ -12,13 +12,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock, Weak};
 use std::time::Duration;
 
+use crate::close_signal::CloseSignal;
 use futures::FutureExt;
 use futures::future::{BoxFuture, Shared};
 use klamm_protocol::error_code::ErrorCode;
 use klamm_protocol::messages::MetadataRequest;
 use klamm_protocol::messages::metadata::request::MetadataRequestTopic;
 use tokio::time::Instant;
-use tokio_util::sync::CancellationToken;
 
 pub use builder::{ClusterBuilder, bootstrap_servers};
 pub use coordinator::CoordinatorType;
@@ -50,7 +50,7 @@ struct Inner {
     brokers: Mutex<HashMap<i32, Arc<BrokerEntry>>>,
     refreshing: Mutex<Option<Refresh>>,
     coordinators: Mutex<HashMap<(CoordinatorType, String), i32>>,
-    closed: CancellationToken,
+    closed: CloseSignal,
     refreshes: AtomicU64,
 }
 
@@ -95,7 +95,7 @@ impl Cluster {
             brokers: Mutex::new(HashMap::new()),
             refreshing: Mutex::new(None),
             coordinators: Mutex::new(HashMap::new()),
-            closed: CancellationToken::new(),
+            closed: CloseSignal::default(),
             refreshes: AtomicU64::new(0),
         });
         let cluster = Cluster { inner };
@@ -203,7 +203,7 @@ impl Cluster {
 
     /// The service of broker `node_id`, connecting (with backoff after failures) if needed.
     pub async fn broker(&self, node_id: i32) -> Result<BrokerService, Error> {
-        if self.inner.closed.is_cancelled() {
+        if self.inner.closed.is_closed() {
             return Err(Error::Closed);
         }
         let entry = match self.entry(node_id) {
@@ -228,7 +228,7 @@ impl Cluster {
     /// (never waiting, never connecting) otherwise. For callers that must not suspend, such
     /// as a task writing requests in a fixed order; [`broker`](Self::broker) connects.
     pub fn connected_broker(&self, node_id: i32) -> Option<BrokerService> {
-        if self.inner.closed.is_cancelled() {
+        if self.inner.closed.is_closed() {
             return None;
         }
         let entry = lock(&self.inner.brokers).get(&node_id)?.clone();
@@ -333,7 +333,7 @@ impl Cluster {
     /// Closes every connection and throttle gate (waking throttled waiters at once with a
     /// "closed" error) and stops background refreshes.
     pub fn close(&self) {
-        self.inner.closed.cancel();
+        self.inner.closed.close();
         for e in lock(&self.inner.brokers).values() {
             e.close();
         }
@@ -341,7 +341,7 @@ impl Cluster {
 
     /// Whether [`close`](Self::close) was called.
     pub fn is_closed(&self) -> bool {
-        self.inner.closed.is_cancelled()
+        self.inner.closed.is_closed()
     }
 
     fn entry(&self, node_id: i32) -> Option<Arc<BrokerEntry>> {
@@ -363,7 +363,7 @@ fn ensure_entry(inner: &Inner, node_id: i32, addr: &str) -> Arc<BrokerEntry> {
         .entry(node_id)
         .or_insert_with(|| BrokerEntry::new(node_id, addr.to_owned()));
     e.set_addr(addr);
-    if inner.closed.is_cancelled() {
+    if inner.closed.is_closed() {
         e.close();
     }
     e.clone()
@@ -396,7 +396,7 @@ fn candidates(inner: &Inner) -> Vec<i32> {
 
 /// One metadata round trip: known brokers first, then the bootstrap list.
 async fn refresh(inner: &Arc<Inner>) -> Result<Arc<Metadata>, Error> {
-    if inner.closed.is_cancelled() {
+    if inner.closed.is_closed() {
         return Err(Error::Closed);
     }
     let (topics, forgotten) = {
@@ -520,7 +520,7 @@ async fn close_idle_connections(weak: Weak<Inner>) {
         let Some(inner) = weak.upgrade() else {
             return;
         };
-        if inner.closed.is_cancelled() {
+        if inner.closed.is_closed() {
             return;
         }
         let entries: Vec<Arc<BrokerEntry>> = lock(&inner.brokers).values().cloned().collect();
@@ -541,7 +541,7 @@ async fn periodic_refresh(weak: Weak<Inner>) {
                 .unwrap_or_else(|p| p.into_inner())
                 .clone();
             (
-                inner.closed.clone(),
+                inner.closed.token().clone(),
                 meta.fetched_at + inner.cfg.metadata_max_age,
             )
         };

@@ -42,9 +42,11 @@ impl Deadline {
         }
     }
 
-    /// The current deadline if it is still in the future at `now`.
-    pub(crate) fn pending_at(&self, now: Instant) -> Option<Instant> {
-        self.get().filter(|d| *d > now)
+    /// The current deadline if it is still in the future. Reads the clock only when a
+    /// deadline was ever set: a connection that was never throttled (nearly all of them)
+    /// pays one atomic load per request.
+    pub(crate) fn pending(&self) -> Option<Instant> {
+        self.get().filter(|d| *d > Instant::now())
     }
 }
 
@@ -72,10 +74,13 @@ mod tests {
     async fn past_deadline_is_not_pending() {
         let d = Deadline::new();
         let start = Instant::now();
+        assert_eq!(d.pending(), None, "never set");
         d.raise(start + Duration::from_millis(5));
-        assert!(d.pending_at(start).is_some());
-        tokio::time::advance(Duration::from_millis(5)).await;
-        assert_eq!(d.pending_at(Instant::now()), None);
+        assert_eq!(d.pending(), Some(start + Duration::from_millis(5)));
+        tokio::time::advance(Duration::from_millis(4)).await;
+        assert!(d.pending().is_some());
+        tokio::time::advance(Duration::from_millis(1)).await;
+        assert_eq!(d.pending(), None);
     }
 
     #[test]

@@ -6,7 +6,6 @@ use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 
 use pin_project_lite::pin_project;
-use tokio::time::Instant;
 
 use super::handle::Shared;
 use super::kip219::ThrottleTime;
@@ -41,11 +40,8 @@ where
         let this = self.project();
         let out = ready!(this.inner.poll(cx));
         if let Ok(resp) = &out {
-            this.shared.observe(
-                resp.throttle_time_ms(),
-                resp.throttled_by_broker(),
-                Instant::now(),
-            );
+            this.shared
+                .observe(resp.throttle_time_ms(), resp.throttled_by_broker());
         }
         Poll::Ready(out)
     }

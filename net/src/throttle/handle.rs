@@ -4,15 +4,16 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::time::Instant;
-use tokio_util::sync::CancellationToken;
 
 use super::deadline::Deadline;
 use super::metrics::{Counters, ThrottleMetrics};
+use crate::close_signal::CloseSignal;
 
 #[derive(Debug)]
 pub(crate) struct Shared {
     pub(crate) deadline: Deadline,
-    pub(crate) closed: CancellationToken,
+    /// Closed by [`ThrottleHandle::close`]; checked on every request, awaited by waiters.
+    pub(crate) closed: CloseSignal,
     pub(crate) counters: Counters,
     pub(crate) label: Arc<str>,
 }
@@ -21,14 +22,15 @@ impl Shared {
     pub(crate) fn new(label: Arc<str>) -> Arc<Self> {
         Arc::new(Shared {
             deadline: Deadline::new(),
-            closed: CancellationToken::new(),
+            closed: CloseSignal::default(),
             counters: Counters::default(),
             label,
         })
     }
 
-    /// Applies one response's throttle time, received at `now`.
-    pub(crate) fn observe(&self, throttle_ms: Option<i32>, broker_delayed: bool, now: Instant) {
+    /// Applies one response's throttle time, received now (the clock is read only for a
+    /// throttle that moves the deadline).
+    pub(crate) fn observe(&self, throttle_ms: Option<i32>, broker_delayed: bool) {
         let Some(ms) = throttle_ms else { return };
         // A negative value is a broker bug; treat it as "not throttled".
         let ms = u32::try_from(ms).unwrap_or(0);
@@ -44,7 +46,7 @@ impl Shared {
             );
             return;
         }
-        let until = now + Duration::from_millis(u64::from(ms));
+        let until = Instant::now() + Duration::from_millis(u64::from(ms));
         let moved = self.deadline.raise(until);
         tracing::info!(
             connection = %self.label,
@@ -69,20 +71,19 @@ impl ThrottleHandle {
     /// with [`ThrottleError::Closed`](super::ThrottleError::Closed), and so does every later
     /// caller. Idempotent.
     pub fn close(&self) {
-        if !self.shared.closed.is_cancelled() {
+        if self.shared.closed.close() {
             tracing::debug!(connection = %self.shared.label, "throttle gate closed");
         }
-        self.shared.closed.cancel();
     }
 
     /// Whether [`close`](Self::close) was called.
     pub fn is_closed(&self) -> bool {
-        self.shared.closed.is_cancelled()
+        self.shared.closed.is_closed()
     }
 
     /// The deadline before which no request is sent, if it is still in the future.
     pub fn deadline(&self) -> Option<Instant> {
-        self.shared.deadline.pending_at(Instant::now())
+        self.shared.deadline.pending()
     }
 
     /// How long a new request would wait now.
@@ -102,8 +103,7 @@ impl ThrottleHandle {
     /// Records a response's `throttle_time_ms` as if it had passed through the layer: updates
     /// the metrics and, unless `broker_delayed`, raises the deadline to now + `throttle_ms`.
     pub fn observe(&self, throttle_ms: i32, broker_delayed: bool) {
-        self.shared
-            .observe(Some(throttle_ms), broker_delayed, Instant::now());
+        self.shared.observe(Some(throttle_ms), broker_delayed);
     }
 
     /// A snapshot of this connection's throttle metrics.

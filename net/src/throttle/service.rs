@@ -60,10 +60,10 @@ impl<S> ThrottleService<S> {
     /// Polls until the deadline has passed (`Ready(Ok)`) or the gate is closed (`Ready(Err)`).
     fn poll_deadline(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), ThrottleError>> {
         loop {
-            if self.shared.closed.is_cancelled() {
+            if self.shared.closed.is_closed() {
                 return Poll::Ready(Err(ThrottleError::Closed));
             }
-            let Some(deadline) = self.shared.deadline.pending_at(Instant::now()) else {
+            let Some(deadline) = self.shared.deadline.pending() else {
                 self.waiting = false;
                 return Poll::Ready(Ok(()));
             };
@@ -79,7 +79,7 @@ impl<S> ThrottleService<S> {
             let shared = &self.shared;
             let closed = self
                 .closed
-                .get_or_insert_with(|| Box::pin(shared.closed.clone().cancelled_owned()));
+                .get_or_insert_with(|| Box::pin(shared.closed.token().clone().cancelled_owned()));
             if closed.as_mut().poll(cx).is_ready() {
                 return Poll::Ready(Err(ThrottleError::Closed));
             }
@@ -108,7 +108,7 @@ impl<S: std::fmt::Debug> std::fmt::Debug for ThrottleService<S> {
             .field("inner", &self.inner)
             .field("connection", &self.shared.label)
             .field("deadline", &self.shared.deadline.get())
-            .field("closed", &self.shared.closed.is_cancelled())
+            .field("closed", &self.shared.closed.is_closed())
             .finish()
     }
 }
@@ -130,9 +130,7 @@ where
             // While we waited for the inner service (a free in-flight slot, typically), a
             // response may have brought a throttle: check again before saying ready. The inner
             // reservation is kept while waiting.
-            if self.shared.closed.is_cancelled()
-                || self.shared.deadline.pending_at(Instant::now()).is_some()
-            {
+            if self.shared.closed.is_closed() || self.shared.deadline.pending().is_some() {
                 continue;
             }
             return Poll::Ready(Ok(()));
