@@ -42,6 +42,15 @@ impl Isolation {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ReadError {
+    /// The topic's metadata could not be read.
+    #[error("reading {topic}: no metadata: {source}")]
+    Metadata {
+        /// The topic read.
+        topic: String,
+        /// What went wrong.
+        #[source]
+        source: Error,
+    },
     /// Finding the leader or the Fetch round trip failed.
     #[error("reading {topic}-{partition}: {source}")]
     Net {
@@ -87,6 +96,10 @@ pub enum ReadError {
 /// Bytes asked for per Fetch of one partition.
 const PARTITION_MAX_BYTES: i32 = 4 << 20;
 
+/// How many answers meaning "your metadata is stale" (NOT_LEADER_OR_FOLLOWER after a leader
+/// move, ...) a read follows with a metadata refresh before it gives up.
+const STALE_METADATA_RETRIES: u32 = 5;
+
 /// The records of every partition of `topic`, partition by partition, each in offset order.
 pub async fn read_topic(
     cluster: &Cluster,
@@ -96,9 +109,8 @@ pub async fn read_topic(
     let meta = cluster
         .topic(topic)
         .await
-        .map_err(|source| ReadError::Net {
+        .map_err(|source| ReadError::Metadata {
             topic: topic.to_owned(),
-            partition: -1,
             source,
         })?;
     let mut out = Vec::with_capacity(meta.partitions.len());
@@ -110,6 +122,7 @@ pub async fn read_topic(
 
 /// The records of `topic`/`partition` from offset 0 to the end of what the isolation level
 /// shows (the high watermark, or the last stable offset for read_committed), in offset order.
+/// A leader that moves during the read is followed (metadata refreshed, the Fetch sent again).
 pub async fn read_partition(
     cluster: &Cluster,
     topic: &str,
@@ -130,6 +143,7 @@ pub async fn read_partition(
     let mut offset = 0i64;
     // Producer ids whose transaction is aborted from the current position on.
     let mut aborted_pids: BTreeSet<i64> = BTreeSet::new();
+    let mut stale_answers = 0;
     loop {
         let svc = cluster.leader(topic, partition).await.map_err(net)?;
         let request = FetchRequest {
@@ -160,10 +174,17 @@ pub async fn read_partition(
             partition,
         })?;
         if data.error_code != 0 {
+            let code = ErrorCode::from_i16(data.error_code);
+            if stale_answers < STALE_METADATA_RETRIES && cluster.on_error(code) {
+                // The leader moved (or similar): ask again where it is now.
+                stale_answers += 1;
+                cluster.refresh_metadata().await.map_err(net)?;
+                continue;
+            }
             return Err(ReadError::Broker {
                 topic: topic.to_owned(),
                 partition,
-                code: ErrorCode::from_i16(data.error_code),
+                code,
             });
         }
         let mut aborted: Vec<(i64, i64)> = data

@@ -204,3 +204,29 @@ async fn reading_an_unknown_partition_is_an_error_not_a_panic() {
     assert!(err.to_string().contains("t-7"), "{err}");
     cluster.close();
 }
+
+#[tokio::test]
+async fn a_leader_that_moved_is_followed() {
+    let (kit, cluster) = setup(2).await;
+    let plain = requests::batch(&["x", "y"], None, false).expect("batch");
+    produce_ok(&cluster, requests::produce(TOPIC, 0, -1, plain)).await;
+    // The cluster handle knows the leader; the testkit moves it.
+    let before = kit.leader(TOPIC, 0).expect("leader");
+    let after = 1 - before;
+    kit.move_leader(TOPIC, 0, after).expect("move");
+    let refreshes = cluster.metadata_refreshes();
+    let got = read_partition(&cluster, TOPIC, 0, Isolation::ReadCommitted)
+        .await
+        .expect("read after the move");
+    assert_eq!(values(&got), bytes(&["x", "y"]));
+    assert!(
+        cluster.metadata_refreshes() > refreshes,
+        "the NOT_LEADER_OR_FOLLOWER answer was followed by a refresh"
+    );
+    assert!(
+        kit.error_counts_on(klamm_protocol::ApiKey::Fetch, before)
+            .contains_key(&klamm_testkit::codes::NOT_LEADER_OR_FOLLOWER),
+        "the old leader refused the first Fetch"
+    );
+    cluster.close();
+}
