@@ -18,15 +18,6 @@ use tower::{Layer, Service, ServiceExt};
 /// time so that they do not slow each other down.
 static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
-fn seed() -> u64 {
-    let seed = std::env::var("KLAMM_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(rand::random);
-    eprintln!("KLAMM_SEED={seed}");
-    seed
-}
-
 /// One caller's request: wait for readiness, send, record what it saw.
 async fn send(svc: &mut ThrottleService<MockBroker>, log: &Log, req: Req) -> Result<(), MockError> {
     let start = log.ready_start();
@@ -87,7 +78,7 @@ async fn many_tasks_scenario(
 
 #[tokio::test(flavor = "current_thread", start_paused = true)]
 async fn a_many_tasks_never_send_before_the_deadline_paused() {
-    let report = many_tasks_scenario(16, 40, seed(), true).await;
+    let report = many_tasks_scenario(16, 40, klamm_testkit::seed(), true).await;
     assert!(report.gated_calls > 0);
     // On the paused clock timers fire exactly: nobody waits past the deadline at all.
     assert_eq!(report.max_overshoot, Duration::ZERO, "{report:?}");
@@ -96,7 +87,7 @@ async fn a_many_tasks_never_send_before_the_deadline_paused() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_many_tasks_never_send_before_the_deadline_real_time() {
     let _serial = SERIAL.lock().await;
-    let report = many_tasks_scenario(16, 15, seed(), false).await;
+    let report = many_tasks_scenario(16, 15, klamm_testkit::seed(), false).await;
     assert!(report.gated_calls > 0);
     assert!(
         report.max_overshoot <= Duration::from_millis(20),

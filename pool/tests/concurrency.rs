@@ -31,11 +31,7 @@ enum Outcome {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn many_tasks_exactly_once_with_faults() {
-    let seed: u64 = std::env::var("KLAMM_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0x5EED);
-    println!("KLAMM_SEED={seed}");
+    let seed = klamm_testkit::seed_or(0x5EED);
     let cluster = FakeCluster::new();
     let pool = TransactionalPool::builder()
         .factory(cluster.factory())

@@ -378,14 +378,3 @@ impl Transport for FakeCluster {
 
     fn close(&self) {}
 }
-
-/// The seed of a randomised fault schedule: `KLAMM_SEED` when set (to replay a failure),
-/// random otherwise; printed so that a failing run can be replayed.
-pub(crate) fn seed() -> u64 {
-    let seed = std::env::var("KLAMM_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(rand::random);
-    eprintln!("KLAMM_SEED={seed}");
-    seed
-}

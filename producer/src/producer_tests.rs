@@ -93,7 +93,7 @@ async fn keyed_records_arrive_once_in_order() {
 async fn exactly_once_in_order_under_random_faults() {
     let cluster = FakeCluster::new(3, &[("t", 6)]);
     cluster.random_faults(
-        crate::fake::seed(),
+        klamm_testkit::seed(),
         vec![
             Fault::DropAfterApply,
             Fault::MoveLeaders,
@@ -121,7 +121,7 @@ async fn exactly_once_in_order_under_random_faults() {
 async fn exactly_once_in_order_under_sequence_faults() {
     let cluster = FakeCluster::new(3, &[("t", 6)]);
     cluster.random_faults(
-        crate::fake::seed(),
+        klamm_testkit::seed(),
         vec![
             Fault::LoseProducerState,
             Fault::Code(ErrorCode::OutOfOrderSequenceNumber),

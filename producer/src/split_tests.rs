@@ -105,7 +105,7 @@ async fn splitting_keeps_order_and_sequences_under_faults() {
     let cluster = FakeCluster::new(3, &[("t", PARTITIONS)]);
     cluster.max_batch_bytes(Some(3_000));
     cluster.random_faults(
-        crate::fake::seed(),
+        klamm_testkit::seed(),
         vec![
             Fault::DropAfterApply,
             Fault::MoveLeaders,

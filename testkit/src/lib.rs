@@ -6,6 +6,7 @@ mod cluster;
 pub mod codes;
 mod control;
 mod error;
+mod replay;
 pub mod requests;
 mod sasl;
 mod server;
@@ -18,4 +19,5 @@ pub use control::{
     Arrival, Fault, FaultAction, FaultId, InjectedCounts, MAX_ARRIVALS, ThrottleEvent,
 };
 pub use error::TestkitError;
+pub use replay::{seed, seed_or};
 pub use sasl::{Mechanism, SaslConfig};

@@ -482,10 +482,13 @@ fn install(
 ) -> Arc<Metadata> {
     let mut slot = inner.metadata.write().unwrap_or_else(|p| p.into_inner());
     let mut next = slot.merge(resp);
-    for name in forgotten {
-        // Unless it was asked for again while the request was out.
-        if !lock(&inner.interest).contains(name) {
-            next.topics.remove(name);
+    if !forgotten.is_empty() {
+        let interest = lock(&inner.interest);
+        for name in forgotten {
+            // Unless it was asked for again while the request was out.
+            if !interest.contains(name) {
+                next.topics.remove(name);
+            }
         }
     }
     let next = Arc::new(next);
