@@ -4,11 +4,17 @@
 //! process) in the same run.
 //!
 //! Both sides are klamm-txn's record-producing `TransactionalProducer` on klamm-producer. The
-//! pool's producers share one klamm-net cluster (`TxnProducerFactory`); each per-request
-//! producer connects its own; a third row shows the pool with a cluster per producer. Each
-//! side runs on its own fresh testkit cluster. Prints transactions/s, the ratio, and the
-//! connections each side opened (total, and the most open at once, from the testkit's arrival
-//! log).
+//! pool's producers share one klamm-net cluster (`TxnProducerFactory`), each on its own
+//! connections (the default); each per-request producer connects its own. Two more rows show
+//! the pool with its producers sharing one connection per broker, and with a cluster per
+//! producer. Each side runs on its own fresh testkit cluster. Prints transactions/s, CPU per
+//! transaction, the ratio, and the connections each side opened (total, and the most open at
+//! once, from the testkit's arrival log).
+//!
+//! A second, shorter table runs the pool (both ways) and the anti-pattern against a testkit
+//! that holds every write that Kafka makes wait on replication or the transaction log
+//! (Produce, EndTxn, InitProducerId, AddPartitionsToTxn) for about a millisecond, with the
+//! connection muted as Kafka mutes it: what changes when the broker is not instant.
 //!
 //! `cargo bench -p klamm-pool` (`-- --quick` for a short run); `cargo xtask bench pool`.
 
@@ -21,7 +27,8 @@ use klamm_pool::{
     FnFactory, KafkaTxnProducer, ProducerFactory, TransactionalPool, TxnProducerFactory,
 };
 use klamm_producer::ProducerRecord;
-use klamm_testkit::{Cluster, usage};
+use klamm_protocol::ApiKey;
+use klamm_testkit::{Cluster, Fault, FaultAction, usage};
 use klamm_txn::{TransactionalProducer, TxnError};
 
 const CLIENTS: usize = 64;
@@ -30,6 +37,10 @@ const TOPIC: &str = "bench";
 const POOL_CLIENT: &str = "bench-pool";
 const ANTI_CLIENT: &str = "bench-per-request";
 const UNSHARED_CLIENT: &str = "bench-pool-unshared";
+const SHARED_CLIENT: &str = "bench-pool-shared";
+/// How long the broker holds a write in the second table (tokio's timer rounds it up to its
+/// next millisecond tick).
+const BROKER_LATENCY: Duration = Duration::from_millis(1);
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -100,20 +111,25 @@ fn record(c: usize, i: u64) -> ProducerRecord {
         .value("order")
 }
 
-async fn run_pool(kit: &Cluster, per_client: u64) -> Result<Run, BoxError> {
+/// The pool on one [`TxnProducerFactory`] cluster: each producer on its own connections, or
+/// all sharing one per broker (`shared`; their connections then get room for every producer's
+/// five requests in flight).
+async fn run_pool(kit: &Cluster, per_client: u64, shared: bool) -> Result<Run, BoxError> {
     let bootstrap = kit.bootstrap();
+    let client_id = if shared { SHARED_CLIENT } else { POOL_CLIENT };
     let conn = klamm_net::ConnectionConfig::builder()
-        .client_id(POOL_CLIENT)
-        .max_in_flight(POOL_SIZE * 5)
+        .client_id(client_id)
+        .max_in_flight(if shared { POOL_SIZE * 5 } else { 5 })
         .build()?;
     let factory = TxnProducerFactory::connect(move |b| {
         b.bootstrap(&bootstrap)
             .connection(conn.clone())
-            .producer(|p| p.client_id(POOL_CLIENT).linger(Duration::ZERO))
+            .producer(|p| p.client_id(client_id).linger(Duration::ZERO))
     })
-    .await?;
+    .await?
+    .share_connections(shared);
     let cluster = factory.cluster().clone();
-    let run = drive_pool(kit, factory, "bench-pool", POOL_CLIENT, per_client).await;
+    let run = drive_pool(kit, factory, client_id, client_id, per_client).await;
     cluster.close();
     run
 }
@@ -258,14 +274,59 @@ async fn testkit() -> Result<Cluster, BoxError> {
         .await?)
 }
 
+/// A testkit that holds every replicated or transaction-log write for [`BROKER_LATENCY`].
+async fn slow_testkit() -> Result<Cluster, BoxError> {
+    let kit = testkit().await?;
+    for api in [
+        ApiKey::Produce,
+        ApiKey::EndTxn,
+        ApiKey::InitProducerId,
+        ApiKey::AddPartitionsToTxn,
+    ] {
+        kit.inject(Fault::new(api, FaultAction::Delay(BROKER_LATENCY)));
+    }
+    Ok(kit)
+}
+
+fn print_table(rows: &[(&str, &Run)]) {
+    println!(
+        "{:<38} {:>12} {:>10} {:>12} {:>12} {:>16}",
+        "", "transactions", "txn/s", "CPU/txn", "connections", "open at once"
+    );
+    for (name, r) in rows {
+        let cpu = r
+            .cpu_per_txn()
+            .map_or_else(|| "n/a".to_owned(), |us| format!("{us:.0} us"));
+        println!(
+            "{name:<38} {:>12} {:>10.0} {cpu:>12} {:>12} {:>16}",
+            r.transactions,
+            r.rate(),
+            r.connections,
+            r.peak_open
+        );
+    }
+}
+
+fn print_ratios(pool: &Run, anti: &Run, target: &str) {
+    println!(
+        "ratio pool / per-request: {:.1}x{target}",
+        pool.rate() / anti.rate()
+    );
+    // Both sides are CPU-bound on an instant broker; the ratio of their CPU costs says how far
+    // apart they are independently of how many cores each managed to keep busy.
+    if let (Some(p), Some(a)) = (pool.cpu_per_txn(), anti.cpu_per_txn()) {
+        println!("CPU per transaction, per-request / pool: {:.1}x", a / p);
+    }
+}
+
 fn main() -> Result<(), BoxError> {
     let quick = std::env::args().any(|a| a == "--quick");
     // `cargo test --benches` runs bench targets without `--bench`: keep that short.
     let smoke = !std::env::args().any(|a| a == "--bench");
-    let (pool_n, anti_n) = match (smoke, quick) {
-        (true, _) => (2, 1),
-        (false, true) => (100, 5),
-        (false, false) => (1_000, 25),
+    let (pool_n, anti_n, slow_n) = match (smoke, quick) {
+        (true, _) => (2, 1, 1),
+        (false, true) => (100, 5, 5),
+        (false, false) => (1_000, 25, 20),
     };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -275,41 +336,40 @@ fn main() -> Result<(), BoxError> {
         // on the coordinator (as in Kafka, until transactional.id.expiration.ms); the pool
         // must not pay for the anti-pattern's leftovers, nor the other way round.
         let anti = run_anti_pattern(&testkit().await?, anti_n).await?;
-        let pool = run_pool(&testkit().await?, pool_n).await?;
+        let pool = run_pool(&testkit().await?, pool_n, false).await?;
+        let shared = run_pool(&testkit().await?, pool_n, true).await?;
         let unshared = run_pool_unshared(&testkit().await?, pool_n).await?;
         println!(
             "pool of {POOL_SIZE} vs a transactional producer per request: {CLIENTS} concurrent \
              clients, 1 record per transaction, klamm-testkit with 3 brokers"
         );
-        println!(
-            "{:<34} {:>12} {:>10} {:>12} {:>12} {:>16}",
-            "", "transactions", "txn/s", "CPU/txn", "connections", "open at once"
-        );
-        for (name, r) in [
-            ("pool of 8 (one shared cluster)", &pool),
+        print_table(&[
+            ("pool of 8 (a connection each)", &pool),
+            ("pool of 8 (shared connections)", &shared),
             ("pool of 8 (a cluster each)", &unshared),
             ("producer per request", &anti),
-        ] {
-            let cpu = r
-                .cpu_per_txn()
-                .map_or_else(|| "n/a".to_owned(), |us| format!("{us:.0} us"));
-            println!(
-                "{name:<34} {:>12} {:>10.0} {cpu:>12} {:>12} {:>16}",
-                r.transactions,
-                r.rate(),
-                r.connections,
-                r.peak_open
-            );
-        }
+        ]);
+        print_ratios(&pool, &anti, " (target 20x)");
+
+        let slow_anti = run_anti_pattern(&slow_testkit().await?, slow_n).await?;
+        let slow_pool = run_pool(&slow_testkit().await?, slow_n, false).await?;
+        let slow_shared = run_pool(&slow_testkit().await?, slow_n, true).await?;
+        println!();
         println!(
-            "ratio pool / per-request: {:.1}x (target 20x)",
-            pool.rate() / anti.rate()
+            "the same against a broker that holds each write about {} ms (Produce, EndTxn, \
+             InitProducerId, AddPartitionsToTxn), the connection muted meanwhile as Kafka does",
+            BROKER_LATENCY.as_millis()
         );
-        // Both sides are CPU-bound here; the ratio of their CPU costs says how far apart they
-        // are independently of how many cores each managed to keep busy.
-        if let (Some(p), Some(a)) = (pool.cpu_per_txn(), anti.cpu_per_txn()) {
-            println!("CPU per transaction, per-request / pool: {:.1}x", a / p);
-        }
+        print_table(&[
+            ("pool of 8 (a connection each)", &slow_pool),
+            ("pool of 8 (shared connections)", &slow_shared),
+            ("producer per request", &slow_anti),
+        ]);
+        print_ratios(&slow_pool, &slow_anti, "");
+        println!(
+            "(a pool of {POOL_SIZE} has at most {POOL_SIZE} transactions in flight: once the broker's \
+             latency, not CPU, bounds a transaction, size the pool for clients x latency)"
+        );
         Ok::<_, BoxError>(())
     })
 }

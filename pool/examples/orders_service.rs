@@ -161,13 +161,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .init();
     let args = args().map_err(|e| format!("{e}\nusage: orders_service --bootstrap HOST:PORT [--listen ADDR] [--size N] [--prefix P]"))?;
     let bootstrap = args.bootstrap.clone();
-    // One connection per broker carries every producer's requests: room for each one's five.
-    let connection = klamm_net::ConnectionConfig::builder()
-        .max_in_flight(args.size * 5)
-        .build()?;
+    // One metadata cache for the pool; each producer on its own connection to each broker.
     let factory = TxnProducerFactory::connect(move |b| {
         b.bootstrap(&bootstrap)
-            .connection(connection.clone())
             .producer(|p| p.linger(Duration::from_millis(1)))
     })
     .await?;

@@ -1,6 +1,6 @@
 //! The pool over klamm-txn's coordinator-level transactional client, [`TxnDriver`], with
-//! every pooled client sharing one klamm-net [`Cluster`] (metadata cache and one connection
-//! per broker).
+//! every pooled client sharing one klamm-net [`Cluster`] (metadata and coordinator caches),
+//! each on its own connections by default.
 //!
 //! A `TxnDriver` runs the whole coordinator conversation (FindCoordinator, InitProducerId with
 //! fencing, AddPartitionsToTxn, AddOffsetsToTxn + TxnOffsetCommit, EndTxn with retries) but
@@ -18,6 +18,7 @@ use klamm_txn::{
     TxnState,
 };
 
+use crate::lanes::LaneAssigner;
 use crate::producer::{Health, PoolProducer, ProducerFactory};
 
 /// The pool's view of a klamm-txn state.
@@ -56,23 +57,39 @@ impl<T: CoordinatorTransport + 'static> PoolProducer for TxnDriver<T> {
         health_of(self.manager().state())
     }
 
-    /// A driver holds no connection of its own (they belong to the shared [`Cluster`]), so
-    /// there is nothing to release; the pool has already aborted an open transaction.
+    /// A driver's connections belong to the shared [`Cluster`] (its lane is kept for the
+    /// driver that replaces it under the same id), so there is nothing to release; the pool
+    /// has already aborted an open transaction.
     async fn close(&self, _timeout: Duration) {}
 }
 
-/// Creates [`TxnDriver`]s that all talk through one shared klamm-net [`Cluster`].
+/// Creates [`TxnDriver`]s that all talk through one shared klamm-net [`Cluster`], each on its
+/// own connections unless [`share_connections`](Self::share_connections) says otherwise (as
+/// [`TxnProducerFactory`](crate::TxnProducerFactory) does).
 #[derive(Debug, Clone)]
 pub struct DriverFactory {
     cluster: Cluster,
     template: TxnConfig,
+    lanes: LaneAssigner,
 }
 
 impl DriverFactory {
     /// A factory over `cluster`; every driver gets `template`'s settings with its own
     /// transactional id.
     pub fn new(cluster: Cluster, template: TxnConfig) -> Self {
-        DriverFactory { cluster, template }
+        DriverFactory {
+            cluster,
+            template,
+            lanes: LaneAssigner::default(),
+        }
+    }
+
+    /// Whether every driver shares one connection per broker (`true`) or each has its own
+    /// (`false`, the default): Kafka handles one request per connection at a time, so drivers
+    /// on one connection wait for each other's transaction log writes.
+    pub fn share_connections(mut self, shared: bool) -> Self {
+        self.lanes.share(shared);
+        self
     }
 
     /// Connects to `bootstrap` (klamm-net defaults) and uses klamm-txn's default settings.
@@ -100,7 +117,7 @@ impl ProducerFactory for DriverFactory {
         config.transactional_id = Arc::from(transactional_id);
         let driver = TxnDriver::new(
             Arc::new(TransactionManager::new(config)),
-            ClusterTransport::new(self.cluster.clone()),
+            ClusterTransport::new(self.lanes.cluster_for(&self.cluster, transactional_id)),
         );
         driver.init_transactions().await?;
         Ok(driver)

@@ -5,6 +5,7 @@ mod config;
 mod driver;
 mod error;
 mod guard;
+mod lanes;
 mod metrics;
 mod pool;
 mod producer;

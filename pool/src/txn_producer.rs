@@ -1,6 +1,7 @@
 //! The pool over klamm-txn's [`TransactionalProducer`]: [`TxnProducerFactory`], which builds
-//! every pooled record producer on one shared klamm-net [`Cluster`], and [`FnFactory`], a
-//! factory made of a closure (build the producer for an id and initialise it).
+//! every pooled record producer on one shared klamm-net [`Cluster`] (each on its own
+//! connections), and [`FnFactory`], a factory made of a closure (build the producer for an id
+//! and initialise it).
 
 use std::future::Future;
 use std::sync::Arc;
@@ -13,6 +14,7 @@ use klamm_txn::{ClusterTransport, CoordinatorTransport, TransactionalProducer, T
 use tracing::warn;
 
 use crate::driver::health_of;
+use crate::lanes::LaneAssigner;
 use crate::producer::{Health, PoolProducer, ProducerFactory};
 
 impl<B: ProducerBackend, T: CoordinatorTransport + 'static> PoolProducer
@@ -70,25 +72,26 @@ type Settings =
     dyn Fn(TransactionalProducerBuilder) -> TransactionalProducerBuilder + Send + Sync + 'static;
 
 /// Creates klamm-txn record producers ([`KafkaTxnProducer`]) that all run on **one** shared
-/// klamm-net [`Cluster`]: one metadata cache, one coordinator cache and one pipelined
-/// connection per broker for the whole pool, however many producers it holds. Each producer
-/// still has its own transaction manager (producer id, epoch, state), accumulator, sequence
-/// numbers and sender task (see the crate's design note).
+/// klamm-net [`Cluster`]: one metadata cache and one coordinator cache for the whole pool,
+/// however many producers it holds. Each producer has its own connection to each broker (a
+/// connection lane, [`Cluster::lane`]: Kafka handles one request per connection at a time, so
+/// producers sharing a connection would wait for each other's `acks=all` writes), its own
+/// transaction manager (producer id, epoch, state), accumulator, sequence numbers and sender
+/// task (see the crate's design note).
 ///
-/// The shared connections carry every producer's requests, so give them room: klamm-net's
+/// [`share_connections(true)`](Self::share_connections) puts every producer on one
+/// connection per broker instead; give those connections room then: klamm-net's
 /// `max_in_flight` (default 5) is a limit per connection, while each producer's sender keeps
-/// its own limit (klamm-producer's `max_in_flight`, 5 by default) per broker; set the
-/// connection's to the pool size times that (below: 8 x 5).
+/// its own limit (klamm-producer's `max_in_flight`, 5 by default) per broker, so set the
+/// connection's to the pool size times that.
 ///
 /// ```no_run
 /// # async fn f() -> Result<(), Box<dyn std::error::Error>> {
 /// use std::time::Duration;
 /// use klamm_pool::{TransactionalPool, TxnProducerFactory};
 ///
-/// let connection = klamm_net::ConnectionConfig::builder().max_in_flight(8 * 5).build()?;
-/// let factory = TxnProducerFactory::connect(move |b| {
+/// let factory = TxnProducerFactory::connect(|b| {
 ///     b.bootstrap("localhost:9092")
-///         .connection(connection.clone())
 ///         .producer(|p| p.linger(Duration::from_millis(1)))
 /// })
 /// .await?;
@@ -108,12 +111,14 @@ type Settings =
 pub struct TxnProducerFactory {
     cluster: Cluster,
     settings: Arc<Settings>,
+    lanes: LaneAssigner,
 }
 
 impl std::fmt::Debug for TxnProducerFactory {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("TxnProducerFactory")
             .field("cluster", &self.cluster)
+            .field("shared_connections", &self.lanes.is_shared())
             .finish_non_exhaustive()
     }
 }
@@ -134,6 +139,7 @@ impl TxnProducerFactory {
         Ok(TxnProducerFactory {
             cluster,
             settings: Arc::new(settings),
+            lanes: LaneAssigner::default(),
         })
     }
 
@@ -149,10 +155,20 @@ impl TxnProducerFactory {
         TxnProducerFactory {
             cluster,
             settings: Arc::new(settings),
+            lanes: LaneAssigner::default(),
         }
     }
 
-    /// The shared cluster. Closing a pooled producer leaves it open; close it after the pool.
+    /// Whether every producer shares one connection per broker (`true`: the fewest
+    /// connections, and each producer's requests wait behind the others' on the broker) or
+    /// each has its own (`false`, the default: at most `size x brokers` connections).
+    pub fn share_connections(mut self, shared: bool) -> Self {
+        self.lanes.share(shared);
+        self
+    }
+
+    /// The shared cluster (lane 0; the producers' lanes are views of it). Closing a pooled
+    /// producer leaves it open; close it after the pool.
     pub fn cluster(&self) -> &Cluster {
         &self.cluster
     }
@@ -164,7 +180,7 @@ impl ProducerFactory for TxnProducerFactory {
     async fn create(&self, transactional_id: &str) -> Result<KafkaTxnProducer, TxnError> {
         let producer = (self.settings)(TransactionalProducer::builder())
             .transactional_id(transactional_id)
-            .build_on(self.cluster.clone())?;
+            .build_on(self.lanes.cluster_for(&self.cluster, transactional_id))?;
         if let Err(e) = producer.init_transactions().await {
             // Stop its sender task; the shared cluster stays open.
             let _ = producer.close(Duration::ZERO).await;

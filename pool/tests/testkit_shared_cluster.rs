@@ -1,9 +1,12 @@
 //! Record producers share one klamm-net cluster: a pool of 8 klamm-txn record producers made by
-//! `TxnProducerFactory` opens one connection per broker (plus the bootstrap connection, which
-//! klamm-net closes after the first metadata answer), counted on klamm-testkit's arrival log,
-//! while each producer keeps its own producer id; a pool whose producers each connect their own
-//! cluster opens up to size x brokers. Replacing a fenced producer leaves the shared cluster
-//! to the others.
+//! `TxnProducerFactory` shares one metadata cache, each producer on its own connection to each
+//! broker (a klamm-net lane: Kafka handles one request per connection at a time, so producers
+//! on one connection would wait for each other), at most size x brokers connections, counted on
+//! klamm-testkit's arrival log; with `share_connections(true)` the pool opens one connection
+//! per broker (plus the bootstrap connection, which klamm-net closes after the first metadata
+//! answer). Each producer keeps its own producer id either way. A pool whose producers each
+//! connect their own cluster also opens up to size x brokers, and asks for metadata on each.
+//! Replacing a fenced producer leaves the shared cluster to the others.
 
 mod load;
 
@@ -33,10 +36,12 @@ fn connections_since(kit: &Cluster, client_id: &str, since: Instant) -> BTreeSet
         .collect()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_pool_of_eight_uses_one_connection_per_broker() {
+/// Runs `LOAD` on a pool of 8 (shared connections or not) and checks exactly-once and the
+/// producer ids; returns the pool's connections during the load, ever, and the Metadata
+/// requests it sent during the load.
+async fn run_pool_of_eight(shared: bool) -> (BTreeSet<u64>, BTreeSet<u64>, usize) {
     let kit = load::testkit().await;
-    let pool = load::record_pool(&kit, "shared", 8).await;
+    let pool = load::record_pool_sharing(&kit, "shared", 8, shared).await;
     let since = Instant::now();
     let outcomes = load::run(&pool, LOAD, Arc::new(AtomicU64::new(0))).await;
 
@@ -54,18 +59,12 @@ async fn a_pool_of_eight_uses_one_connection_per_broker() {
 
     let during = connections_since(&kit, POOL_CLIENT_ID, since);
     let ever = load::connections(&kit, Some(POOL_CLIENT_ID));
+    let metadata = metadata_requests_since(&kit, POOL_CLIENT_ID, since);
     println!(
-        "shared: {} connections during the load, {} ever",
+        "shared connections {shared}: {} connections during the load, {} ever, {metadata} \
+         Metadata requests during the load",
         during.len(),
         ever.len()
-    );
-    assert!(
-        !during.is_empty() && during.len() <= BROKERS as usize,
-        "one connection per broker at most while 8 producers run: {during:?}"
-    );
-    assert!(
-        ever.len() <= BROKERS as usize + 1,
-        "plus the bootstrap connection: {ever:?}"
     );
     assert_eq!(pool.close(Duration::from_secs(10)).await, 0);
     let report = load::check(&kit, LOAD, &outcomes).await;
@@ -73,6 +72,48 @@ async fn a_pool_of_eight_uses_one_connection_per_broker() {
     assert_eq!(
         report.committed,
         LOAD.total() - LOAD.total() / LOAD.fail_every
+    );
+    (during, ever, metadata)
+}
+
+/// Metadata requests of `client_id` at or after `since`.
+fn metadata_requests_since(kit: &Cluster, client_id: &str, since: Instant) -> usize {
+    kit.arrivals()
+        .iter()
+        .filter(|a| {
+            a.at >= since
+                && a.client_id.as_deref() == Some(client_id)
+                && a.api_key == klamm_protocol::ApiKey::Metadata.as_i16()
+        })
+        .count()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pool_of_eight_gives_each_producer_its_own_connections_on_one_cluster() {
+    let (during, ever, metadata) = run_pool_of_eight(false).await;
+    assert!(
+        during.len() > BROKERS as usize && during.len() <= 8 * BROKERS as usize,
+        "a connection per producer and broker at most, more than one per broker: {during:?}"
+    );
+    assert!(
+        ever.len() <= 8 * BROKERS as usize + 1,
+        "plus the bootstrap connection: {ever:?}"
+    );
+    // One cache: the topics are looked up as they are first used, not once per producer
+    // (a cluster per producer asks two each, 16 in all).
+    assert!(metadata < 8, "{metadata} Metadata requests during the load");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pool_of_eight_sharing_connections_uses_one_per_broker() {
+    let (during, ever, _) = run_pool_of_eight(true).await;
+    assert!(
+        !during.is_empty() && during.len() <= BROKERS as usize,
+        "one connection per broker at most while 8 producers run: {during:?}"
+    );
+    assert!(
+        ever.len() <= BROKERS as usize + 1,
+        "plus the bootstrap connection: {ever:?}"
     );
 }
 
@@ -115,8 +156,9 @@ async fn a_pool_of_separately_connected_producers_opens_size_times_brokers() {
     assert!(outcomes.iter().all(|o| *o != load::Outcome::Unknown));
     let during = connections_since(&kit, CLIENT, since);
     println!(
-        "separate clusters: {} connections during the load",
-        during.len()
+        "separate clusters: {} connections during the load, {} Metadata requests",
+        during.len(),
+        metadata_requests_since(&kit, CLIENT, since)
     );
     assert!(
         during.len() > BROKERS as usize && during.len() <= 8 * BROKERS as usize,
@@ -126,7 +168,7 @@ async fn a_pool_of_separately_connected_producers_opens_size_times_brokers() {
 }
 
 /// A pooled producer fenced from outside is closed and replaced; closing it must not close the
-/// cluster the other seven share, and the replacement joins the same connections.
+/// cluster the others share, and the replacement takes over its predecessor's connections.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn replacing_a_producer_keeps_the_shared_cluster() {
     let kit = load::testkit().await;
@@ -182,8 +224,8 @@ async fn replacing_a_producer_keeps_the_shared_cluster() {
     }
     let during = connections_since(&kit, POOL_CLIENT_ID, since);
     assert!(
-        !during.is_empty() && during.len() <= BROKERS as usize,
-        "the replacements use the same connections: {during:?}"
+        !during.is_empty() && during.len() <= 4 * BROKERS as usize,
+        "the replacements use their predecessors' lanes, no new ones: {during:?}"
     );
     assert_eq!(pool.close(Duration::from_secs(10)).await, 0);
     let report = load::check(&kit, load, &outcomes).await;
@@ -201,5 +243,81 @@ async fn replacing_a_producer_keeps_the_shared_cluster() {
         ),
         (0, 0, 0, 0),
         "{report:?}"
+    );
+}
+
+/// How long the broker holds the first Produce in the head-of-line tests.
+const HOLD: Duration = Duration::from_secs(1);
+
+/// A pool of 4 on a one-broker testkit whose first Produce the broker holds for [`HOLD`] (as
+/// Kafka holds an `acks=all` Produce until its replicas have it, with the connection muted).
+/// While it is held, three more transactions run through the other producers; returns whether
+/// they all committed before the held one, and how long after the hold began they finished.
+async fn three_transactions_beside_a_held_one(shared: bool) -> (bool, Duration) {
+    let kit = Cluster::builder()
+        .brokers(1)
+        .topic(load::ORDERS, 1)
+        .start()
+        .await
+        .expect("testkit");
+    let pool = load::record_pool_sharing(&kit, "held", 4, shared).await;
+    let hold = kit.inject(
+        klamm_testkit::Fault::new(
+            klamm_protocol::ApiKey::Produce,
+            klamm_testkit::FaultAction::Delay(HOLD),
+        )
+        .times(1),
+    );
+    let txn = |pool: TransactionalPool<klamm_pool::TxnProducerFactory>, key: &'static str| {
+        tokio::spawn(async move {
+            let delivery = pool
+                .transaction(|txn| async move {
+                    txn.send(klamm_producer::ProducerRecord::new(load::ORDERS).key(key))
+                        .await
+                })
+                .await
+                .expect("committed");
+            delivery.await.expect("delivered");
+        })
+    };
+    let held = txn(pool.clone(), "held");
+    while kit.fault_fired(hold) == 0 {
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    let t0 = Instant::now();
+    let others: Vec<_> = ["a", "b", "c"]
+        .into_iter()
+        .map(|k| txn(pool.clone(), k))
+        .collect();
+    for t in others {
+        t.await.unwrap();
+    }
+    let after = t0.elapsed();
+    let before_the_held_one = !held.is_finished();
+    held.await.unwrap();
+    assert_eq!(kit.fault_fired(hold), 1);
+    assert_eq!(pool.close(Duration::from_secs(5)).await, 0);
+    (before_the_held_one, after)
+}
+
+/// Each producer on its own connection: a Produce the broker holds delays its own
+/// transaction only.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_the_broker_holds_delays_only_its_own_producer() {
+    let (before, after) = three_transactions_beside_a_held_one(false).await;
+    assert!(
+        before,
+        "the other producers committed while one's Produce was held (in {after:?})"
+    );
+}
+
+/// The cost of sharing connections: the broker handles one request per connection at a time,
+/// so every producer's transaction waits for the held Produce.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_shared_connections_a_held_request_delays_every_producer() {
+    let (before, after) = three_transactions_beside_a_held_one(true).await;
+    assert!(
+        !before && after >= HOLD / 2,
+        "the others waited behind the held Produce: done {after:?} after the hold began"
     );
 }

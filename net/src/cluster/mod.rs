@@ -1,8 +1,10 @@
-//! The cluster handle: bootstrap, metadata cache, one connection per broker, coordinators.
+//! The cluster handle: bootstrap, metadata cache, one connection per broker (per lane),
+//! coordinators.
 
 mod builder;
 mod coordinator;
 mod interest;
+mod lane;
 mod metadata;
 mod pool;
 mod service;
@@ -26,6 +28,7 @@ pub use metadata::{BrokerInfo, Metadata, PartitionMetadata, TopicMetadata};
 pub use service::{BrokerFuture, BrokerService};
 
 use self::interest::TopicInterest;
+use self::lane::{Lane, Lanes};
 use self::pool::BrokerEntry;
 use crate::connection::BrokerConnection;
 use crate::error::Error;
@@ -34,20 +37,24 @@ type Refresh = Shared<BoxFuture<'static, Result<Arc<Metadata>, Error>>>;
 
 /// A handle to a Kafka cluster: the metadata cache and one pooled connection per broker.
 ///
-/// Cheap to clone; clones share everything. Metadata is refreshed on demand
+/// Cheap to clone; clones share everything. [`lane`](Self::lane) gives a handle that shares
+/// the metadata and coordinator caches but has connections of its own. Metadata is refreshed on demand
 /// ([`refresh_metadata`](Self::refresh_metadata)), after errors that mean it is stale
 /// ([`on_error`](Self::on_error)), when a broker connection is found broken, and every
 /// `metadata.max.age.ms`.
 #[derive(Clone)]
 pub struct Cluster {
     inner: Arc<Inner>,
+    /// This handle's connections.
+    lane: Arc<Lane>,
 }
 
 struct Inner {
     cfg: ClusterBuilder,
     metadata: RwLock<Arc<Metadata>>,
     interest: Mutex<TopicInterest>,
-    brokers: Mutex<HashMap<i32, Arc<BrokerEntry>>>,
+    /// Connection sets; lane 0 is the cluster's own, used by metadata refreshes.
+    lanes: Lanes,
     refreshing: Mutex<Option<Refresh>>,
     coordinators: Mutex<HashMap<(CoordinatorType, String), i32>>,
     closed: CloseSignal,
@@ -59,6 +66,7 @@ impl std::fmt::Debug for Cluster {
         f.debug_struct("Cluster")
             .field("bootstrap", &self.inner.cfg.bootstrap)
             .field("brokers", &self.metadata().brokers.len())
+            .field("lane", &self.lane.index)
             .finish_non_exhaustive()
     }
 }
@@ -92,17 +100,51 @@ impl Cluster {
             interest: Mutex::new(TopicInterest::new(cfg.metadata_max_idle)),
             cfg,
             metadata: RwLock::new(Arc::new(Metadata::default())),
-            brokers: Mutex::new(HashMap::new()),
+            lanes: Lanes::new(),
             refreshing: Mutex::new(None),
             coordinators: Mutex::new(HashMap::new()),
             closed: CloseSignal::default(),
             refreshes: AtomicU64::new(0),
         });
-        let cluster = Cluster { inner };
+        let cluster = Cluster::on_lane(inner, 0);
         cluster.refresh_metadata().await?;
         tokio::spawn(periodic_refresh(Arc::downgrade(&cluster.inner)));
         tokio::spawn(close_idle_connections(Arc::downgrade(&cluster.inner)));
         Ok(cluster)
+    }
+
+    fn on_lane(inner: Arc<Inner>, index: usize) -> Cluster {
+        let lane = inner.lanes.get(index);
+        Cluster { inner, lane }
+    }
+
+    /// A handle on the same cluster (metadata, coordinator cache, configuration, `close`)
+    /// whose requests go over connection lane `index`: its own connection to each broker,
+    /// opened on first use. Handles of the same lane share its connections; the handle
+    /// [`connect`](ClusterBuilder::connect) returns is lane 0, which metadata refreshes use.
+    ///
+    /// Kafka handles one request per connection at a time, so a request that waits on the
+    /// broker (`acks=all`, a transaction log write) holds back everything behind it on its
+    /// connection; clients that must not wait for each other, such as the producers of a
+    /// pool, each take a lane.
+    ///
+    /// ```no_run
+    /// # async fn f() -> Result<(), klamm_net::Error> {
+    /// let cluster = klamm_net::Cluster::builder().bootstrap("localhost:9092").connect().await?;
+    /// let second = cluster.lane(1);
+    /// assert_eq!(second.lane_index(), 1);
+    /// // the same metadata, another connection to the broker
+    /// let a = cluster.any_broker().await?;
+    /// let b = second.broker(a.node_id()).await?;
+    /// # let _ = b; Ok(()) }
+    /// ```
+    pub fn lane(&self, index: usize) -> Cluster {
+        Cluster::on_lane(self.inner.clone(), index)
+    }
+
+    /// Which connection lane this handle uses (see [`lane`](Self::lane)).
+    pub fn lane_index(&self) -> usize {
+        self.lane.index
     }
 
     /// The current metadata snapshot.
@@ -231,7 +273,7 @@ impl Cluster {
         if self.inner.closed.is_closed() {
             return None;
         }
-        let entry = lock(&self.inner.brokers).get(&node_id)?.clone();
+        let entry = self.lane.get(node_id)?;
         entry.connected_service(&self.inner.cfg.connection)
     }
 
@@ -304,7 +346,7 @@ impl Cluster {
     /// Some broker's service, preferring one that is connected and not throttled.
     pub async fn any_broker(&self) -> Result<BrokerService, Error> {
         let mut last = None;
-        for id in candidates(&self.inner) {
+        for id in candidates(&self.inner, &self.lane) {
             match self.broker(id).await {
                 Ok(s) => return Ok(s),
                 Err(e) => last = Some(e),
@@ -316,13 +358,15 @@ impl Cluster {
         }))
     }
 
-    /// Throttle metrics of every broker this handle has connected to, by broker id (Java's
+    /// Throttle metrics of every broker this handle's lane has connected to, by broker id (Java's
     /// `produce-throttle-time-avg/max` are [`ThrottleMetrics::throttle_time_avg_ms`] and
     /// `throttle_time_max_ms`).
     ///
     /// [`ThrottleMetrics::throttle_time_avg_ms`]: crate::throttle::ThrottleMetrics::throttle_time_avg_ms
     pub fn throttle_metrics(&self) -> Vec<(i32, crate::throttle::ThrottleMetrics)> {
-        let mut out: Vec<_> = lock(&self.inner.brokers)
+        let mut out: Vec<_> = self
+            .lane
+            .brokers()
             .iter()
             .map(|(&id, e)| (id, e.throttle().handle().metrics()))
             .collect();
@@ -330,11 +374,11 @@ impl Cluster {
         out
     }
 
-    /// Closes every connection and throttle gate (waking throttled waiters at once with a
-    /// "closed" error) and stops background refreshes.
+    /// Closes every connection of every lane and every throttle gate (waking throttled
+    /// waiters at once with a "closed" error) and stops background refreshes.
     pub fn close(&self) {
         self.inner.closed.close();
-        for e in lock(&self.inner.brokers).values() {
+        for e in self.inner.lanes.entries() {
             e.close();
         }
     }
@@ -345,38 +389,27 @@ impl Cluster {
     }
 
     fn entry(&self, node_id: i32) -> Option<Arc<BrokerEntry>> {
-        if let Some(e) = lock(&self.inner.brokers).get(&node_id) {
-            return Some(e.clone());
+        if let Some(e) = self.lane.get(node_id) {
+            return Some(e);
         }
         let addr = self.metadata().brokers.get(&node_id)?.addr();
         Some(self.ensure_entry(node_id, &addr))
     }
 
     fn ensure_entry(&self, node_id: i32, addr: &str) -> Arc<BrokerEntry> {
-        ensure_entry(&self.inner, node_id, addr)
+        self.lane
+            .ensure(node_id, addr, self.inner.closed.is_closed())
     }
 }
 
-fn ensure_entry(inner: &Inner, node_id: i32, addr: &str) -> Arc<BrokerEntry> {
-    let mut brokers = lock(&inner.brokers);
-    let e = brokers
-        .entry(node_id)
-        .or_insert_with(|| BrokerEntry::new(node_id, addr.to_owned()));
-    e.set_addr(addr);
-    if inner.closed.is_closed() {
-        e.close();
-    }
-    e.clone()
-}
-
-/// Broker ids in the order to try them: connected and unthrottled first.
-fn candidates(inner: &Inner) -> Vec<i32> {
+/// Broker ids in the order to try them: connected (on `lane`) and unthrottled first.
+fn candidates(inner: &Inner, lane: &Lane) -> Vec<i32> {
     let meta = inner
         .metadata
         .read()
         .unwrap_or_else(|p| p.into_inner())
         .clone();
-    let brokers = lock(&inner.brokers);
+    let brokers = lane.brokers();
     let mut ids: Vec<(u8, i32)> = meta
         .brokers
         .keys()
@@ -421,7 +454,9 @@ async fn refresh(inner: &Arc<Inner>) -> Result<Arc<Metadata>, Error> {
     };
     let cfg = &inner.cfg.connection;
     let mut last_err = None;
-    for id in candidates(inner) {
+    // Metadata goes over lane 0, the cluster's own connections.
+    let base = inner.lanes.get(0);
+    for id in candidates(inner, &base) {
         let Some(addr) = inner
             .metadata
             .read()
@@ -432,7 +467,7 @@ async fn refresh(inner: &Arc<Inner>) -> Result<Arc<Metadata>, Error> {
         else {
             continue;
         };
-        let entry = ensure_entry(inner, id, &addr);
+        let entry = base.ensure(id, &addr, inner.closed.is_closed());
         let r = match entry.service(cfg).await {
             Ok(svc) => svc.send(req.clone()).await,
             Err(e) => Err(e),
@@ -494,9 +529,11 @@ fn install(
     let next = Arc::new(next);
     *slot = next.clone();
     drop(slot);
-    for b in next.brokers.values() {
-        if let Some(e) = lock(&inner.brokers).get(&b.node_id) {
-            e.set_addr(&b.addr());
+    for lane in inner.lanes.all() {
+        for b in next.brokers.values() {
+            if let Some(e) = lane.get(b.node_id) {
+                e.set_addr(&b.addr());
+            }
         }
     }
     inner.refreshes.fetch_add(1, Ordering::Relaxed);
@@ -526,8 +563,7 @@ async fn close_idle_connections(weak: Weak<Inner>) {
         if inner.closed.is_closed() {
             return;
         }
-        let entries: Vec<Arc<BrokerEntry>> = lock(&inner.brokers).values().cloned().collect();
-        for entry in entries {
+        for entry in inner.lanes.entries() {
             entry.close_if_idle(max_idle);
         }
     }
@@ -560,7 +596,7 @@ async fn periodic_refresh(weak: Weak<Inner>) {
             .fetched_at
             + inner.cfg.metadata_max_age;
         if fresh <= Instant::now() {
-            let cluster = Cluster { inner };
+            let cluster = Cluster::on_lane(inner, 0);
             if let Err(e) = cluster.refresh_metadata().await {
                 tracing::info!(error = %e, "periodic metadata refresh failed");
                 tokio::select! {

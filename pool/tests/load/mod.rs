@@ -41,17 +41,28 @@ pub async fn testkit() -> Arc<Cluster> {
     )
 }
 
-/// The record pool under test: `size` producers `{prefix}-0..`, all on one shared cluster.
+/// The record pool under test: `size` producers `{prefix}-0..`, all on one shared cluster,
+/// each on its own connections (the factory's default).
 pub async fn record_pool(
     kit: &Cluster,
     prefix: &str,
     size: usize,
 ) -> TransactionalPool<TxnProducerFactory> {
+    record_pool_sharing(kit, prefix, size, false).await
+}
+
+/// As [`record_pool`], with every producer on one connection per broker if `shared`.
+pub async fn record_pool_sharing(
+    kit: &Cluster,
+    prefix: &str,
+    size: usize,
+    shared: bool,
+) -> TransactionalPool<TxnProducerFactory> {
     let bootstrap = kit.bootstrap();
-    // The shared connections carry every producer's requests: room for each one's five.
+    // Shared connections carry every producer's requests: room for each one's five.
     let connection = klamm_net::ConnectionConfig::builder()
         .client_id(POOL_CLIENT_ID)
-        .max_in_flight(size * 5)
+        .max_in_flight(if shared { size * 5 } else { 5 })
         .build()
         .expect("connection settings");
     let factory = TxnProducerFactory::connect(move |b| {
@@ -61,7 +72,8 @@ pub async fn record_pool(
             .producer(|p| p.client_id(POOL_CLIENT_ID).linger(Duration::ZERO))
     })
     .await
-    .expect("the shared cluster connects");
+    .expect("the shared cluster connects")
+    .share_connections(shared);
     TransactionalPool::builder()
         .factory(factory)
         .id_prefix(prefix)
