@@ -367,8 +367,9 @@ fn main() -> Result<(), BoxError> {
         ]);
         print_ratios(&slow_pool, &slow_anti, "");
         println!(
-            "(a pool of {POOL_SIZE} has at most {POOL_SIZE} transactions in flight: once the broker's \
-             latency, not CPU, bounds a transaction, size the pool for clients x latency)"
+            "(a pool of {POOL_SIZE} has at most {POOL_SIZE} transactions in flight: once the \
+             broker's latency, not CPU, bounds a transaction, size the pool for the transactions \
+             in flight the rate needs, rate x latency)"
         );
         Ok::<_, BoxError>(())
     })

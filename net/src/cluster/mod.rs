@@ -38,8 +38,8 @@ type Refresh = Shared<BoxFuture<'static, Result<Arc<Metadata>, Error>>>;
 /// A handle to a Kafka cluster: the metadata cache and one pooled connection per broker.
 ///
 /// Cheap to clone; clones share everything. [`lane`](Self::lane) gives a handle that shares
-/// the metadata and coordinator caches but has connections of its own. Metadata is refreshed on demand
-/// ([`refresh_metadata`](Self::refresh_metadata)), after errors that mean it is stale
+/// the metadata and coordinator caches but has connections of its own. Metadata is refreshed
+/// on demand ([`refresh_metadata`](Self::refresh_metadata)), after errors that mean it is stale
 /// ([`on_error`](Self::on_error)), when a broker connection is found broken, and every
 /// `metadata.max.age.ms`.
 #[derive(Clone)]
@@ -358,8 +358,8 @@ impl Cluster {
         }))
     }
 
-    /// Throttle metrics of every broker this handle's lane has connected to, by broker id (Java's
-    /// `produce-throttle-time-avg/max` are [`ThrottleMetrics::throttle_time_avg_ms`] and
+    /// Throttle metrics of every broker this handle's lane has connected to, by broker id
+    /// (Java's `produce-throttle-time-avg/max` are [`ThrottleMetrics::throttle_time_avg_ms`] and
     /// `throttle_time_max_ms`).
     ///
     /// [`ThrottleMetrics::throttle_time_avg_ms`]: crate::throttle::ThrottleMetrics::throttle_time_avg_ms
