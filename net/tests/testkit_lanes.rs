@@ -11,19 +11,12 @@ use klamm_protocol::ApiKey;
 use klamm_protocol::messages::ApiVersionsRequest;
 use klamm_testkit::{Fault, FaultAction};
 
+mod on_testkit;
+
 const HOLD: Duration = Duration::from_millis(400);
 
 async fn cluster_of_one() -> (klamm_testkit::Cluster, Cluster, i32) {
-    let kit = klamm_testkit::Cluster::builder()
-        .brokers(1)
-        .start()
-        .await
-        .expect("testkit");
-    let cluster = Cluster::builder()
-        .bootstrap(kit.bootstrap())
-        .connect()
-        .await
-        .expect("cluster");
+    let (kit, cluster) = on_testkit::start(klamm_testkit::Cluster::builder().brokers(1)).await;
     let node = kit.brokers()[0].0;
     (kit, cluster, node)
 }

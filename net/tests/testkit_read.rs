@@ -11,6 +11,8 @@ use klamm_protocol::messages::{
 };
 use klamm_testkit::requests;
 
+mod on_testkit;
+
 const TOPIC: &str = "t";
 
 /// A transactional producer driven by hand: its id, epoch and next sequence.
@@ -131,18 +133,12 @@ fn bytes(vs: &[&str]) -> Vec<Bytes> {
 
 /// A testkit cluster of `brokers` with a one-partition topic, and a klamm-net cluster on it.
 async fn setup(brokers: i32) -> (klamm_testkit::Cluster, Cluster) {
-    let kit = klamm_testkit::Cluster::builder()
-        .brokers(brokers)
-        .topic(TOPIC, 1)
-        .start()
-        .await
-        .expect("testkit");
-    let cluster = Cluster::builder()
-        .bootstrap(kit.bootstrap())
-        .connect()
-        .await
-        .expect("cluster");
-    (kit, cluster)
+    on_testkit::start(
+        klamm_testkit::Cluster::builder()
+            .brokers(brokers)
+            .topic(TOPIC, 1),
+    )
+    .await
 }
 
 #[tokio::test]

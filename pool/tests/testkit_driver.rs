@@ -84,8 +84,9 @@ async fn commit_offset(
     .await
 }
 
-/// 32 concurrent clients through a pool of 8 sharing one cluster connection set: every
-/// committed transaction's offset is visible right after its commit, no aborted one ever is.
+/// 32 concurrent clients through a pool of 8 sharing one cluster, each driver on its own
+/// connections: every committed transaction's offset is visible right after its commit, no
+/// aborted one ever is.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_clients_exactly_once_offsets() {
     let kit = testkit().await;
@@ -125,6 +126,14 @@ async fn concurrent_clients_exactly_once_offsets() {
     assert_eq!(m.commits, commits);
     assert_eq!(m.aborts, 32 * 25 - commits);
     assert_eq!((m.in_use, m.replacements, m.creates), (0, 0, 8));
+    // Each driver talked to its coordinators over its own lane: at least one connection per
+    // driver, at most one per driver and broker (and the bootstrap connection).
+    let connections: std::collections::BTreeSet<u64> =
+        kit.arrivals().iter().map(|a| a.connection).collect();
+    assert!(
+        connections.len() >= 8 && connections.len() <= 8 * 3 + 1,
+        "{connections:?}"
+    );
     assert_eq!(pool.close(Duration::from_secs(5)).await, 0);
 }
 
@@ -340,9 +349,9 @@ async fn a_broker_restart_under_load_keeps_exactly_once() {
     assert_eq!(pool.close(Duration::from_secs(5)).await, 0);
 }
 
-/// Throttling on one broker's shared connection (KIP-219 `throttle_time_ms` on EndTxn):
-/// every pool member waits it out (none sends on that connection after the throttled answer
-/// until the deadline), and exactly-once holds.
+/// Throttling on one broker (KIP-219 `throttle_time_ms` on EndTxn): every throttled connection
+/// waits it out (nothing is sent on it after the throttled answer until the deadline), and
+/// exactly-once holds.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_throttled_broker_is_respected_by_every_pool_member() {
     let kit = testkit().await;
@@ -372,7 +381,7 @@ async fn a_throttled_broker_is_respected_by_every_pool_member() {
     }
     assert_eq!(kit.fault_fired(throttle), 6, "the throttles were applied");
     // Requests already written when the throttled response was sent reach the broker "early"
-    // (pipelining on the shared connection); what must never happen is a request sent after
+    // (pipelining on the connection); what must never happen is a request sent after
     // the client learned of the throttle. So every early arrival must follow its connection's
     // latest throttled response by less than a loopback round trip plus scheduling slack.
     let throttles = kit.throttles();
