@@ -16,7 +16,7 @@ use std::sync::atomic::AtomicU64;
 use std::time::{Duration, Instant};
 
 use klamm_pool::{FnFactory, TransactionalPool};
-use klamm_testkit::Cluster;
+use klamm_testkit::{Arrival, Cluster};
 use klamm_txn::{TransactionalProducer, TxnError};
 use load::{BROKERS, Load, POOL_CLIENT_ID};
 
@@ -27,11 +27,18 @@ const LOAD: Load = Load {
     fail_every: 5,
 };
 
+/// Requests of `client_id` that arrived at or after `since`.
+fn arrivals_since(kit: &Cluster, client_id: &str, since: Instant) -> Vec<Arrival> {
+    kit.arrivals()
+        .into_iter()
+        .filter(|a| a.at >= since && a.client_id.as_deref() == Some(client_id))
+        .collect()
+}
+
 /// Connections of `client_id` that sent a request at or after `since`.
 fn connections_since(kit: &Cluster, client_id: &str, since: Instant) -> BTreeSet<u64> {
-    kit.arrivals()
+    arrivals_since(kit, client_id, since)
         .iter()
-        .filter(|a| a.at >= since && a.client_id.as_deref() == Some(client_id))
         .map(|a| a.connection)
         .collect()
 }
@@ -78,13 +85,9 @@ async fn run_pool_of_eight(shared: bool) -> (BTreeSet<u64>, BTreeSet<u64>, usize
 
 /// Metadata requests of `client_id` at or after `since`.
 fn metadata_requests_since(kit: &Cluster, client_id: &str, since: Instant) -> usize {
-    kit.arrivals()
+    arrivals_since(kit, client_id, since)
         .iter()
-        .filter(|a| {
-            a.at >= since
-                && a.client_id.as_deref() == Some(client_id)
-                && a.api_key == klamm_protocol::ApiKey::Metadata.as_i16()
-        })
+        .filter(|a| a.api_key == klamm_protocol::ApiKey::Metadata.as_i16())
         .count()
 }
 
