@@ -19,16 +19,21 @@ pub enum BrokerKind {
     Tansu,
     /// Apache Kafka in Docker, started by the xtask (`KLAMM_DOCKER_BOOTSTRAP`).
     Docker,
+    /// Apache Kafka from Maven Central, a 3-node KRaft cluster on loopback started by
+    /// `cargo xtask integration --broker kafka` (`KLAMM_KAFKA_BOOTSTRAP`, and
+    /// `KLAMM_KAFKA_CLUSTER` naming its `cluster.json` for fault scenarios).
+    Kafka,
     /// Any running Kafka cluster (`KLAMM_EXTERNAL_BOOTSTRAP`).
     External,
 }
 
 impl BrokerKind {
     /// Every kind, in report order.
-    pub const ALL: [BrokerKind; 5] = [
+    pub const ALL: [BrokerKind; 6] = [
         BrokerKind::Mock,
         BrokerKind::Testkit,
         BrokerKind::Tansu,
+        BrokerKind::Kafka,
         BrokerKind::Docker,
         BrokerKind::External,
     ];
@@ -40,6 +45,7 @@ impl BrokerKind {
             BrokerKind::Testkit => "testkit",
             BrokerKind::Tansu => "tansu",
             BrokerKind::Docker => "docker",
+            BrokerKind::Kafka => "kafka",
             BrokerKind::External => "external",
         }
     }
@@ -57,6 +63,7 @@ impl BrokerKind {
         match self {
             BrokerKind::Tansu => Some("KLAMM_TANSU_BOOTSTRAP"),
             BrokerKind::Docker => Some("KLAMM_DOCKER_BOOTSTRAP"),
+            BrokerKind::Kafka => Some("KLAMM_KAFKA_BOOTSTRAP"),
             BrokerKind::External => Some("KLAMM_EXTERNAL_BOOTSTRAP"),
             BrokerKind::Mock | BrokerKind::Testkit => None,
         }
@@ -83,6 +90,14 @@ impl BrokerKind {
                 idempotence: true,
                 transaction_markers: false,
                 throttling: false,
+                controllable: false,
+                create_topics_api: true,
+            },
+            // Real quotas: the scenario sets one with AlterClientQuotas.
+            BrokerKind::Kafka => Capabilities {
+                idempotence: true,
+                transaction_markers: true,
+                throttling: true,
                 controllable: false,
                 create_topics_api: true,
             },
@@ -168,7 +183,7 @@ impl BrokerUnderTest {
                     testkit: Some(cluster),
                 }))
             }
-            BrokerKind::Tansu | BrokerKind::Docker | BrokerKind::External => {
+            BrokerKind::Tansu | BrokerKind::Kafka | BrokerKind::Docker | BrokerKind::External => {
                 let var = kind.bootstrap_env().unwrap_or_default();
                 match std::env::var(var) {
                     Ok(addr) if !addr.trim().is_empty() => Ok(Ok(BrokerUnderTest {
@@ -196,6 +211,16 @@ impl BrokerUnderTest {
     /// What this broker can do.
     pub fn capabilities(&self) -> Capabilities {
         self.kind.capabilities()
+    }
+
+    /// The replication factor a scenario's topic gets: 3 on the brokers that run three
+    /// replicating nodes with `min.insync.replicas=2` (Apache Kafka from the xtask, where
+    /// a topic with one replica could not take an `acks=all` write), 1 elsewhere.
+    pub fn replication_factor(&self) -> i32 {
+        match self.kind {
+            BrokerKind::Kafka => 3,
+            _ => 1,
+        }
     }
 
     /// The in-process mock cluster's control handle, when this is the mock.
@@ -256,7 +281,8 @@ mod tests {
         for k in BrokerKind::ALL {
             assert_eq!(BrokerKind::parse(k.name()).unwrap(), k);
         }
-        assert!(BrokerKind::parse("kafka").is_err());
+        assert!(BrokerKind::parse("kafka").is_ok());
+        assert!(BrokerKind::parse("redpanda").is_err());
     }
 
     #[test]

@@ -7,7 +7,7 @@ use crate::broker::BrokerKind;
 pub enum HarnessError {
     /// `KLAMM_BROKERS` names a broker the harness does not know.
     #[error(
-        "unknown broker `{0}` in KLAMM_BROKERS (known: mock, testkit, tansu, docker, external)"
+        "unknown broker `{0}` in KLAMM_BROKERS (known: mock, testkit, tansu, kafka, docker, external)"
     )]
     UnknownBroker(String),
     /// An out-of-process broker was selected but its address is missing.

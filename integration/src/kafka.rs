@@ -62,7 +62,8 @@ pub fn base_config(broker: &BrokerUnderTest) -> ClientConfig {
     c
 }
 
-/// Creates `topic` with `partitions` partitions (replication 1) and waits until every
+/// Creates `topic` with `partitions` partitions (replication
+/// [`BrokerUnderTest::replication_factor`]) and waits until every
 /// partition has a leader in the metadata.
 pub async fn create_topic(
     broker: &BrokerUnderTest,
@@ -71,7 +72,11 @@ pub async fn create_topic(
 ) -> Result<(), ScenarioError> {
     if !broker.create_topic_in_process(topic, partitions)? {
         let admin: AdminClient<DefaultClientContext> = base_config(broker).create()?;
-        let new = NewTopic::new(topic, partitions, TopicReplication::Fixed(1));
+        let new = NewTopic::new(
+            topic,
+            partitions,
+            TopicReplication::Fixed(broker.replication_factor()),
+        );
         let opts = AdminOptions::new().operation_timeout(Some(Duration::from_secs(30)));
         for result in admin.create_topics([&new], &opts).await? {
             if let Err((name, code)) = result {

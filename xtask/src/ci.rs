@@ -7,7 +7,8 @@
 //! 4. the load tests that need optimised code (issue 8's 64 clients x 10,000 requests through
 //!    the pool), `cargo test --release` on just those targets
 //! 5. the integration suites against the brokers that run as separate processes
-//!    (tansu, Apache Kafka in Docker when an engine answers).
+//!    (tansu; Apache Kafka from Maven Central as a 3-node KRaft cluster when `java` runs;
+//!    Apache Kafka in Docker when an engine answers).
 //!
 //! Every step runs even when an earlier one failed (so one run shows every problem), and the
 //! process exits non-zero when any step failed.
@@ -26,7 +27,7 @@ pub struct CiArgs {
     /// Stop at the first failing step instead of running them all.
     #[arg(long)]
     pub fail_fast: bool,
-    /// Skip the integration suites against external brokers (tansu, docker).
+    /// Skip the integration suites against external brokers (tansu, kafka, docker).
     #[arg(long)]
     pub no_integration: bool,
 }
@@ -109,9 +110,9 @@ fn run_steps(args: &CiArgs) -> Result<bool> {
             5,
             total,
             "integration",
-            "scenario suites against tansu and Apache Kafka (docker)",
+            "scenario suites against tansu, Apache Kafka (3-node KRaft) and Apache Kafka in docker",
         );
-        let suites = integration::run_brokers(&[Broker::Tansu, Broker::Docker])?;
+        let suites = integration::run_brokers(&[Broker::Tansu, Broker::Kafka, Broker::Docker])?;
         reports.extend(suites);
     }
     Ok(ui::summary("ci", &reports, start.elapsed()))

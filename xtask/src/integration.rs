@@ -10,9 +10,12 @@
 //!   (`rdkafka::mocking::MockCluster`) or a klamm-testkit cluster, so it can also move leaders
 //!   or inject faults. They are the default when `KLAMM_BROKERS` is unset, which is why plain
 //!   `cargo test --workspace` exercises them.
-//! * `tansu`, `docker` and `external` are **separate processes** that this xtask starts (or
-//!   that already run) and whose bootstrap address it passes in `KLAMM_TANSU_BOOTSTRAP`,
-//!   `KLAMM_DOCKER_BOOTSTRAP` or `KLAMM_EXTERNAL_BOOTSTRAP`.
+//! * `tansu`, `kafka`, `docker` and `external` are **separate processes** that this xtask
+//!   starts (or that already run) and whose bootstrap address it passes in
+//!   `KLAMM_TANSU_BOOTSTRAP`, `KLAMM_KAFKA_BOOTSTRAP`, `KLAMM_DOCKER_BOOTSTRAP` or
+//!   `KLAMM_EXTERNAL_BOOTSTRAP`. `kafka` is Apache Kafka itself, resolved from Maven Central
+//!   and run as a 3-node KRaft cluster (see [`crate::kafka`]); it is skipped, with the
+//!   reason, where `java` does not run.
 //!
 //! Each scenario appends its outcome (passed / failed / skipped with the reason) to
 //! `$KLAMM_SCENARIO_REPORT/<broker>.jsonl`; the xtask reads those files to print the
@@ -25,7 +28,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 
 use crate::ui::{self, Status, StepReport, TestCounts};
-use crate::{docker, tansu, workspace};
+use crate::{docker, kafka, tansu, workspace};
 
 /// Environment variable naming the directory where scenarios write their outcomes.
 pub const REPORT_ENV: &str = "KLAMM_SCENARIO_REPORT";
@@ -43,6 +46,8 @@ pub enum Broker {
     Tansu,
     /// The librdkafka mock cluster, in-process.
     Mock,
+    /// Apache Kafka from Maven Central, a 3-node KRaft cluster this xtask runs (needs Java).
+    Kafka,
     /// Apache Kafka in a Docker container (Testcontainers), when an engine answers.
     Docker,
     /// An already running Kafka-compatible cluster.
@@ -56,6 +61,7 @@ impl Broker {
             Broker::Testkit => "testkit",
             Broker::Tansu => "tansu",
             Broker::Mock => "mock",
+            Broker::Kafka => "kafka",
             Broker::Docker => "docker",
             Broker::External(_) => "external",
         }
@@ -71,6 +77,8 @@ pub enum BrokerChoice {
     Tansu,
     /// librdkafka mock cluster (in-process).
     Mock,
+    /// Apache Kafka, a 3-node KRaft cluster on loopback (resolved with Maven, needs Java).
+    Kafka,
     /// Apache Kafka via Testcontainers (needs a Docker engine).
     Docker,
     /// All of the above.
@@ -103,8 +111,15 @@ pub fn run(args: &IntegrationArgs) -> Result<bool> {
             BrokerChoice::Testkit => &[Broker::Testkit],
             BrokerChoice::Tansu => &[Broker::Tansu],
             BrokerChoice::Mock => &[Broker::Mock],
+            BrokerChoice::Kafka => &[Broker::Kafka],
             BrokerChoice::Docker => &[Broker::Docker],
-            BrokerChoice::All => &[Broker::Testkit, Broker::Mock, Broker::Tansu, Broker::Docker],
+            BrokerChoice::All => &[
+                Broker::Testkit,
+                Broker::Mock,
+                Broker::Tansu,
+                Broker::Kafka,
+                Broker::Docker,
+            ],
         };
         for b in add {
             if !brokers.contains(b) {
@@ -158,6 +173,25 @@ fn run_one(broker: &Broker) -> Result<StepReport> {
             running.stop();
             result
         }
+        Broker::Kafka => match kafka::java() {
+            Err(why) => Ok(skipped(broker, why)),
+            Ok(java) => {
+                println!("kafka: {java}");
+                let install = kafka::ensure_installed()?;
+                let cluster = kafka::KafkaCluster::start(&install)?;
+                let addr = cluster.bootstrap();
+                let description = cluster.description().display().to_string();
+                let result = run_scenarios(
+                    broker,
+                    &[
+                        ("KLAMM_KAFKA_BOOTSTRAP", &addr),
+                        (kafka::CLUSTER_ENV, &description),
+                    ],
+                );
+                cluster.stop();
+                result
+            }
+        },
         Broker::Docker => match docker::engine() {
             Err(why) => Ok(skipped(broker, why)),
             Ok(engine) => {

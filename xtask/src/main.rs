@@ -2,7 +2,7 @@
 //!
 //! * `ci` — rustfmt check, clippy with warnings denied, `cargo test --workspace`, then the
 //!   integration suites against external brokers. `.ci/run` calls exactly this.
-//! * `integration [--broker testkit|tansu|mock|docker|all]` — the scenario suites per broker.
+//! * `integration [--broker testkit|tansu|mock|kafka|docker|all]` — the scenario suites per broker.
 //! * `demo [--bootstrap HOST:PORT | --docker]` — the main job on whatever exists so far.
 //! * `bench [protocol|producer|txn|pool|all] [--quick]` — criterion benches with ratios.
 //!
@@ -14,6 +14,7 @@ mod ci;
 mod demo;
 mod docker;
 mod integration;
+mod kafka;
 mod tansu;
 mod ui;
 mod workspace;
