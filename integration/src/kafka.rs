@@ -186,6 +186,38 @@ pub async fn produce(
     Ok(offsets)
 }
 
+/// The offset `group` has committed for `topic`/`partition`, as librdkafka's consumer
+/// fetches it (OffsetFetch with `require_stable`, so a pending transactional offset is
+/// waited for, never read half-done); `None` when nothing is committed.
+pub async fn committed_offset(
+    broker: &BrokerUnderTest,
+    group: &str,
+    topic: &str,
+    partition: i32,
+) -> Result<Option<i64>, ScenarioError> {
+    let mut config = base_config(broker);
+    config
+        .set("group.id", group)
+        .set("enable.auto.commit", "false")
+        .set("isolation.level", "read_committed");
+    let topic = topic.to_string();
+    blocking(move || {
+        let consumer: BaseConsumer = config.create()?;
+        let mut tpl = TopicPartitionList::new();
+        tpl.add_partition(&topic, partition);
+        let got = consumer.committed_offsets(tpl, Duration::from_secs(30))?;
+        let offset = got
+            .find_partition(&topic, partition)
+            .map(|e| e.offset())
+            .ok_or_else(|| format!("OffsetFetch answered nothing for {topic}/{partition}"))?;
+        Ok(match offset {
+            Offset::Offset(o) => Some(o),
+            _ => None,
+        })
+    })
+    .await
+}
+
 /// A record as read back.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReadRecord {

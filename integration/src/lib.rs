@@ -30,6 +30,7 @@
 pub mod broker;
 pub mod error;
 pub mod kafka;
+pub mod klamm;
 pub mod scenario;
 
 pub use broker::{BrokerKind, BrokerUnderTest, Capabilities};

@@ -6,8 +6,9 @@
 use std::time::Duration;
 
 use klamm_integration::kafka::{self, TestRecord};
+use klamm_integration::klamm::producer_record;
 use klamm_integration::{BrokerUnderTest, Needs, ScenarioResult, scenario};
-use klamm_producer::{Compression, Producer, ProducerRecord};
+use klamm_producer::{Compression, Producer};
 
 const PARTITIONS: i32 = 3;
 const RECORDS: usize = 3_000;
@@ -29,17 +30,7 @@ async fn produce_with_klamm_producer(
         .await?;
     let mut deliveries = Vec::with_capacity(records.len());
     for r in &records {
-        let mut record = ProducerRecord::new(topic.as_str()).partition(r.partition);
-        if let Some(k) = &r.key {
-            record = record.key(k.clone());
-        }
-        if let Some(v) = &r.value {
-            record = record.value(v.clone());
-        }
-        for (k, v) in &r.headers {
-            record = record.header(k.clone(), v.clone());
-        }
-        deliveries.push(producer.send(record).await?);
+        deliveries.push(producer.send(producer_record(&topic, r)).await?);
     }
     let mut last = vec![-1i64; PARTITIONS as usize];
     for (r, d) in records.iter().zip(deliveries) {

@@ -8,7 +8,9 @@
 //! [`Needs`]: klamm_integration::Needs
 
 mod klamm_batches;
+mod klamm_pool;
 mod klamm_producer;
+mod klamm_txn;
 mod leader_move;
 mod roundtrip;
 mod throttling;
