@@ -78,6 +78,7 @@ impl BrokerKind {
                 throttling: false,
                 controllable: true,
                 create_topics_api: false,
+                process_control: false,
             },
             BrokerKind::Testkit => Capabilities {
                 idempotence: true,
@@ -85,6 +86,7 @@ impl BrokerKind {
                 throttling: true,
                 controllable: true,
                 create_topics_api: true,
+                process_control: false,
             },
             BrokerKind::Tansu => Capabilities {
                 idempotence: true,
@@ -92,6 +94,7 @@ impl BrokerKind {
                 throttling: false,
                 controllable: false,
                 create_topics_api: true,
+                process_control: false,
             },
             // Real quotas: the scenario sets one with AlterClientQuotas.
             BrokerKind::Kafka => Capabilities {
@@ -100,6 +103,7 @@ impl BrokerKind {
                 throttling: true,
                 controllable: false,
                 create_topics_api: true,
+                process_control: true,
             },
             BrokerKind::Docker | BrokerKind::External => Capabilities {
                 idempotence: true,
@@ -107,6 +111,7 @@ impl BrokerKind {
                 throttling: false,
                 controllable: false,
                 create_topics_api: true,
+                process_control: false,
             },
         }
     }
@@ -131,6 +136,9 @@ pub struct Capabilities {
     pub controllable: bool,
     /// The CreateTopics API (otherwise topics are created through the control handle).
     pub create_topics_api: bool,
+    /// The broker processes can be killed, restarted and paused by the test
+    /// ([`KafkaNodes`](crate::nodes::KafkaNodes)).
+    pub process_control: bool,
 }
 
 /// A broker a scenario runs against.

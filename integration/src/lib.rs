@@ -31,6 +31,8 @@ pub mod broker;
 pub mod error;
 pub mod kafka;
 pub mod klamm;
+pub mod nodes;
+pub mod proxy;
 pub mod scenario;
 
 pub use broker::{BrokerKind, BrokerUnderTest, Capabilities};

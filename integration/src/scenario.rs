@@ -31,6 +31,8 @@ pub struct Needs {
     pub throttling: bool,
     /// In-process control (leader moves, injected errors).
     pub controllable: bool,
+    /// Killing, restarting and pausing broker processes.
+    pub process_control: bool,
 }
 
 impl Needs {
@@ -40,6 +42,7 @@ impl Needs {
         transaction_markers: false,
         throttling: false,
         controllable: false,
+        process_control: false,
     };
 
     /// Why a broker with `caps` cannot run the scenario, if it cannot.
@@ -56,6 +59,9 @@ impl Needs {
         }
         if self.controllable && !caps.controllable {
             missing.push("in-process control (leader moves, fault injection)");
+        }
+        if self.process_control && !caps.process_control {
+            missing.push("broker processes the test may kill, restart and pause");
         }
         if missing.is_empty() {
             None
@@ -129,6 +135,13 @@ fn record(scenario: &str, broker: BrokerKind, outcome: &str, reason: &str, elaps
     }
 }
 
+/// Scenarios that kill, restart or pause broker processes ([`Needs::process_control`]) hold
+/// this exclusively while they run; every other scenario holds it shared. libtest runs the
+/// scenarios of one binary on several threads, and a broker killed under a scenario that did
+/// not ask for faults would fail it for nothing. (Fair: a waiting fault scenario holds back
+/// new scenarios, so it is not starved.)
+static BROKER_FAULTS: tokio::sync::RwLock<()> = tokio::sync::RwLock::const_new(());
+
 /// Records "failed (panicked)" if the scenario panics before it finishes.
 struct PanicGuard<'a> {
     scenario: &'a str,
@@ -189,7 +202,13 @@ where
             start,
             armed: true,
         };
-        let outcome = tokio::time::timeout(timeout, f(broker)).await;
+        let outcome = if needs.process_control {
+            let _exclusive = BROKER_FAULTS.write().await;
+            tokio::time::timeout(timeout, f(broker)).await
+        } else {
+            let _shared = BROKER_FAULTS.read().await;
+            tokio::time::timeout(timeout, f(broker)).await
+        };
         guard.armed = false;
         match outcome {
             Ok(Ok(())) => record(scenario, kind, "passed", "", start.elapsed()),

@@ -1,4 +1,6 @@
-//! `cargo xtask demo [--bootstrap HOST:PORT | --docker]`: the main job, on whatever exists.
+//! `cargo xtask demo [--bootstrap HOST:PORT | --kafka | --docker]`: the main job, on whatever
+//! exists. `--kafka` starts Apache Kafka itself (a 3-node KRaft cluster on loopback, see
+//! [`crate::kafka`]) and stops it at the end.
 //!
 //! The demo is a list of acts, each run only when the workspace has the target it needs
 //! (found through `cargo metadata`, so the demo grows as crates land):
@@ -22,14 +24,18 @@ use anyhow::{Context, Result, bail};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::ui::{self, Status, StepReport, TestCounts};
-use crate::{docker, workspace};
+use crate::{docker, kafka, workspace};
 
 /// Options of `cargo xtask demo`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct DemoArgs {
     /// Use an existing Kafka cluster instead of the embedded testkit cluster.
-    #[arg(long, value_name = "HOST:PORT", conflicts_with = "docker")]
+    #[arg(long, value_name = "HOST:PORT", conflicts_with_all = ["docker", "kafka"])]
     pub bootstrap: Option<String>,
+    /// Start Apache Kafka (resolved from Maven Central, 3 KRaft nodes on loopback; needs
+    /// Java 17+ and Maven) and run the demo on it.
+    #[arg(long, conflicts_with = "docker")]
+    pub kafka: bool,
     /// Use Apache Kafka in a Docker container (Testcontainers; needs a Docker engine).
     #[arg(long)]
     pub docker: bool,
@@ -180,6 +186,7 @@ struct Cluster {
     child: Option<Child>,
     stdin: Option<ChildStdin>,
     _docker: Option<docker::Kafka>,
+    _kafka: Option<kafka::KafkaCluster>,
 }
 
 impl Drop for Cluster {
@@ -203,6 +210,21 @@ fn cluster(args: &DemoArgs, members: &[workspace::Package]) -> Result<Cluster> {
             child: None,
             stdin: None,
             _docker: None,
+            _kafka: None,
+        });
+    }
+    if args.kafka {
+        let java = kafka::java().map_err(|e| anyhow::anyhow!(e))?;
+        println!("cluster: {java}");
+        let install = kafka::ensure_installed()?;
+        let running = kafka::KafkaCluster::start(&install)?;
+        return Ok(Cluster {
+            bootstrap: Some(running.bootstrap()),
+            note: String::new(),
+            child: None,
+            stdin: None,
+            _docker: None,
+            _kafka: Some(running),
         });
     }
     if args.docker {
@@ -215,6 +237,7 @@ fn cluster(args: &DemoArgs, members: &[workspace::Package]) -> Result<Cluster> {
             child: None,
             stdin: None,
             _docker: Some(kafka),
+            _kafka: None,
         });
     }
     let has_testkit_bin =
@@ -289,6 +312,7 @@ fn spawn_cluster(mut cmd: std::process::Command, note: String) -> Result<Cluster
                 child: Some(child),
                 stdin,
                 _docker: None,
+                _kafka: None,
             })
         }
         Err(_) => {

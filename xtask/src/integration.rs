@@ -267,9 +267,18 @@ fn run_scenarios(broker: &Broker, env: &[(&str, &str)]) -> Result<StepReport> {
     let mut cmd = workspace::cargo();
     // `--workspace` keeps the feature set identical to `cargo test --workspace`, so
     // nothing is rebuilt; `--test` picks only the scenario target.
-    cmd.args(["test", "--workspace", "--test", TEST_TARGET])
-        .env("KLAMM_BROKERS", name)
-        .env(REPORT_ENV, &dir);
+    // `--show-output`: scenarios print what they observed (faults injected, throttles seen)
+    // even when they pass.
+    cmd.args([
+        "test",
+        "--workspace",
+        "--test",
+        TEST_TARGET,
+        "--",
+        "--show-output",
+    ])
+    .env("KLAMM_BROKERS", name)
+    .env(REPORT_ENV, &dir);
     for (k, v) in env {
         cmd.env(k, v);
     }

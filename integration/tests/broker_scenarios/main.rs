@@ -7,11 +7,13 @@
 //!
 //! [`Needs`]: klamm_integration::Needs
 
+mod kafka_faults;
 mod klamm_batches;
 mod klamm_pool;
 mod klamm_producer;
 mod klamm_txn;
 mod leader_move;
+mod pool_load;
 mod roundtrip;
 mod throttling;
 mod transactions;
