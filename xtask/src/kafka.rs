@@ -466,6 +466,9 @@ offsets.topic.num.partitions=6
 transaction.state.log.num.partitions=6
 num.partitions=3
 group.initial.rebalance.delay.ms=0
+# Look for timed-out transactions every second instead of every 10 s, so a test of
+# transaction.timeout.ms sees the coordinator abort within about its timeout.
+transaction.abort.timed.out.transaction.cleanup.interval.ms=1000
 # Small thread pools: three nodes share two cores.
 num.network.threads=2
 num.io.threads=4

@@ -15,6 +15,7 @@ mod demo;
 mod docker;
 mod integration;
 mod kafka;
+mod peers;
 mod tansu;
 mod ui;
 mod workspace;
@@ -41,6 +42,8 @@ enum Cmd {
     Demo(demo::DemoArgs),
     /// The side-by-side benchmarks, with ratios.
     Bench(bench::BenchArgs),
+    /// Peer drivers: Klamm's perf example next to other Kafka clients, same flags, one table.
+    Peers(peers::PeersArgs),
 }
 
 fn main() -> ExitCode {
@@ -50,6 +53,7 @@ fn main() -> ExitCode {
         Cmd::Integration(a) => integration::run(a),
         Cmd::Demo(a) => demo::run(a),
         Cmd::Bench(a) => bench::run(a),
+        Cmd::Peers(a) => peers::run(a),
     };
     match result {
         Ok(true) => ExitCode::SUCCESS,

@@ -1,0 +1,3 @@
+module klamm.invalid/peers/goperf
+
+go 1.22
