@@ -10,11 +10,12 @@
 //! Without `--bootstrap` it starts an embedded klamm-testkit cluster (3 brokers) and produces
 //! to it. Prints a progress line every 5 seconds and a final summary as the Java tool does.
 
-use std::collections::VecDeque;
 use std::str::FromStr;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use futures::StreamExt;
+use futures::stream::FuturesUnordered;
 use klamm_producer::{Acks, Compression, DeliveryFuture, Producer, ProducerRecord};
 
 struct Args {
@@ -156,14 +157,43 @@ async fn main() {
             .map(|i| b'A' + (i % 26) as u8)
             .collect::<Vec<u8>>(),
     );
-    let mut in_flight: VecDeque<(Instant, DeliveryFuture)> = VecDeque::new();
-    let mut stats = Stats {
-        latencies_us: Vec::with_capacity(a.num_records.min(10_000_000) as usize),
-        window_start: Instant::now(),
-        window_count: 0,
-        window_max_us: 0,
-        window_sum_us: 0,
-    };
+    // Each delivery's latency is taken when it completes (as the Java tool's callback does),
+    // by a collector task; timing it when the send loop next looks would add the gap between
+    // sends to every latency at a limited `--throughput`.
+    let (deliveries, mut completed) =
+        tokio::sync::mpsc::unbounded_channel::<(Instant, DeliveryFuture)>();
+    let record_size = a.record_size;
+    let expected = a.num_records;
+    let collector = tokio::spawn(async move {
+        let mut stats = Stats {
+            latencies_us: Vec::with_capacity(expected.min(10_000_000) as usize),
+            window_start: Instant::now(),
+            window_count: 0,
+            window_max_us: 0,
+            window_sum_us: 0,
+        };
+        let mut failed = 0u64;
+        let mut pending = FuturesUnordered::new();
+        let mut open = true;
+        while open || !pending.is_empty() {
+            tokio::select! {
+                biased;
+                Some((us, ok)) = pending.next(), if !pending.is_empty() => {
+                    let (us, ok): (u32, bool) = (us, ok);
+                    failed += u64::from(!ok);
+                    stats.record(us, record_size);
+                }
+                next = completed.recv(), if open => match next {
+                    Some((sent, f)) => pending.push(async move {
+                        let ok = f.await.is_ok();
+                        (u32::try_from(sent.elapsed().as_micros()).unwrap_or(u32::MAX), ok)
+                    }),
+                    None => open = false,
+                },
+            }
+        }
+        (stats, failed)
+    });
     let mut errors = 0u64;
     let start = Instant::now();
     for i in 0..a.num_records {
@@ -174,30 +204,18 @@ async fn main() {
         let record = ProducerRecord::new(a.topic.as_str()).value(payload.clone());
         let sent = Instant::now();
         match producer.send(record).await {
-            Ok(f) => in_flight.push_back((sent, f)),
+            Ok(f) => {
+                let _ = deliveries.send((sent, f));
+            }
             Err(e) => {
                 errors += 1;
                 eprintln!("send failed: {e}");
             }
         }
-        // Collect completed deliveries in order, without waiting.
-        while let Some((_, f)) = in_flight.front() {
-            let Some(result) = f.try_result() else { break };
-            let (sent, _) = in_flight.pop_front().expect("front exists");
-            if result.is_err() {
-                errors += 1;
-            }
-            let us = u32::try_from(sent.elapsed().as_micros()).unwrap_or(u32::MAX);
-            stats.record(us, a.record_size);
-        }
     }
-    for (sent, f) in in_flight {
-        if f.await.is_err() {
-            errors += 1;
-        }
-        let us = u32::try_from(sent.elapsed().as_micros()).unwrap_or(u32::MAX);
-        stats.record(us, a.record_size);
-    }
+    drop(deliveries);
+    let (stats, failed) = collector.await.expect("the delivery collector panicked");
+    errors += failed;
     let elapsed = start.elapsed().as_secs_f64();
     let metrics = producer.metrics();
     if let Err(e) = producer.close(Duration::from_secs(30)).await {
