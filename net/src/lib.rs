@@ -7,6 +7,7 @@ pub mod cluster;
 pub mod config;
 pub mod connection;
 pub mod error;
+pub mod quotas;
 pub mod read;
 pub mod sasl;
 pub mod throttle;

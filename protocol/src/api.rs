@@ -9,7 +9,7 @@
 //! let version = ours.max_version.min(broker.2);
 //! assert!(version >= ours.min_version.max(broker.1));
 //! assert_eq!(version, 11);
-//! assert_eq!(SUPPORTED_APIS.len(), 16);
+//! assert_eq!(SUPPORTED_APIS.len(), 18);
 //! ```
 
 /// The Kafka APIs Klamm's codec covers.
@@ -53,6 +53,10 @@ pub enum ApiKey {
     TxnOffsetCommit = 28,
     /// SaslAuthenticate (36).
     SaslAuthenticate = 36,
+    /// DescribeClientQuotas (48).
+    DescribeClientQuotas = 48,
+    /// AlterClientQuotas (49).
+    AlterClientQuotas = 49,
     /// DescribeProducers (61).
     DescribeProducers = 61,
 }
@@ -101,6 +105,8 @@ pub const SUPPORTED_APIS: &[ApiInfo] = &[
     api(ApiKey::EndTxn, 0, 5, 3),
     api(ApiKey::TxnOffsetCommit, 0, 4, 3),
     api(ApiKey::SaslAuthenticate, 0, 2, 2),
+    api(ApiKey::DescribeClientQuotas, 0, 1, 1),
+    api(ApiKey::AlterClientQuotas, 0, 1, 1),
     api(ApiKey::DescribeProducers, 0, 0, 0),
 ];
 
@@ -161,6 +167,8 @@ impl ApiKey {
             ApiKey::EndTxn => "EndTxn",
             ApiKey::TxnOffsetCommit => "TxnOffsetCommit",
             ApiKey::SaslAuthenticate => "SaslAuthenticate",
+            ApiKey::DescribeClientQuotas => "DescribeClientQuotas",
+            ApiKey::AlterClientQuotas => "AlterClientQuotas",
             ApiKey::DescribeProducers => "DescribeProducers",
         }
     }
@@ -227,11 +235,19 @@ impl ApiKey {
     /// passed (KIP-219). For older versions the broker delays the response itself, so a client
     /// must not wait again. The numbers are the ones the message schemas state ("Starting in
     /// version N, on quota violation, brokers send out responses before throttling").
-    /// APIs without a throttle time before KIP-219 (SASL, DescribeProducers) report 0.
+    /// APIs without a throttle time before KIP-219 (SASL, DescribeProducers) report 0, and so
+    /// do APIs added after KIP-219 (Kafka 2.0): DescribeClientQuotas and AlterClientQuotas
+    /// (KIP-546, Kafka 2.6) never had the old behaviour, so their schemas carry no "Starting in
+    /// version N" note and every version is answered first and throttled after. (The Java
+    /// client's `shouldClientThrottle` is left at its default `false` for these two, so Java's
+    /// admin client relies on the broker muting the connection; waiting here as well costs
+    /// nothing, since the broker reads nothing more from the connection until the throttle
+    /// has passed.)
     ///
     /// ```
     /// use klamm_protocol::ApiKey;
     /// assert_eq!(ApiKey::Produce.first_client_throttled_version(), 6);
+    /// assert_eq!(ApiKey::AlterClientQuotas.first_client_throttled_version(), 0);
     /// assert!(!ApiKey::Fetch.client_enforces_throttle(7));
     /// assert!(ApiKey::Fetch.client_enforces_throttle(8));
     /// ```
@@ -250,7 +266,11 @@ impl ApiKey {
             | ApiKey::AddOffsetsToTxn
             | ApiKey::EndTxn
             | ApiKey::TxnOffsetCommit => 1,
-            ApiKey::SaslHandshake | ApiKey::SaslAuthenticate | ApiKey::DescribeProducers => 0,
+            ApiKey::SaslHandshake
+            | ApiKey::SaslAuthenticate
+            | ApiKey::DescribeProducers
+            | ApiKey::DescribeClientQuotas
+            | ApiKey::AlterClientQuotas => 0,
         }
     }
 

@@ -61,6 +61,7 @@ fn served(api: ApiKey) -> std::ops::RangeInclusive<i16> {
         ApiKey::SaslAuthenticate => (0, 2),
         ApiKey::SaslHandshake => (1, 1),
         ApiKey::DescribeProducers => (0, 0),
+        ApiKey::DescribeClientQuotas | ApiKey::AlterClientQuotas => (0, 1),
         _ => (1, 0),
     };
     min..=max
@@ -312,6 +313,40 @@ async fn every_served_version_answers() {
             topics: vec![TopicRequest {
                 name: "t".into(),
                 partition_indexes: vec![0, 1],
+                ..Default::default()
+            }],
+            ..Default::default()
+        };
+        each_way(&cluster, &mut c, &req, v).await;
+    }
+    for v in served(ApiKey::DescribeClientQuotas) {
+        use klamm_protocol::messages::describe_client_quotas::request::ComponentData;
+        let req = DescribeClientQuotasRequest {
+            components: vec![ComponentData {
+                entity_type: "client-id".into(),
+                match_type: 2,
+                ..Default::default()
+            }],
+            ..Default::default()
+        };
+        each_way(&cluster, &mut c, &req, v).await;
+    }
+    for v in served(ApiKey::AlterClientQuotas) {
+        use klamm_protocol::messages::alter_client_quotas::request::{
+            EntityData, EntryData, OpData,
+        };
+        let req = AlterClientQuotasRequest {
+            entries: vec![EntryData {
+                entity: vec![EntityData {
+                    entity_type: "client-id".into(),
+                    entity_name: Some(format!("c-{v}")),
+                    ..Default::default()
+                }],
+                ops: vec![OpData {
+                    key: "request_percentage".into(),
+                    value: 50.0,
+                    ..Default::default()
+                }],
                 ..Default::default()
             }],
             ..Default::default()

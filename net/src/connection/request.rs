@@ -54,13 +54,14 @@ bodies! {
     throttled: ApiVersionsResponse, MetadataResponse, FetchResponse, ListOffsetsResponse,
         OffsetFetchResponse, FindCoordinatorResponse, CreateTopicsResponse,
         InitProducerIdResponse, AddPartitionsToTxnResponse, AddOffsetsToTxnResponse,
-        EndTxnResponse, TxnOffsetCommitResponse, DescribeProducersResponse, ProduceResponse;
+        EndTxnResponse, TxnOffsetCommitResponse, DescribeProducersResponse, ProduceResponse,
+        DescribeClientQuotasResponse, AlterClientQuotasResponse;
     unthrottled: SaslHandshakeResponse, SaslAuthenticateResponse;
     requests: ApiVersionsRequest, MetadataRequest, FetchRequest, ListOffsetsRequest,
         OffsetFetchRequest, FindCoordinatorRequest, CreateTopicsRequest, InitProducerIdRequest,
         AddPartitionsToTxnRequest, AddOffsetsToTxnRequest, EndTxnRequest,
         TxnOffsetCommitRequest, DescribeProducersRequest, SaslHandshakeRequest,
-        SaslAuthenticateRequest
+        SaslAuthenticateRequest, DescribeClientQuotasRequest, AlterClientQuotasRequest
 }
 
 impl KafkaRequest for ProduceRequest {

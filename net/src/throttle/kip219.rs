@@ -34,6 +34,9 @@ pub trait ThrottleTime {
 /// assert!(broker_delays_response(ApiKey::Fetch, 7));
 /// assert!(!broker_delays_response(ApiKey::Fetch, 8));
 /// assert!(!broker_delays_response(ApiKey::DescribeProducers, 0));
+/// // Added after KIP-219 (Kafka 2.6, KIP-546): the client waits at every version.
+/// assert!(!broker_delays_response(ApiKey::AlterClientQuotas, 0));
+/// assert!(!broker_delays_response(ApiKey::DescribeClientQuotas, 0));
 /// ```
 pub fn broker_delays_response(api: ApiKey, version: i16) -> bool {
     !api.client_enforces_throttle(version)

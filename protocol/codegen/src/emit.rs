@@ -499,24 +499,16 @@ pub fn emit_struct(
         pat.push('(');
         for (n, s) in g.iter() {
             write!(strat, "{s}, ").unwrap();
-            write!(pat, "{}, ", n.trim_start_matches("r#")).unwrap();
+            // A raw identifier (`r#match`) is a valid binding as it is; stripping the `r#`
+            // would leave a keyword.
+            write!(pat, "{n}, ").unwrap();
         }
         strat.push_str("), ");
         pat.push_str("), ");
     }
     strat.push(')');
     pat.push(')');
-    let fields: Vec<String> = parts
-        .iter()
-        .map(|(n, _)| {
-            let bare = n.trim_start_matches("r#");
-            if bare == n {
-                n.clone()
-            } else {
-                format!("{n}: {bare}")
-            }
-        })
-        .collect();
+    let fields: Vec<String> = parts.iter().map(|(n, _)| n.clone()).collect();
     writeln!(
         out,
         "        {strat}.prop_map(|{pat}| {} {{ {} }}).boxed()\n    }}\n}}\n",

@@ -32,6 +32,8 @@ const APIS: &[(&str, &str, i16, i16)] = &[
     ("TxnOffsetCommit", "TxnOffsetCommit", 0, 4),
     ("SaslAuthenticate", "SaslAuthenticate", 0, 2),
     ("DescribeProducers", "DescribeProducers", 0, 0),
+    ("DescribeClientQuotas", "DescribeClientQuotas", 0, 1),
+    ("AlterClientQuotas", "AlterClientQuotas", 0, 1),
 ];
 
 /// Schema changes newer than the schema snapshot, applied by hand (each cites its KIP).

@@ -21,8 +21,10 @@ pub(crate) mod prelude;
 
 pub mod add_offsets_to_txn;
 pub mod add_partitions_to_txn;
+pub mod alter_client_quotas;
 pub mod api_versions;
 pub mod create_topics;
+pub mod describe_client_quotas;
 pub mod describe_producers;
 pub mod end_txn;
 pub mod fetch;
@@ -38,8 +40,10 @@ pub mod txn_offset_commit;
 
 pub use add_offsets_to_txn::{AddOffsetsToTxnRequest, AddOffsetsToTxnResponse};
 pub use add_partitions_to_txn::{AddPartitionsToTxnRequest, AddPartitionsToTxnResponse};
+pub use alter_client_quotas::{AlterClientQuotasRequest, AlterClientQuotasResponse};
 pub use api_versions::{ApiVersionsRequest, ApiVersionsResponse};
 pub use create_topics::{CreateTopicsRequest, CreateTopicsResponse};
+pub use describe_client_quotas::{DescribeClientQuotasRequest, DescribeClientQuotasResponse};
 pub use describe_producers::{DescribeProducersRequest, DescribeProducersResponse};
 pub use end_txn::{EndTxnRequest, EndTxnResponse};
 pub use fetch::{FetchRequest, FetchResponse};
@@ -108,6 +112,10 @@ pub enum RequestBody {
     SaslAuthenticate(SaslAuthenticateRequest),
     /// A DescribeProducers request.
     DescribeProducers(DescribeProducersRequest),
+    /// A DescribeClientQuotas request.
+    DescribeClientQuotas(DescribeClientQuotasRequest),
+    /// A AlterClientQuotas request.
+    AlterClientQuotas(AlterClientQuotasRequest),
 }
 
 impl RequestBody {
@@ -140,6 +148,8 @@ impl RequestBody {
             RequestBody::TxnOffsetCommit(_) => ApiKey::TxnOffsetCommit,
             RequestBody::SaslAuthenticate(_) => ApiKey::SaslAuthenticate,
             RequestBody::DescribeProducers(_) => ApiKey::DescribeProducers,
+            RequestBody::DescribeClientQuotas(_) => ApiKey::DescribeClientQuotas,
+            RequestBody::AlterClientQuotas(_) => ApiKey::AlterClientQuotas,
         }
     }
 
@@ -199,6 +209,12 @@ impl RequestBody {
             ApiKey::DescribeProducers => {
                 RequestBody::DescribeProducers(DescribeProducersRequest::decode(body, version)?)
             }
+            ApiKey::DescribeClientQuotas => RequestBody::DescribeClientQuotas(
+                DescribeClientQuotasRequest::decode(body, version)?,
+            ),
+            ApiKey::AlterClientQuotas => {
+                RequestBody::AlterClientQuotas(AlterClientQuotasRequest::decode(body, version)?)
+            }
         })
     }
 
@@ -235,6 +251,8 @@ impl RequestBody {
             RequestBody::TxnOffsetCommit(b) => b.encode(buf, version),
             RequestBody::SaslAuthenticate(b) => b.encode(buf, version),
             RequestBody::DescribeProducers(b) => b.encode(buf, version),
+            RequestBody::DescribeClientQuotas(b) => b.encode(buf, version),
+            RequestBody::AlterClientQuotas(b) => b.encode(buf, version),
         }
     }
 }
@@ -335,6 +353,18 @@ impl From<DescribeProducersRequest> for RequestBody {
     }
 }
 
+impl From<DescribeClientQuotasRequest> for RequestBody {
+    fn from(b: DescribeClientQuotasRequest) -> Self {
+        RequestBody::DescribeClientQuotas(b)
+    }
+}
+
+impl From<AlterClientQuotasRequest> for RequestBody {
+    fn from(b: AlterClientQuotasRequest) -> Self {
+        RequestBody::AlterClientQuotas(b)
+    }
+}
+
 /// Any response body, for code that dispatches on the API key (a broker, a proxy, a test).
 ///
 /// ```
@@ -384,6 +414,10 @@ pub enum ResponseBody {
     SaslAuthenticate(SaslAuthenticateResponse),
     /// A DescribeProducers response.
     DescribeProducers(DescribeProducersResponse),
+    /// A DescribeClientQuotas response.
+    DescribeClientQuotas(DescribeClientQuotasResponse),
+    /// A AlterClientQuotas response.
+    AlterClientQuotas(AlterClientQuotasResponse),
 }
 
 impl ResponseBody {
@@ -416,6 +450,8 @@ impl ResponseBody {
             ResponseBody::TxnOffsetCommit(_) => ApiKey::TxnOffsetCommit,
             ResponseBody::SaslAuthenticate(_) => ApiKey::SaslAuthenticate,
             ResponseBody::DescribeProducers(_) => ApiKey::DescribeProducers,
+            ResponseBody::DescribeClientQuotas(_) => ApiKey::DescribeClientQuotas,
+            ResponseBody::AlterClientQuotas(_) => ApiKey::AlterClientQuotas,
         }
     }
 
@@ -475,6 +511,12 @@ impl ResponseBody {
             ApiKey::DescribeProducers => {
                 ResponseBody::DescribeProducers(DescribeProducersResponse::decode(body, version)?)
             }
+            ApiKey::DescribeClientQuotas => ResponseBody::DescribeClientQuotas(
+                DescribeClientQuotasResponse::decode(body, version)?,
+            ),
+            ApiKey::AlterClientQuotas => {
+                ResponseBody::AlterClientQuotas(AlterClientQuotasResponse::decode(body, version)?)
+            }
         })
     }
 
@@ -511,6 +553,8 @@ impl ResponseBody {
             ResponseBody::TxnOffsetCommit(b) => b.encode(buf, version),
             ResponseBody::SaslAuthenticate(b) => b.encode(buf, version),
             ResponseBody::DescribeProducers(b) => b.encode(buf, version),
+            ResponseBody::DescribeClientQuotas(b) => b.encode(buf, version),
+            ResponseBody::AlterClientQuotas(b) => b.encode(buf, version),
         }
     }
 }
@@ -608,5 +652,17 @@ impl From<SaslAuthenticateResponse> for ResponseBody {
 impl From<DescribeProducersResponse> for ResponseBody {
     fn from(b: DescribeProducersResponse) -> Self {
         ResponseBody::DescribeProducers(b)
+    }
+}
+
+impl From<DescribeClientQuotasResponse> for ResponseBody {
+    fn from(b: DescribeClientQuotasResponse) -> Self {
+        ResponseBody::DescribeClientQuotas(b)
+    }
+}
+
+impl From<AlterClientQuotasResponse> for ResponseBody {
+    fn from(b: AlterClientQuotasResponse) -> Self {
+        ResponseBody::AlterClientQuotas(b)
     }
 }

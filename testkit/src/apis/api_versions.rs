@@ -128,7 +128,7 @@ mod tests {
             .find(|k| k.api_key == ApiKey::Fetch.as_i16())
             .unwrap();
         assert_eq!((fetch.min_version, fetch.max_version), (4, 16));
-        assert_eq!(keys.len(), 16);
+        assert_eq!(keys.len(), 18);
         assert!(keys.iter().all(|k| k.min_version <= k.max_version));
     }
 }

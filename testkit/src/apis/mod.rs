@@ -3,8 +3,10 @@
 
 mod add_offsets_to_txn;
 mod add_partitions_to_txn;
+mod alter_client_quotas;
 mod api_versions;
 mod create_topics;
+mod describe_client_quotas;
 mod describe_producers;
 mod end_txn;
 mod fetch;
@@ -51,6 +53,8 @@ const SERVED: &[(ApiKey, i16, i16)] = &[
     (ApiKey::TxnOffsetCommit, 0, 4),
     (ApiKey::SaslAuthenticate, 0, 2),
     (ApiKey::DescribeProducers, 0, 0),
+    (ApiKey::DescribeClientQuotas, 0, 1),
+    (ApiKey::AlterClientQuotas, 0, 1),
 ];
 
 /// The version range served for `api`, if it is served at all.
@@ -217,6 +221,12 @@ pub(crate) async fn dispatch(ctx: &mut Ctx<'_>, correlation_id: i32, body: Reque
         RequestBody::SaslAuthenticate(r) => run::<sasl::Authenticate>(ctx, c, r).await,
         RequestBody::DescribeProducers(r) => {
             run::<describe_producers::DescribeProducers>(ctx, c, r).await
+        }
+        RequestBody::DescribeClientQuotas(r) => {
+            run::<describe_client_quotas::DescribeClientQuotas>(ctx, c, r).await
+        }
+        RequestBody::AlterClientQuotas(r) => {
+            run::<alter_client_quotas::AlterClientQuotas>(ctx, c, r).await
         }
         _ => Outcome::Close,
     }

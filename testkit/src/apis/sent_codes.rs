@@ -3,7 +3,8 @@
 //! so a code the handler left in a field that version does not send is not counted.
 
 use klamm_protocol::messages::{
-    AddOffsetsToTxnResponse, AddPartitionsToTxnResponse, ApiVersionsResponse, CreateTopicsResponse,
+    AddOffsetsToTxnResponse, AddPartitionsToTxnResponse, AlterClientQuotasResponse,
+    ApiVersionsResponse, CreateTopicsResponse, DescribeClientQuotasResponse,
     DescribeProducersResponse, EndTxnResponse, FetchResponse, FindCoordinatorResponse,
     InitProducerIdResponse, ListOffsetsResponse, MetadataResponse, OffsetFetchResponse,
     ProduceResponse, SaslAuthenticateResponse, SaslHandshakeResponse, TxnOffsetCommitResponse,
@@ -179,6 +180,20 @@ impl SentCodes for DescribeProducersResponse {
             for p in &t.partitions {
                 f(p.error_code);
             }
+        }
+    }
+}
+
+impl SentCodes for DescribeClientQuotasResponse {
+    fn sent_codes(&self, _v: i16, f: &mut dyn FnMut(i16)) {
+        f(self.error_code);
+    }
+}
+
+impl SentCodes for AlterClientQuotasResponse {
+    fn sent_codes(&self, _v: i16, f: &mut dyn FnMut(i16)) {
+        for e in &self.entries {
+            f(e.error_code);
         }
     }
 }

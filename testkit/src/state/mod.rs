@@ -5,6 +5,7 @@
 //! The server keeps one [`ClusterState`] behind a mutex and never holds it across an await.
 
 pub mod batch;
+pub mod client_quotas;
 pub mod groups;
 pub mod log;
 pub mod producer;

@@ -3,8 +3,17 @@
 //! a sampled rate over `samples` windows of `window` each (Kafka: 11 x 1 s), and on a
 //! violation `throttle = (observed - quota) / quota * window size` (`QuotaUtils.throttleTime`),
 //! where the window size is the time the samples span, at least `samples - 1` full windows.
+//!
+//! The cluster-wide quotas are Kafka's client quota configurations
+//! ([`ClientQuotaConfigs`], altered over the wire with AlterClientQuotas or by the control
+//! API): the `producer_byte_rate` of a client-id entity (named or default) is enforced; user
+//! and ip entities and the other keys are stored and described, not enforced.
 
 use std::collections::HashMap;
+
+use super::client_quotas::{
+    ClientQuotaConfigs, PRODUCER_BYTE_RATE, QuotaEntity, QuotaOp, QuotaRefusal,
+};
 
 /// Kafka's `quota.window.num` default.
 pub const DEFAULT_SAMPLES: usize = 11;
@@ -93,7 +102,10 @@ impl RateSensor {
 /// (cluster, default).
 #[derive(Debug)]
 pub struct Quotas {
+    configs: ClientQuotaConfigs,
+    /// `producer_byte_rate` of the default client-id entity (derived from `configs`).
     default_bytes_per_sec: Option<f64>,
+    /// `producer_byte_rate` of the named client-id entities (derived from `configs`).
     per_client: HashMap<String, f64>,
     broker_default: HashMap<i32, f64>,
     broker_client: HashMap<(i32, String), f64>,
@@ -105,6 +117,7 @@ pub struct Quotas {
 impl Default for Quotas {
     fn default() -> Self {
         Quotas {
+            configs: ClientQuotaConfigs::default(),
             default_bytes_per_sec: None,
             per_client: HashMap::new(),
             broker_default: HashMap::new(),
@@ -118,16 +131,52 @@ impl Default for Quotas {
 
 impl Quotas {
     /// Sets the produce quota every broker applies to one client id (`Some`) or to every
-    /// client without its own (`None`); `bytes_per_sec` `None` removes it.
+    /// client without its own (`None`); `bytes_per_sec` `None` removes it. This is the
+    /// `producer_byte_rate` of the client-id entity, set without Kafka's validation (the
+    /// control API may set fractional rates).
     pub fn set_produce_quota(&mut self, client_id: Option<&str>, bytes_per_sec: Option<f64>) {
-        match (client_id, bytes_per_sec) {
-            (Some(c), Some(q)) => {
-                self.per_client.insert(c.to_string(), q);
+        self.configs.set(
+            &QuotaEntity::client_id(client_id),
+            PRODUCER_BYTE_RATE,
+            bytes_per_sec,
+        );
+        self.reindex();
+    }
+
+    /// The client quota configurations (every entity and key, enforced or not).
+    pub fn configs(&self) -> &ClientQuotaConfigs {
+        &self.configs
+    }
+
+    /// AlterClientQuotas: validates and (unless `validate_only`) applies the entries as Kafka
+    /// does ([`ClientQuotaConfigs::alter`]); the new `producer_byte_rate` of client-id entities
+    /// applies from the next Produce on.
+    pub fn alter_client_quotas(
+        &mut self,
+        entries: Vec<(QuotaEntity, Vec<QuotaOp>)>,
+        validate_only: bool,
+    ) -> Vec<(QuotaEntity, Result<(), QuotaRefusal>)> {
+        let results = self.configs.alter(entries, validate_only);
+        self.reindex();
+        results
+    }
+
+    /// Rebuilds the enforced per-client-id produce quotas from the configurations.
+    fn reindex(&mut self) {
+        self.default_bytes_per_sec = None;
+        self.per_client.clear();
+        for (entity, values) in self.configs.all() {
+            let (Some(client), Some(&rate)) =
+                (entity.client_id_only(), values.get(PRODUCER_BYTE_RATE))
+            else {
+                continue;
+            };
+            match client {
+                Some(c) => {
+                    self.per_client.insert(c.to_owned(), rate);
+                }
+                None => self.default_bytes_per_sec = Some(rate),
             }
-            (Some(c), None) => {
-                self.per_client.remove(c);
-            }
-            (None, q) => self.default_bytes_per_sec = q,
         }
     }
 
@@ -230,6 +279,51 @@ mod tests {
         q.set_produce_quota(Some("c"), None);
         // "c" now falls back to the default quota: 30,000 in 10 s = 3,000 B/s <= 4,000
         assert_eq!(q.record_produce(0, "c", 10_000, 0), 0);
+    }
+
+    #[test]
+    fn only_client_id_entities_are_enforced() {
+        let mut q = Quotas::default();
+        let op = |v| QuotaOp {
+            key: PRODUCER_BYTE_RATE.into(),
+            value: v,
+        };
+        let user = QuotaEntity::from_parts([("user".to_owned(), None)]);
+        let both = QuotaEntity::from_parts([
+            ("user".to_owned(), None),
+            ("client-id".to_owned(), Some("c".to_owned())),
+        ]);
+        let r = q.alter_client_quotas(
+            vec![
+                (user, vec![op(Some(10.0))]),
+                (both, vec![op(Some(20.0))]),
+                (QuotaEntity::client_id(Some("c")), vec![op(Some(1000.0))]),
+            ],
+            false,
+        );
+        assert!(r.iter().all(|(_, r)| r.is_ok()), "{r:?}");
+        assert_eq!(q.configs().all().count(), 3);
+        assert_eq!(q.produce_quota(0, "c"), Some(1000.0));
+        assert_eq!(q.produce_quota(0, "d"), None, "user quotas are stored only");
+        // validate_only changes nothing; removal lifts the quota
+        q.alter_client_quotas(
+            vec![(QuotaEntity::client_id(Some("c")), vec![op(None)])],
+            true,
+        );
+        assert_eq!(q.produce_quota(0, "c"), Some(1000.0));
+        q.alter_client_quotas(
+            vec![(QuotaEntity::client_id(Some("c")), vec![op(None)])],
+            false,
+        );
+        assert_eq!(q.produce_quota(0, "c"), None);
+        // the control API writes the same configuration
+        q.set_produce_quota(None, Some(5.0));
+        assert_eq!(
+            q.configs()
+                .get(&QuotaEntity::client_id(None), PRODUCER_BYTE_RATE),
+            Some(5.0)
+        );
+        assert_eq!(q.produce_quota(0, "anyone"), Some(5.0));
     }
 
     #[test]
