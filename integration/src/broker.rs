@@ -79,6 +79,7 @@ impl BrokerKind {
                 controllable: true,
                 create_topics_api: false,
                 process_control: false,
+                apache_kafka: false,
             },
             BrokerKind::Testkit => Capabilities {
                 idempotence: true,
@@ -87,6 +88,7 @@ impl BrokerKind {
                 controllable: true,
                 create_topics_api: true,
                 process_control: false,
+                apache_kafka: false,
             },
             BrokerKind::Tansu => Capabilities {
                 idempotence: true,
@@ -95,6 +97,7 @@ impl BrokerKind {
                 controllable: false,
                 create_topics_api: true,
                 process_control: false,
+                apache_kafka: false,
             },
             // Real quotas: the scenario sets one with AlterClientQuotas.
             BrokerKind::Kafka => Capabilities {
@@ -104,6 +107,7 @@ impl BrokerKind {
                 controllable: false,
                 create_topics_api: true,
                 process_control: true,
+                apache_kafka: true,
             },
             BrokerKind::Docker | BrokerKind::External => Capabilities {
                 idempotence: true,
@@ -112,6 +116,9 @@ impl BrokerKind {
                 controllable: false,
                 create_topics_api: true,
                 process_control: false,
+                // The apache/kafka image is the reference too; a cluster of yours may be
+                // another Kafka-compatible broker.
+                apache_kafka: self == BrokerKind::Docker,
             },
         }
     }
@@ -139,6 +146,9 @@ pub struct Capabilities {
     /// The broker processes can be killed, restarted and paused by the test
     /// ([`KafkaNodes`](crate::nodes::KafkaNodes)).
     pub process_control: bool,
+    /// This is Apache Kafka itself: the reference the differential suite compares the
+    /// testkit with.
+    pub apache_kafka: bool,
 }
 
 /// A broker a scenario runs against.

@@ -33,6 +33,8 @@ pub struct Needs {
     pub controllable: bool,
     /// Killing, restarting and pausing broker processes.
     pub process_control: bool,
+    /// Apache Kafka itself (the reference of the differential suite).
+    pub apache_kafka: bool,
 }
 
 impl Needs {
@@ -43,6 +45,7 @@ impl Needs {
         throttling: false,
         controllable: false,
         process_control: false,
+        apache_kafka: false,
     };
 
     /// Why a broker with `caps` cannot run the scenario, if it cannot.
@@ -59,6 +62,9 @@ impl Needs {
         }
         if self.controllable && !caps.controllable {
             missing.push("in-process control (leader moves, fault injection)");
+        }
+        if self.apache_kafka && !caps.apache_kafka {
+            missing.push("Apache Kafka itself (this compares the testkit with it)");
         }
         if self.process_control && !caps.process_control {
             missing.push("broker processes the test may kill, restart and pause");
