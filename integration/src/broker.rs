@@ -8,6 +8,14 @@ use rdkafka::producer::DefaultProducerContext;
 
 use crate::error::HarnessError;
 
+/// Client quotas are measured over this many windows of [`QUOTA_WINDOW`]: the xtask's
+/// Apache Kafka cluster is configured so (`quota.window.num`, `quota.window.size.seconds`),
+/// and so is the in-process testkit, so that quota throttles are short (about a second, not
+/// Kafka's default of up to 11 s) and alike on both.
+pub const QUOTA_WINDOW_SAMPLES: usize = 2;
+/// See [`QUOTA_WINDOW_SAMPLES`].
+pub const QUOTA_WINDOW: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// Which broker implementation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum BrokerKind {
@@ -194,6 +202,7 @@ impl BrokerUnderTest {
                     .start()
                     .await
                     .map_err(|e| HarnessError::Testkit(e.to_string()))?;
+                cluster.set_quota_window(QUOTA_WINDOW_SAMPLES, QUOTA_WINDOW);
                 Ok(Ok(BrokerUnderTest {
                     kind,
                     bootstrap: cluster.bootstrap(),

@@ -34,10 +34,16 @@ enum Event {
     Throttled { at: Instant, ms: u32 },
 }
 
+/// Whose a connection is: the broker it goes to (upstream port) and its client id.
+type Owner = (u16, Option<String>);
+
 /// Everything the proxies saw, per client connection.
 #[derive(Debug, Default)]
 pub struct ProxyLog {
     connections: Mutex<HashMap<u64, Vec<Event>>>,
+    /// Per connection: the broker it goes to (upstream port) and the client id of its first
+    /// request (Kafka's quotas are per client id on each broker).
+    owners: Mutex<HashMap<u64, Owner>>,
     next_connection: AtomicU64,
 }
 
@@ -58,11 +64,23 @@ pub struct ProxyVerdict {
     pub pipelined: u64,
     /// Of the early requests, how many were not Produce (Metadata, FindCoordinator, ...).
     pub early_non_produce: u64,
+    /// Requests that arrived while *another* connection of the same client id to the same
+    /// broker was throttled (more than `grace` after that throttle was forwarded): the quota
+    /// is the client id's, so these were sent while the broker held the client over quota.
+    pub early_other_connection: u64,
 }
 
 impl ProxyLog {
     fn connection(&self) -> u64 {
         self.next_connection.fetch_add(1, Ordering::Relaxed)
+    }
+
+    fn own(&self, conn: u64, upstream: u16, client_id: Option<String>) {
+        self.owners
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry(conn)
+            .or_insert((upstream, client_id));
     }
 
     fn push(&self, conn: u64, event: Event) {
@@ -108,7 +126,47 @@ impl ProxyLog {
                 }
             }
         }
+        v.early_other_connection = self.early_other_connection(&conns, grace);
         v
+    }
+
+    /// Replays the connections of each (broker, client id) together, in time order.
+    fn early_other_connection(&self, conns: &HashMap<u64, Vec<Event>>, grace: Duration) -> u64 {
+        let owners = self.owners.lock().unwrap_or_else(|p| p.into_inner());
+        let mut groups: HashMap<&Owner, Vec<(u64, Event)>> = HashMap::new();
+        for (conn, events) in conns {
+            if let Some(owner) = owners.get(conn) {
+                groups
+                    .entry(owner)
+                    .or_default()
+                    .extend(events.iter().map(|e| (*conn, *e)));
+            }
+        }
+        let at = |e: &Event| match *e {
+            Event::Request { at, .. } | Event::Throttled { at, .. } => at,
+        };
+        let mut early = 0;
+        for events in groups.values_mut() {
+            events.sort_by_key(|(_, e)| at(e));
+            // Per throttling connection: (deadline, when its throttle was forwarded).
+            let mut throttled: HashMap<u64, (Instant, Instant)> = HashMap::new();
+            for (conn, e) in events.iter() {
+                match *e {
+                    Event::Throttled { at, ms } => {
+                        let until = at + Duration::from_millis(u64::from(ms));
+                        let entry = throttled.entry(*conn).or_insert((until, at));
+                        *entry = (entry.0.max(until), at);
+                    }
+                    Event::Request { at, .. } => {
+                        let other = throttled.iter().any(|(c, (until, sent))| {
+                            c != conn && at < *until && at.duration_since(*sent) > grace
+                        });
+                        early += u64::from(other);
+                    }
+                }
+            }
+        }
+        early
     }
 }
 
@@ -159,7 +217,7 @@ impl KafkaProxy {
                         if let Ok(server) = TcpStream::connect(upstream).await {
                             let _ = client.set_nodelay(true);
                             let _ = server.set_nodelay(true);
-                            relay(client, server, log, ports).await;
+                            relay(client, server, upstream.port(), log, ports).await;
                         }
                     });
                 }
@@ -201,17 +259,24 @@ async fn write_frame(stream: &mut tokio::net::tcp::OwnedWriteHalf, frame: &[u8])
 }
 
 /// Forwards both directions of one client connection until either side closes.
-async fn relay(client: TcpStream, server: TcpStream, log: Arc<ProxyLog>, ports: PortMap) {
+async fn relay(
+    client: TcpStream,
+    server: TcpStream,
+    upstream: u16,
+    log: Arc<ProxyLog>,
+    ports: PortMap,
+) {
     let conn = log.connection();
     let (mut client_rx, mut client_tx) = client.into_split();
     let (mut server_rx, mut server_tx) = server.into_split();
     // correlation id -> (api key, version), filled by requests, read by answers.
     let asked: Arc<Mutex<HashMap<i32, (i16, i16)>>> = Arc::default();
-    let upstream = {
+    let to_broker = {
         let (log, asked) = (Arc::clone(&log), Arc::clone(&asked));
         async move {
             while let Some(frame) = read_frame(&mut client_rx).await {
                 if let Ok((h, _)) = RequestHeader::split_frame(&frame) {
+                    log.own(conn, upstream, h.client_id.clone());
                     log.push(
                         conn,
                         Event::Request {
@@ -229,7 +294,7 @@ async fn relay(client: TcpStream, server: TcpStream, log: Arc<ProxyLog>, ports: 
             Some(())
         }
     };
-    let downstream = async move {
+    let to_client = async move {
         while let Some(frame) = read_frame(&mut server_rx).await {
             let asked = ResponseHeader::peek_correlation_id(&frame)
                 .ok()
@@ -259,8 +324,8 @@ async fn relay(client: TcpStream, server: TcpStream, log: Arc<ProxyLog>, ports: 
         Some(())
     };
     tokio::select! {
-        _ = upstream => {}
-        _ = downstream => {}
+        _ = to_broker => {}
+        _ = to_client => {}
     }
 }
 
@@ -337,5 +402,66 @@ mod tests {
         assert_eq!(v.requests, 4);
         assert_eq!(v.throttled_answers, 1);
         assert_eq!((v.pipelined, v.early, v.early_non_produce), (1, 1, 1));
+        assert_eq!(v.early_other_connection, 0, "one connection only");
+    }
+
+    #[test]
+    fn a_request_on_another_connection_of_the_client_is_seen() {
+        let log = ProxyLog::default();
+        let t0 = Instant::now();
+        let ms = |n: u64| t0 + Duration::from_millis(n);
+        let produce = ApiKey::Produce.as_i16();
+        log.own(1, 9092, Some("app".into()));
+        log.own(2, 9092, Some("app".into()));
+        log.own(3, 9092, Some("other".into()));
+        log.own(4, 9093, Some("app".into()));
+        log.push(
+            1,
+            Event::Throttled {
+                at: ms(10),
+                ms: 100,
+            },
+        );
+        // Same broker and client id, during connection 1's throttle: counted.
+        log.push(
+            2,
+            Event::Request {
+                at: ms(50),
+                api: produce,
+            },
+        );
+        // Another client id, or another broker: not counted.
+        log.push(
+            3,
+            Event::Request {
+                at: ms(50),
+                api: produce,
+            },
+        );
+        log.push(
+            4,
+            Event::Request {
+                at: ms(50),
+                api: produce,
+            },
+        );
+        // Within grace of the throttle, or after the deadline: not counted.
+        log.push(
+            2,
+            Event::Request {
+                at: ms(11),
+                api: produce,
+            },
+        );
+        log.push(
+            2,
+            Event::Request {
+                at: ms(120),
+                api: produce,
+            },
+        );
+        let v = log.verdict(Duration::from_millis(2));
+        assert_eq!(v.early_other_connection, 1);
+        assert_eq!(v.early, 0, "no connection broke its own deadline");
     }
 }

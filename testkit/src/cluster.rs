@@ -494,6 +494,22 @@ impl Cluster {
         self.inner.observations().injected(api)
     }
 
+    /// Measures client rates over `samples` windows of `window` each, as Kafka's
+    /// `quota.window.num` and `quota.window.size.seconds` (defaults 11 and 1 s) do; a
+    /// throttle is at most about that long. Rates measured so far are forgotten.
+    ///
+    /// ```
+    /// # async fn f() -> Result<(), klamm_testkit::TestkitError> {
+    /// let kit = klamm_testkit::Cluster::builder().start().await?;
+    /// kit.set_quota_window(2, std::time::Duration::from_secs(1));
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn set_quota_window(&self, samples: usize, window: std::time::Duration) {
+        let ms = i64::try_from(window.as_millis()).unwrap_or(i64::MAX);
+        self.inner.state().quotas.set_window(samples, ms);
+    }
+
     /// Sets the produce byte-rate quota of a client id (`Some`) or the default of every
     /// client (`None`) on every broker; `None` as rate removes it. As in Kafka, each broker
     /// enforces it on the traffic it receives: a client's rate is measured per broker.

@@ -326,6 +326,21 @@ impl KafkaCluster {
         self.run_dir.join("cluster.json")
     }
 
+    /// The process id of each node's JVM, from its pid file (a node restarted by a fault
+    /// scenario included); nodes whose file is missing or unreadable are left out.
+    pub fn node_pids(&self) -> Vec<u32> {
+        self.nodes
+            .iter()
+            .filter_map(|n| {
+                std::fs::read_to_string(n.pid_file())
+                    .ok()?
+                    .trim()
+                    .parse()
+                    .ok()
+            })
+            .collect()
+    }
+
     /// Kills every node and the lifeline, and waits for them.
     pub fn stop(mut self) {
         self.kill_all();
@@ -469,6 +484,11 @@ group.initial.rebalance.delay.ms=0
 # Look for timed-out transactions every second instead of every 10 s, so a test of
 # transaction.timeout.ms sees the coordinator abort within about its timeout.
 transaction.abort.timed.out.transaction.cleanup.interval.ms=1000
+# Client quotas measured over 2 windows of 1 s (Kafka's default is 11): a quota test sees
+# throttles of about a second instead of up to 11 s. klamm-integration configures the
+# testkit the same way (QUOTA_WINDOW_SAMPLES), so both can be compared.
+quota.window.num=2
+quota.window.size.seconds=1
 # Small thread pools: three nodes share two cores.
 num.network.threads=2
 num.io.threads=4

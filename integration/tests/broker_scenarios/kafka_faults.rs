@@ -17,7 +17,7 @@ use klamm_integration::nodes::{KafkaNode, KafkaNodes};
 use klamm_integration::{BrokerUnderTest, Needs, ScenarioError, ScenarioResult, scenario};
 use klamm_net::{Cluster, CoordinatorType};
 
-use crate::pool_load::{self, Outcome, Topics};
+use crate::pool_load::{self, Load, Outcome, Topics};
 
 const CLIENTS: usize = 64;
 /// An upper bound only: the clients stop when the faults are over.
@@ -222,7 +222,7 @@ async fn faults_under_load(broker: BrokerUnderTest) -> ScenarioResult {
         .into());
     };
     let topics = Topics::create(&broker, "faults").await?;
-    let pool = pool_load::pool(&broker, &topics.orders, POOL_SIZE, |b| {
+    let pool = pool_load::pool(broker.bootstrap(), &topics.orders, POOL_SIZE, |b| {
         b.operation_timeout(Duration::from_secs(20))
             .producer(|p| p.linger(Duration::ZERO).request_timeout(REQUEST_TIMEOUT))
     })
@@ -243,7 +243,12 @@ async fn faults_under_load(broker: BrokerUnderTest) -> ScenarioResult {
         let (pool, topics) = (pool.clone(), topics.clone());
         let (stop, done) = (Arc::clone(&stop), Arc::clone(&done));
         tokio::spawn(async move {
-            pool_load::run_clients(&pool, &topics, CLIENTS, MAX_PER_CLIENT, stop, done).await
+            let load = Load {
+                clients: CLIENTS,
+                per_client: MAX_PER_CLIENT,
+                order_size: 16,
+            };
+            pool_load::run_clients(&pool, &topics, load, stop, done).await
         })
     };
     let injected = inject(&nodes, &observer, &topics, &pooled_id, &done).await;

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use klamm_integration::{BrokerUnderTest, Needs, ScenarioResult, scenario};
 
-use crate::pool_load::{self, FAIL_EVERY, Outcome, Topics};
+use crate::pool_load::{self, FAIL_EVERY, Load, Outcome, Topics};
 
 const CLIENTS: usize = 64;
 const PER_CLIENT: usize = 20;
@@ -18,17 +18,15 @@ const POOL_SIZE: usize = 8;
 
 async fn pool_exactly_once(broker: BrokerUnderTest) -> ScenarioResult {
     let topics = Topics::create(&broker, "pool").await?;
-    let pool = pool_load::pool(&broker, &topics.orders, POOL_SIZE, |b| b).await?;
+    let pool = pool_load::pool(broker.bootstrap(), &topics.orders, POOL_SIZE, |b| b).await?;
     let stop = Arc::new(AtomicBool::new(false));
-    let outcomes = pool_load::run_clients(
-        &pool,
-        &topics,
-        CLIENTS,
-        PER_CLIENT,
-        stop,
-        Arc::new(AtomicU64::new(0)),
-    )
-    .await?;
+    let load = Load {
+        clients: CLIENTS,
+        per_client: PER_CLIENT,
+        order_size: 16,
+    };
+    let outcomes =
+        pool_load::run_clients(&pool, &topics, load, stop, Arc::new(AtomicU64::new(0))).await?;
     let metrics = pool.metrics();
     pool.close(Duration::from_secs(10)).await;
     let committed = pool_load::count(&outcomes, Outcome::Committed);

@@ -14,6 +14,7 @@ mod klamm_producer;
 mod klamm_txn;
 mod leader_move;
 mod pool_load;
+mod quota_throttling;
 mod roundtrip;
 mod throttling;
 mod transactions;

@@ -47,6 +47,17 @@ pub enum Outcome {
     Unknown,
 }
 
+/// The shape of a run of [`run_clients`].
+#[derive(Debug, Clone, Copy)]
+pub struct Load {
+    /// Concurrent clients.
+    pub clients: usize,
+    /// Requests per client at most, one after the other.
+    pub per_client: usize,
+    /// Bytes of each order record's value (the audit record stays small).
+    pub order_size: usize,
+}
+
 /// The two topics of one run.
 #[derive(Debug, Clone)]
 pub struct Topics {
@@ -67,10 +78,10 @@ impl Topics {
     }
 }
 
-/// A pool of `size` klamm-txn producers (ids `{prefix}-0..`) on one shared cluster;
-/// `settings` adjusts every producer's builder beyond the defaults here.
+/// A pool of `size` klamm-txn producers (ids `{prefix}-0..`) on one shared cluster at
+/// `bootstrap`; `settings` adjusts every producer's builder beyond the defaults here.
 pub async fn pool(
-    broker: &BrokerUnderTest,
+    bootstrap: &str,
     prefix: &str,
     size: usize,
     settings: impl Fn(
@@ -80,7 +91,7 @@ pub async fn pool(
     + Sync
     + 'static,
 ) -> Result<TransactionalPool<TxnProducerFactory>, ScenarioError> {
-    let bootstrap = broker.bootstrap().to_owned();
+    let bootstrap = bootstrap.to_owned();
     let factory = TxnProducerFactory::connect(move |b| {
         settings(
             b.bootstrap(&bootstrap)
@@ -102,13 +113,14 @@ async fn one_request(
     pool: &TransactionalPool<TxnProducerFactory>,
     topics: &Topics,
     key: String,
+    order: bytes::Bytes,
     reject: bool,
 ) -> Outcome {
     let (orders, audit) = (topics.orders.clone(), topics.audit.clone());
     let result = pool
         .transaction(|txn| async move {
             let order = txn
-                .send(ProducerRecord::new(orders).key(key.clone()).value("order"))
+                .send(ProducerRecord::new(orders).key(key.clone()).value(order))
                 .await?;
             let audit = txn
                 .send(ProducerRecord::new(audit).key(key).value("created"))
@@ -137,18 +149,24 @@ async fn one_request(
     }
 }
 
-/// Runs `clients` concurrent clients of up to `per_client` requests each, one after the
-/// other; a client stops early once `stop` is set. `done` counts finished requests.
+/// Runs `load`'s clients, each making its requests one after the other; a client stops
+/// early once `stop` is set. `done` counts finished requests.
 pub async fn run_clients(
     pool: &TransactionalPool<TxnProducerFactory>,
     topics: &Topics,
-    clients: usize,
-    per_client: usize,
+    load: Load,
     stop: Arc<AtomicBool>,
     done: Arc<AtomicU64>,
 ) -> Result<Vec<(String, Outcome)>, ScenarioError> {
+    let Load {
+        clients,
+        per_client,
+        order_size,
+    } = load;
+    let order = bytes::Bytes::from(vec![b'o'; order_size]);
     let mut tasks = Vec::new();
     for c in 0..clients {
+        let order = order.clone();
         let (pool, topics) = (pool.clone(), topics.clone());
         let (stop, done) = (Arc::clone(&stop), Arc::clone(&done));
         tasks.push(tokio::spawn(async move {
@@ -159,7 +177,8 @@ pub async fn run_clients(
                 }
                 let key = format!("c{c}-{i}");
                 let reject = i % FAIL_EVERY == FAIL_EVERY - 1;
-                out.push((key.clone(), one_request(&pool, &topics, key, reject).await));
+                let outcome = one_request(&pool, &topics, key.clone(), order.clone(), reject).await;
+                out.push((key, outcome));
                 done.fetch_add(1, Ordering::Relaxed);
             }
             out

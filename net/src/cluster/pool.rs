@@ -1,5 +1,6 @@
-//! One entry per broker id: its address, its throttle deadline (kept across reconnects) and
-//! its current connection, reconnected on demand with exponential backoff and jitter.
+//! One entry per broker id: its address, its throttle deadline (kept across reconnects, and
+//! shared with the other lanes' entries of the same broker) and its current connection,
+//! reconnected on demand with exponential backoff and jitter.
 
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -31,10 +32,10 @@ pub(crate) struct BrokerEntry {
 }
 
 impl BrokerEntry {
-    pub(crate) fn new(node_id: i32, addr: String) -> Arc<Self> {
+    pub(crate) fn new(node_id: i32, addr: String, throttle: ThrottleLayer) -> Arc<Self> {
         Arc::new(BrokerEntry {
             node_id,
-            throttle: ThrottleLayer::new(format!("broker {node_id} ({addr})")),
+            throttle,
             addr: Mutex::new(addr),
             state: Mutex::new(State::Idle {
                 failures: 0,

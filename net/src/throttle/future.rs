@@ -3,6 +3,7 @@
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::task::{Context, Poll, ready};
 
 use pin_project_lite::pin_project;
@@ -20,12 +21,28 @@ pin_project! {
         #[pin]
         inner: F,
         shared: Arc<Shared>,
+        in_flight: InFlight,
+    }
+}
+
+/// Counts a request in its connection's in-flight gauge from `call` until its future is
+/// dropped (after completing, or cancelled).
+struct InFlight(Arc<Shared>);
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.in_flight.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
 impl<F> ResponseFuture<F> {
     pub(crate) fn new(inner: F, shared: Arc<Shared>) -> Self {
-        ResponseFuture { inner, shared }
+        shared.in_flight.fetch_add(1, Ordering::Relaxed);
+        ResponseFuture {
+            inner,
+            in_flight: InFlight(shared.clone()),
+            shared,
+        }
     }
 }
 

@@ -1,6 +1,7 @@
 //! State shared by every service of one connection, and the handle that controls it.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use tokio::time::Instant;
@@ -16,6 +17,8 @@ pub(crate) struct Shared {
     pub(crate) closed: CloseSignal,
     pub(crate) counters: Counters,
     pub(crate) label: Arc<str>,
+    /// Requests handed to the connection whose response future is still alive.
+    pub(crate) in_flight: AtomicU64,
 }
 
 impl Shared {
@@ -25,6 +28,7 @@ impl Shared {
             closed: CloseSignal::default(),
             counters: Counters::default(),
             label,
+            in_flight: AtomicU64::new(0),
         })
     }
 
@@ -46,6 +50,9 @@ impl Shared {
             );
             return;
         }
+        // The other requests in flight were written before this throttle existed.
+        self.counters
+            .record_pipelined(self.in_flight.load(Ordering::Relaxed).saturating_sub(1));
         let until = Instant::now() + Duration::from_millis(u64::from(ms));
         let moved = self.deadline.raise(until);
         tracing::info!(

@@ -12,6 +12,9 @@ pub(crate) struct Counters {
     sum_ms: AtomicU64,
     max_ms: AtomicU64,
     waits: AtomicU64,
+    sent_before_deadline: AtomicU64,
+    admitted_before_throttle: AtomicU64,
+    pipelined: AtomicU64,
 }
 
 impl Counters {
@@ -39,6 +42,27 @@ impl Counters {
         self.waits.fetch_add(1, Ordering::Relaxed);
     }
 
+    /// Records a request handed to the connection while a deadline it had been told of was
+    /// still pending: a violation (the layer is built never to do this; the count proves it).
+    pub(crate) fn record_sent_before_deadline(&self) {
+        self.sent_before_deadline.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Records a request admitted by `poll_ready` before a throttle arrived and handed to the
+    /// connection after: it was on its way when the throttle was learned.
+    pub(crate) fn record_admitted_before_throttle(&self) {
+        self.admitted_before_throttle
+            .fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Records `n` requests in flight (already written or being written) when a throttled
+    /// response arrived: pipelining, not a violation.
+    pub(crate) fn record_pipelined(&self, n: u64) {
+        if n > 0 {
+            self.pipelined.fetch_add(n, Ordering::Relaxed);
+        }
+    }
+
     pub(crate) fn snapshot(&self) -> ThrottleMetrics {
         ThrottleMetrics {
             responses: self.responses.load(Ordering::Relaxed),
@@ -47,6 +71,9 @@ impl Counters {
             throttle_time_sum_ms: self.sum_ms.load(Ordering::Relaxed),
             throttle_time_max_ms: self.max_ms.load(Ordering::Relaxed),
             waits: self.waits.load(Ordering::Relaxed),
+            sent_before_deadline: self.sent_before_deadline.load(Ordering::Relaxed),
+            admitted_before_throttle: self.admitted_before_throttle.load(Ordering::Relaxed),
+            pipelined: self.pipelined.load(Ordering::Relaxed),
         }
     }
 }
@@ -68,6 +95,16 @@ pub struct ThrottleMetrics {
     pub throttle_time_max_ms: u64,
     /// Times a caller's `poll_ready` had to wait for the deadline.
     pub waits: u64,
+    /// Requests handed to the connection while a deadline already known when they were
+    /// admitted was pending. Always 0 unless the layer is broken: KIP-219 asks the client
+    /// to send nothing on a throttled connection before the deadline.
+    pub sent_before_deadline: u64,
+    /// Requests `poll_ready` admitted before a throttle arrived, handed to the connection
+    /// just after: they were on their way when the throttle was learned (not a violation).
+    pub admitted_before_throttle: u64,
+    /// Requests already in flight on the connection when a throttled response arrived
+    /// (pipelining: sent before the throttle existed; not a violation).
+    pub pipelined: u64,
 }
 
 impl ThrottleMetrics {

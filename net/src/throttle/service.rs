@@ -32,6 +32,11 @@ pub struct ThrottleService<S> {
     sleep: Option<Pin<Box<Sleep>>>,
     closed: Option<Pin<Box<WaitForCancellationFutureOwned>>>,
     waiting: bool,
+    /// The deadline as it was when `poll_ready` last said ready (`Some(None)`: none was
+    /// set); `None` when not ready. `call` compares it with the deadline then, to tell a
+    /// throttle that arrived in between (the request was already on its way) from a request
+    /// sent past a known deadline (a violation, counted).
+    admitted: Option<Option<Instant>>,
 }
 
 impl<S> ThrottleService<S> {
@@ -42,6 +47,7 @@ impl<S> ThrottleService<S> {
             sleep: None,
             closed: None,
             waiting: false,
+            admitted: None,
         }
     }
 
@@ -133,11 +139,23 @@ where
             if self.shared.closed.is_closed() || self.shared.deadline.pending().is_some() {
                 continue;
             }
+            self.admitted = Some(self.shared.deadline.get());
             return Poll::Ready(Ok(()));
         }
     }
 
     fn call(&mut self, req: R) -> Self::Future {
+        let admitted = self.admitted.take();
+        if self.shared.deadline.pending().is_some() {
+            match admitted {
+                // A response raised the deadline after `poll_ready` said ready.
+                Some(at_ready) if at_ready != self.shared.deadline.get() => {
+                    self.shared.counters.record_admitted_before_throttle()
+                }
+                // Ready was never asked for, or the deadline it saw is still pending.
+                _ => self.shared.counters.record_sent_before_deadline(),
+            }
+        }
         ResponseFuture::new(self.inner.call(req), self.shared.clone())
     }
 }

@@ -130,6 +130,14 @@ impl Default for Quotas {
 }
 
 impl Quotas {
+    /// Measures rates over `samples` windows of `window_ms` each (Kafka's `quota.window.num`
+    /// and `quota.window.size.seconds`); rates measured so far are forgotten.
+    pub fn set_window(&mut self, samples: usize, window_ms: i64) {
+        self.samples = samples.max(1);
+        self.window_ms = window_ms.max(1);
+        self.sensors.clear();
+    }
+
     /// Sets the produce quota every broker applies to one client id (`Some`) or to every
     /// client without its own (`None`); `bytes_per_sec` `None` removes it. This is the
     /// `producer_byte_rate` of the client-id entity, set without Kafka's validation (the
