@@ -217,3 +217,44 @@ async fn e_a_pre_kip219_throttle_is_not_waited_for_twice() {
     assert_eq!((m.throttled_responses, m.broker_delayed_responses), (1, 1));
     assert_eq!(tk.early_requests(), 0);
 }
+
+/// A throttle in the ApiVersions answer of a new connection (the handshake runs before the
+/// connection joins the throttle layer) is known to the client as soon as the connection is
+/// up, so it holds the first request after the handshake on the client's side (the testkit,
+/// like Kafka, also mutes the connection, which alone would delay that request too).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn f_a_throttle_in_the_handshake_holds_the_next_request() {
+    let _serial = SERIAL.lock().await;
+    let (tk, c) = setup(1, 1).await;
+    let node = c
+        .metadata()
+        .brokers
+        .keys()
+        .copied()
+        .next()
+        .expect("a broker");
+    // The cluster's connection to the broker is already open: a new lane opens a new one,
+    // which shares the broker's deadline.
+    let fault = tk.inject(Fault::new(ApiKey::ApiVersions, FaultAction::Throttle(300)).times(1));
+    let lane = c.lane(1);
+    let start = Instant::now();
+    let svc = lane.broker(node).await.expect("broker");
+    let known = svc.throttle().remaining();
+    svc.send(produce(0)).await.expect("produce");
+    let waited = start.elapsed();
+    tk.remove_fault(fault);
+    assert_eq!(
+        tk.injected(ApiKey::ApiVersions).throttles,
+        1,
+        "the fault happened"
+    );
+    assert!(
+        known > Duration::from_millis(200),
+        "after the handshake the client knew of {known:?} of throttle"
+    );
+    assert_eq!(svc.throttle().metrics().throttled_responses, 1);
+    assert!(
+        waited >= Duration::from_millis(300),
+        "the Produce went out after {waited:?}"
+    );
+}

@@ -480,6 +480,12 @@ async fn refresh(inner: &Arc<Inner>) -> Result<Arc<Metadata>, Error> {
             }
         }
     }
+    // Only when no known broker answered: a throwaway connection to a bootstrap address,
+    // outside the throttle layer. Kafka mutes the connection a throttled answer went out on
+    // (KIP-219), not the client's new ones, so a fresh connection is not held back by the
+    // broker, and its own answer's throttle is not lost: the broker id is not known yet, but
+    // the next request to that broker on a pooled connection is answered with the client
+    // id's throttle again while the quota is exceeded.
     for addr in &inner.cfg.bootstrap {
         let r = async {
             let conn = BrokerConnection::connect(addr, cfg).await?;

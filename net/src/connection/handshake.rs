@@ -41,6 +41,22 @@ pub(crate) async fn negotiate_versions(conn: &BrokerConnection) -> Result<ApiVer
     } else {
         decode_frame(&frame, FIRST_TRY, &broker)?
     };
+    // ApiVersions answers carry `throttle_time_ms` from v1; the client enforces it from v2
+    // (KIP-219). Report it to the broker's deadline, which the requests after the handshake
+    // wait for.
+    let version = if code == ErrorCode::UnsupportedVersion {
+        0
+    } else {
+        FIRST_TRY
+    };
+    if let Some(handle) = &conn.shared.throttle
+        && version >= 1
+    {
+        handle.observe(
+            resp.throttle_time_ms,
+            crate::throttle::broker_delays_response(klamm_protocol::ApiKey::ApiVersions, version),
+        );
+    }
     let code = ErrorCode::from_i16(resp.error_code);
     if code.is_err() {
         return Err(Error::Kafka {

@@ -104,6 +104,13 @@ impl BrokerConnection {
                 versions: Arc::new(ApiVersions::default()),
                 client_id: config.client_id.clone(),
             };
+            // ApiVersions and the SASL exchange run here, before the connection is handed to
+            // the throttle layer, and do not wait for a throttle deadline. That matches what
+            // Kafka does (KIP-219): the broker mutes the *connection* a throttled answer went
+            // out on, so a new connection has nothing to wait for; every request after the
+            // handshake still waits for the broker's deadline, which the cluster keeps across
+            // reconnects. A throttle carried by the ApiVersions answer is reported to
+            // `throttle`, so it holds the requests that follow (SASL answers carry none).
             let result = async {
                 conn.versions = Arc::new(handshake::negotiate_versions(&conn).await?);
                 if let Some(sasl) = &config.sasl {
