@@ -169,7 +169,7 @@ fn run_one(broker: &Broker) -> Result<StepReport> {
             let running = tansu::start(&bin)?;
             let addr = running.bootstrap();
             let result = run_scenarios(broker, &[("KLAMM_TANSU_BOOTSTRAP", &addr)])
-                .and_then(|report| with_net_interop(report, &addr));
+                .and_then(|report| with_net_interop(report, &TANSU_INTEROP, &addr));
             running.stop();
             result
         }
@@ -187,7 +187,8 @@ fn run_one(broker: &Broker) -> Result<StepReport> {
                         ("KLAMM_KAFKA_BOOTSTRAP", &addr),
                         (kafka::CLUSTER_ENV, &description),
                     ],
-                );
+                )
+                .and_then(|report| with_net_interop(report, &KAFKA_QUOTAS, &addr));
                 cluster.stop();
                 result
             }
@@ -206,32 +207,66 @@ fn run_one(broker: &Broker) -> Result<StepReport> {
     }
 }
 
-/// klamm-net's own interop test against tansu (`net/tests/tansu.rs`: ApiVersions,
-/// CreateTopics, Metadata, Produce), ignored by plain `cargo test` because it needs the broker
-/// this step started; its outcome joins the scenario report.
-fn with_net_interop(mut report: StepReport, addr: &str) -> Result<StepReport> {
-    let pb = ui::spinner("klamm-net against tansu");
+/// A klamm-net test target whose tests are `#[ignore]`d by plain `cargo test` because they
+/// need a broker this step started: (test target, the variable holding its address, what it
+/// checks).
+struct NetInterop {
+    target: &'static str,
+    env: &'static str,
+    what: &'static str,
+}
+
+/// klamm-net's own test against tansu (`net/tests/tansu.rs`: ApiVersions, CreateTopics,
+/// Metadata, Produce).
+const TANSU_INTEROP: NetInterop = NetInterop {
+    target: "tansu",
+    env: "KLAMM_TANSU_BOOTSTRAP",
+    what: "klamm-net against tansu",
+};
+
+/// klamm-net's client quota test against Apache Kafka (`net/tests/client_quotas.rs`:
+/// AlterClientQuotas / DescribeClientQuotas, a quota that throttles one client id only).
+const KAFKA_QUOTAS: NetInterop = NetInterop {
+    target: "client_quotas",
+    env: "KLAMM_KAFKA_BOOTSTRAP",
+    what: "klamm-net client quotas on Apache Kafka",
+};
+
+/// Runs the ignored tests of `interop` against `addr`; their outcome joins the scenario
+/// report.
+fn with_net_interop(
+    mut report: StepReport,
+    interop: &NetInterop,
+    addr: &str,
+) -> Result<StepReport> {
+    let pb = ui::spinner(interop.what);
     let mut cmd = workspace::cargo();
-    cmd.args(["test", "--workspace", "--test", "tansu", "--", "--ignored"])
-        .env("KLAMM_TANSU_BOOTSTRAP", addr);
+    cmd.args([
+        "test",
+        "--workspace",
+        "--test",
+        interop.target,
+        "--",
+        "--ignored",
+    ])
+    .env(interop.env, addr);
     ui::say(
         &pb,
-        &format!("--> KLAMM_TANSU_BOOTSTRAP={addr} {}", ui::describe(&cmd)),
+        &format!("--> {}={addr} {}", interop.env, ui::describe(&cmd)),
     );
     let out = ui::run_streaming(&pb, cmd)?;
     pb.finish_and_clear();
     report.tests.passed += out.tests.passed;
     report.tests.failed += out.tests.failed;
     report.detail = format!(
-        "{}; klamm-net interop: {} passed, {} failed",
-        report.detail, out.tests.passed, out.tests.failed
+        "{}; {}: {} passed, {} failed",
+        report.detail, interop.what, out.tests.passed, out.tests.failed
     );
     if !out.success || out.tests.passed == 0 {
         let why = if out.success {
-            "klamm-net's tansu test did not run".to_string()
+            format!("{} (`--test {}`) did not run", interop.what, interop.target)
         } else {
-            "klamm-net's tansu test failed: rerun with `cargo xtask integration --broker tansu`"
-                .to_string()
+            format!("{} (`--test {}`) failed", interop.what, interop.target)
         };
         report.status = match report.status {
             Status::Failed(earlier) => Status::Failed(format!("{earlier}; {why}")),
