@@ -16,6 +16,12 @@
 //! (Produce, EndTxn, InitProducerId, AddPartitionsToTxn) for about a millisecond, with the
 //! connection muted as Kafka mutes it: what changes when the broker is not instant.
 //!
+//! In that table a last row runs the pool of 8 with group commit (`transaction_grouped`, up to
+//! 64 requests per Kafka transaction, no added delay), with more requests per client than the
+//! other rows so that its run lasts long enough to measure; every row there also shows the
+//! p50 / p99 latency of a request (a whole transaction, checkout included) and the ratios of
+//! group commit to the fixed pool.
+//!
 //! `cargo bench -p klamm-pool` (`-- --quick` for a short run); `cargo xtask bench pool`.
 
 use std::collections::BTreeMap;
@@ -38,6 +44,9 @@ const POOL_CLIENT: &str = "bench-pool";
 const ANTI_CLIENT: &str = "bench-per-request";
 const UNSHARED_CLIENT: &str = "bench-pool-unshared";
 const SHARED_CLIENT: &str = "bench-pool-shared";
+const GROUPED_CLIENT: &str = "bench-pool-grouped";
+/// Group commit's `max_group` in the benchmark: every client could share one transaction.
+const MAX_GROUP: usize = CLIENTS;
 /// How long the broker holds a write in the second table (tokio's timer rounds it up to its
 /// next millisecond tick).
 const BROKER_LATENCY: Duration = Duration::from_millis(1);
@@ -53,6 +62,10 @@ struct Run {
     connections: usize,
     /// Most connections in use at once (each from its first to its last request).
     peak_open: usize,
+    /// Every request's latency, sorted.
+    latencies: Vec<Duration>,
+    /// Group commit: the mean number of requests per Kafka transaction (1 without it).
+    group_size: f64,
 }
 
 impl Run {
@@ -65,6 +78,21 @@ impl Run {
         self.cpu
             .map(|c| c.as_secs_f64() * 1e6 / self.transactions as f64)
     }
+
+    /// The `q` quantile (0..=1) of the request latencies.
+    fn latency(&self, q: f64) -> Duration {
+        if self.latencies.is_empty() {
+            return Duration::ZERO;
+        }
+        let last = self.latencies.len() - 1;
+        self.latencies[((last as f64) * q).round() as usize]
+    }
+}
+
+/// Collects the latencies the client tasks return, sorted.
+fn sorted(mut latencies: Vec<Duration>) -> Vec<Duration> {
+    latencies.sort_unstable();
+    latencies
 }
 
 /// CPU time used since `since` (from [`usage::cpu_time`]).
@@ -115,8 +143,26 @@ fn record(c: usize, i: u64) -> ProducerRecord {
 /// all sharing one per broker (`shared`; their connections then get room for every producer's
 /// five requests in flight).
 async fn run_pool(kit: &Cluster, per_client: u64, shared: bool) -> Result<Run, BoxError> {
+    run_pool_as(kit, per_client, shared, false).await
+}
+
+/// The pool of [`run_pool`] (a connection each) with group commit.
+async fn run_pool_grouped(kit: &Cluster, per_client: u64) -> Result<Run, BoxError> {
+    run_pool_as(kit, per_client, false, true).await
+}
+
+async fn run_pool_as(
+    kit: &Cluster,
+    per_client: u64,
+    shared: bool,
+    grouped: bool,
+) -> Result<Run, BoxError> {
     let bootstrap = kit.bootstrap();
-    let client_id = if shared { SHARED_CLIENT } else { POOL_CLIENT };
+    let client_id = match (shared, grouped) {
+        (_, true) => GROUPED_CLIENT,
+        (true, false) => SHARED_CLIENT,
+        (false, false) => POOL_CLIENT,
+    };
     let conn = klamm_net::ConnectionConfig::builder()
         .client_id(client_id)
         .max_in_flight(if shared { POOL_SIZE * 5 } else { 5 })
@@ -129,7 +175,7 @@ async fn run_pool(kit: &Cluster, per_client: u64, shared: bool) -> Result<Run, B
     .await?
     .share_connections(shared);
     let cluster = factory.cluster().clone();
-    let run = drive_pool(kit, factory, client_id, client_id, per_client).await;
+    let run = drive_pool(kit, factory, client_id, client_id, per_client, grouped).await;
     cluster.close();
     run
 }
@@ -158,7 +204,15 @@ async fn run_pool_unshared(kit: &Cluster, per_client: u64) -> Result<Run, BoxErr
             Ok::<_, TxnError>(p)
         }
     });
-    drive_pool(kit, factory, "bench-unshared", UNSHARED_CLIENT, per_client).await
+    drive_pool(
+        kit,
+        factory,
+        "bench-unshared",
+        UNSHARED_CLIENT,
+        per_client,
+        false,
+    )
+    .await
 }
 
 async fn drive_pool<F: ProducerFactory<Producer = KafkaTxnProducer>>(
@@ -167,14 +221,17 @@ async fn drive_pool<F: ProducerFactory<Producer = KafkaTxnProducer>>(
     prefix: &str,
     client_id: &str,
     per_client: u64,
+    grouped: bool,
 ) -> Result<Run, BoxError> {
-    let pool = TransactionalPool::builder()
+    let mut builder = TransactionalPool::builder()
         .factory(factory)
         .id_prefix(prefix)
         .size(POOL_SIZE)
-        .checkout_timeout(Duration::from_secs(60))
-        .build()
-        .await?;
+        .checkout_timeout(Duration::from_secs(60));
+    if grouped {
+        builder = builder.group_commit(MAX_GROUP, Duration::ZERO);
+    }
+    let pool = builder.build().await?;
     let since = Instant::now();
     let start = Instant::now();
     let cpu0 = usage::cpu_time();
@@ -182,21 +239,31 @@ async fn drive_pool<F: ProducerFactory<Producer = KafkaTxnProducer>>(
     for c in 0..CLIENTS {
         let pool = pool.clone();
         tasks.push(tokio::spawn(async move {
+            let mut latencies = Vec::with_capacity(per_client as usize);
             for i in 0..per_client {
-                let delivery = pool
-                    .transaction(|txn| async move { txn.send(record(c, i)).await })
-                    .await?;
+                let t0 = Instant::now();
+                let send = |txn: klamm_pool::Txn<KafkaTxnProducer>| async move {
+                    txn.send(record(c, i)).await
+                };
+                let delivery = if grouped {
+                    pool.transaction_grouped(send).await?
+                } else {
+                    pool.transaction(send).await?
+                };
                 delivery.await?;
+                latencies.push(t0.elapsed());
             }
-            Ok::<_, BoxError>(())
+            Ok::<_, BoxError>(latencies)
         }));
     }
+    let mut latencies = Vec::new();
     for t in tasks {
-        t.await??;
+        latencies.extend(t.await??);
     }
     let elapsed = start.elapsed();
     let cpu = cpu_since(cpu0);
     let (connections, peak_open) = connections(kit, client_id, since);
+    let metrics = pool.metrics();
     pool.close(Duration::from_secs(5)).await;
     Ok(Run {
         transactions: CLIENTS as u64 * per_client,
@@ -204,6 +271,12 @@ async fn drive_pool<F: ProducerFactory<Producer = KafkaTxnProducer>>(
         cpu,
         connections,
         peak_open,
+        latencies: sorted(latencies),
+        group_size: if grouped {
+            metrics.group_size_avg()
+        } else {
+            1.0
+        },
     })
 }
 
@@ -243,16 +316,20 @@ async fn run_anti_pattern(kit: &Cluster, per_client: u64) -> Result<Run, BoxErro
     for c in 0..CLIENTS {
         let (seq, bootstrap) = (Arc::clone(&seq), Arc::clone(&bootstrap));
         tasks.push(tokio::spawn(async move {
+            let mut latencies = Vec::with_capacity(per_client as usize);
             for i in 0..per_client {
+                let t0 = Instant::now();
                 // A "random" id per request, as the sarama service did with UUIDs.
                 let id = format!("req-{nonce:x}-{}", seq.fetch_add(1, Ordering::Relaxed));
                 per_request(&bootstrap, id, c, i).await?;
+                latencies.push(t0.elapsed());
             }
-            Ok::<_, BoxError>(())
+            Ok::<_, BoxError>(latencies)
         }));
     }
+    let mut latencies = Vec::new();
     for t in tasks {
-        t.await??;
+        latencies.extend(t.await??);
     }
     let elapsed = start.elapsed();
     let cpu = cpu_since(cpu0);
@@ -263,6 +340,8 @@ async fn run_anti_pattern(kit: &Cluster, per_client: u64) -> Result<Run, BoxErro
         cpu,
         connections,
         peak_open,
+        latencies: sorted(latencies),
+        group_size: 1.0,
     })
 }
 
@@ -288,23 +367,43 @@ async fn slow_testkit() -> Result<Cluster, BoxError> {
     Ok(kit)
 }
 
+/// Rows of "transactions" are requests (each one transaction, except with group commit,
+/// where a Kafka transaction carries `group` requests on average).
 fn print_table(rows: &[(&str, &Run)]) {
     println!(
-        "{:<38} {:>12} {:>10} {:>12} {:>12} {:>16}",
-        "", "transactions", "txn/s", "CPU/txn", "connections", "open at once"
+        "{:<38} {:>9} {:>10} {:>10} {:>10} {:>10} {:>6} {:>12} {:>12}",
+        "", "requests", "req/s", "CPU/req", "p50", "p99", "group", "connections", "open at once"
     );
     for (name, r) in rows {
         let cpu = r
             .cpu_per_txn()
             .map_or_else(|| "n/a".to_owned(), |us| format!("{us:.0} us"));
         println!(
-            "{name:<38} {:>12} {:>10.0} {cpu:>12} {:>12} {:>16}",
+            "{name:<38} {:>9} {:>10.0} {cpu:>10} {:>10} {:>10} {:>6.1} {:>12} {:>12}",
             r.transactions,
             r.rate(),
+            format!("{:.2} ms", r.latency(0.5).as_secs_f64() * 1e3),
+            format!("{:.2} ms", r.latency(0.99).as_secs_f64() * 1e3),
+            r.group_size,
             r.connections,
             r.peak_open
         );
     }
+}
+
+/// Group commit against the fixed pool: the issue's target is 10x the requests/s with the
+/// p99 latency within 3x.
+fn print_group_ratios(grouped: &Run, pool: &Run) {
+    println!(
+        "group commit / pool of {POOL_SIZE}: {:.1}x requests/s (target 10x), p99 {:.2}x \
+         (target at most 3x), CPU per request {:.2}x",
+        grouped.rate() / pool.rate(),
+        grouped.latency(0.99).as_secs_f64() / pool.latency(0.99).as_secs_f64(),
+        grouped
+            .cpu_per_txn()
+            .zip(pool.cpu_per_txn())
+            .map_or(f64::NAN, |(g, p)| g / p)
+    );
 }
 
 fn print_ratios(pool: &Run, anti: &Run, target: &str) {
@@ -323,10 +422,10 @@ fn main() -> Result<(), BoxError> {
     let quick = std::env::args().any(|a| a == "--quick");
     // `cargo test --benches` runs bench targets without `--bench`: keep that short.
     let smoke = !std::env::args().any(|a| a == "--bench");
-    let (pool_n, anti_n, slow_n) = match (smoke, quick) {
-        (true, _) => (2, 1, 1),
-        (false, true) => (100, 5, 5),
-        (false, false) => (1_000, 25, 20),
+    let (pool_n, anti_n, slow_n, grouped_n) = match (smoke, quick) {
+        (true, _) => (2, 1, 1, 2),
+        (false, true) => (100, 5, 5, 50),
+        (false, false) => (1_000, 25, 20, 200),
     };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -354,6 +453,7 @@ fn main() -> Result<(), BoxError> {
         let slow_anti = run_anti_pattern(&slow_testkit().await?, slow_n).await?;
         let slow_pool = run_pool(&slow_testkit().await?, slow_n, false).await?;
         let slow_shared = run_pool(&slow_testkit().await?, slow_n, true).await?;
+        let slow_grouped = run_pool_grouped(&slow_testkit().await?, grouped_n).await?;
         println!();
         println!(
             "the same against a broker that holds each write about {} ms (Produce, EndTxn, \
@@ -364,8 +464,10 @@ fn main() -> Result<(), BoxError> {
             ("pool of 8 (a connection each)", &slow_pool),
             ("pool of 8 (shared connections)", &slow_shared),
             ("producer per request", &slow_anti),
+            ("pool of 8, group commit", &slow_grouped),
         ]);
         print_ratios(&slow_pool, &slow_anti, "");
+        print_group_ratios(&slow_grouped, &slow_pool);
         println!(
             "(a pool of {POOL_SIZE} has at most {POOL_SIZE} transactions in flight: once the \
              broker's latency, not CPU, bounds a transaction, size the pool for the transactions \

@@ -10,6 +10,28 @@ use crate::producer::ProducerFactory;
 /// the brokers, so a pool is meant to be small (a few per core).
 pub const MAX_POOL_SIZE: usize = 1024;
 
+/// The most requests one group may hold ([`GroupCommit::max_group`]): every member's records
+/// ride in one Kafka transaction, and one failing member makes all the others run again.
+pub const MAX_GROUP: usize = 4096;
+
+/// Group commit settings ([`PoolConfig::group_commit`]): how
+/// [`TransactionalPool::transaction_grouped`] calls share Kafka transactions.
+///
+/// A group opens when a grouped call finds no group taking members. It takes every grouped
+/// call that arrives until it holds `max_group` requests, or until a producer is free for it
+/// and `max_group_delay` has passed since it opened, whichever comes first. With a zero delay
+/// a group holds exactly the calls that arrived while it waited for a producer: an idle pool
+/// runs each call alone, a busy one shares transactions among the calls that queued.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GroupCommit {
+    /// At most this many requests share one Kafka transaction (`1..=MAX_GROUP`).
+    pub max_group: usize,
+    /// How long a group keeps taking members once a producer is free for it, counted from
+    /// its first member's arrival (zero: not at all). Each member waits that much longer when
+    /// the pool is idle, so keep it well below the latency callers can accept.
+    pub max_group_delay: Duration,
+}
+
 /// The pool's settings. Build them with [`TransactionalPool::builder`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PoolConfig {
@@ -44,6 +66,9 @@ pub struct PoolConfig {
     pub replace_backoff: Duration,
     /// Longest pause between replacement attempts.
     pub replace_backoff_max: Duration,
+    /// Group commit for [`TransactionalPool::transaction_grouped`]; `None` (the default) runs
+    /// every call in a transaction of its own.
+    pub group_commit: Option<GroupCommit>,
 }
 
 impl Default for PoolConfig {
@@ -62,6 +87,7 @@ impl Default for PoolConfig {
             commit_retry_backoff: Duration::from_millis(100),
             replace_backoff: Duration::from_millis(100),
             replace_backoff_max: Duration::from_secs(10),
+            group_commit: None,
         }
     }
 }
@@ -102,6 +128,22 @@ impl PoolConfig {
                 "replace_backoff ({:?}) must be above zero and at most replace_backoff_max ({:?})",
                 self.replace_backoff, self.replace_backoff_max
             ));
+        }
+        if let Some(group) = self.group_commit {
+            if group.max_group == 0 || group.max_group > MAX_GROUP {
+                return fail(format!(
+                    "group_commit max_group {} is outside 1..={MAX_GROUP}",
+                    group.max_group
+                ));
+            }
+            // A member's closure only starts once its group closed: a delay as long as the
+            // transaction timeout would leave it no time at all.
+            if group.max_group_delay >= self.transaction_timeout {
+                return fail(format!(
+                    "group_commit max_group_delay ({:?}) must be below transaction_timeout ({:?})",
+                    group.max_group_delay, self.transaction_timeout
+                ));
+            }
         }
         Ok(())
     }
@@ -203,6 +245,18 @@ impl<F> PoolBuilder<F> {
         self
     }
 
+    /// Turns group commit on ([`PoolConfig::group_commit`]): concurrent
+    /// [`transaction_grouped`](TransactionalPool::transaction_grouped) calls share one Kafka
+    /// transaction, up to `max_group` of them, a group waiting at most `max_group_delay` for
+    /// more members once a producer is free for it.
+    pub fn group_commit(mut self, max_group: usize, max_group_delay: Duration) -> Self {
+        self.config.group_commit = Some(GroupCommit {
+            max_group,
+            max_group_delay,
+        });
+        self
+    }
+
     /// The settings so far.
     pub fn current_config(&self) -> &PoolConfig {
         &self.config
@@ -279,6 +333,26 @@ mod tests {
                 },
                 "replace_backoff",
             ),
+            (
+                PoolConfig {
+                    group_commit: Some(GroupCommit {
+                        max_group: 0,
+                        max_group_delay: Duration::ZERO,
+                    }),
+                    ..ok()
+                },
+                "max_group",
+            ),
+            (
+                PoolConfig {
+                    group_commit: Some(GroupCommit {
+                        max_group: 8,
+                        max_group_delay: Duration::from_secs(60),
+                    }),
+                    ..ok()
+                },
+                "max_group_delay",
+            ),
         ];
         for (cfg, word) in cases {
             let e = cfg.validate().unwrap_err().to_string();
@@ -298,5 +372,18 @@ mod tests {
         assert_eq!((c.id_prefix.as_str(), c.size, c.lazy), ("p", 3, true));
         assert_eq!(c.checkout_timeout, Duration::from_millis(7));
         assert_eq!(c.commit_attempts, 5);
+        assert_eq!(c.group_commit, None, "group commit is off by default");
+        let b = b.group_commit(16, Duration::from_millis(2));
+        let group = b.current_config().group_commit.expect("on");
+        assert_eq!(
+            (group.max_group, group.max_group_delay),
+            (16, Duration::from_millis(2))
+        );
+        PoolConfig {
+            group_commit: Some(group),
+            ..ok()
+        }
+        .validate()
+        .unwrap();
     }
 }

@@ -137,6 +137,105 @@ pub enum PoolError {
         /// The transactional id.
         id: String,
     },
+    /// Group commit: the task running this caller's group ended without telling the caller
+    /// the outcome (the runtime is shutting down). Read back `read_committed` to find out
+    /// whether the request's records were committed.
+    #[error(
+        "the group transaction this request was part of ended without an outcome (the runtime \
+         shut down?); read back read_committed to find out whether it was committed"
+    )]
+    GroupLost,
+}
+
+/// A producer's error shared by every member of a group transaction that failed with it.
+#[derive(Debug)]
+struct SharedSource(std::sync::Arc<BoxError>);
+
+impl std::fmt::Display for SharedSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::error::Error for SharedSource {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.0.source()
+    }
+}
+
+impl PoolError {
+    /// `n` copies of this error, one for each member of a group transaction that failed with
+    /// it (a producer's error inside is shared, as it is not `Clone`).
+    pub(crate) fn fan_out(self, n: usize) -> Vec<PoolError> {
+        fn share(source: BoxError) -> impl Fn() -> BoxError {
+            let shared = std::sync::Arc::new(source);
+            move || Box::new(SharedSource(std::sync::Arc::clone(&shared)))
+        }
+        let one: Box<dyn Fn() -> PoolError> = match self {
+            PoolError::Config(m) => Box::new(move || PoolError::Config(m.clone())),
+            PoolError::CheckoutTimeout { waited, size } => {
+                Box::new(move || PoolError::CheckoutTimeout { waited, size })
+            }
+            PoolError::TooManyWaiters { max_waiters } => {
+                Box::new(move || PoolError::TooManyWaiters { max_waiters })
+            }
+            PoolError::Closed => Box::new(|| PoolError::Closed),
+            PoolError::Create { id, source } => {
+                let source = share(source);
+                Box::new(move || PoolError::Create {
+                    id: id.clone(),
+                    source: source(),
+                })
+            }
+            PoolError::CreateTimeout { id, timeout } => {
+                Box::new(move || PoolError::CreateTimeout {
+                    id: id.clone(),
+                    timeout,
+                })
+            }
+            PoolError::Begin { id, source } => {
+                let source = share(source);
+                Box::new(move || PoolError::Begin {
+                    id: id.clone(),
+                    source: source(),
+                })
+            }
+            PoolError::Commit {
+                id,
+                outcome,
+                source,
+            } => {
+                let source = share(source);
+                Box::new(move || PoolError::Commit {
+                    id: id.clone(),
+                    outcome,
+                    source: source(),
+                })
+            }
+            PoolError::Abort { id, source } => {
+                let source = share(source);
+                Box::new(move || PoolError::Abort {
+                    id: id.clone(),
+                    source: source(),
+                })
+            }
+            PoolError::Panicked { id, message } => Box::new(move || PoolError::Panicked {
+                id: id.clone(),
+                message: message.clone(),
+            }),
+            PoolError::TransactionTimeout { id, timeout } => {
+                Box::new(move || PoolError::TransactionTimeout {
+                    id: id.clone(),
+                    timeout,
+                })
+            }
+            PoolError::HandleEscaped { id } => {
+                Box::new(move || PoolError::HandleEscaped { id: id.clone() })
+            }
+            PoolError::GroupLost => Box::new(|| PoolError::GroupLost),
+        };
+        (0..n).map(|_| one()).collect()
+    }
 }
 
 /// The error of [`TransactionalPool::transaction`](crate::TransactionalPool::transaction).
@@ -200,6 +299,29 @@ mod tests {
             TransactionError::Aborted(std::io::Error::other("nope"));
         assert_eq!(e.to_string(), "transaction aborted: nope");
         assert!(e.user_error().is_some() && e.pool_error().is_none());
+    }
+
+    #[test]
+    fn a_fanned_out_commit_error_keeps_its_variant_outcome_and_message() {
+        let e = PoolError::Commit {
+            id: "orders-3".into(),
+            outcome: CommitOutcome::Unknown,
+            source: Box::new(std::io::Error::other("timed out")),
+        };
+        let message = e.to_string();
+        let copies = e.fan_out(3);
+        assert_eq!(copies.len(), 3);
+        for c in copies {
+            assert_eq!(c.to_string(), message);
+            assert!(matches!(
+                c,
+                PoolError::Commit {
+                    outcome: CommitOutcome::Unknown,
+                    ..
+                }
+            ));
+        }
+        assert!(PoolError::Closed.fan_out(0).is_empty());
     }
 
     #[test]

@@ -59,6 +59,10 @@ impl<F: ProducerFactory> PooledProducer<F> {
         self.producer.health()
     }
 
+    pub(crate) fn shared(&self) -> &Shared<F> {
+        &self.shared
+    }
+
     pub(crate) fn arc(&self) -> Arc<F::Producer> {
         Arc::clone(&self.producer)
     }

@@ -1,9 +1,11 @@
 #![doc = include_str!("../README.md")]
 #![forbid(unsafe_code)]
 
+mod closure;
 mod config;
 mod driver;
 mod error;
+mod group;
 mod guard;
 mod lanes;
 mod metrics;
@@ -13,11 +15,11 @@ mod recover;
 mod shared;
 mod txn_producer;
 
-pub use config::{MAX_POOL_SIZE, PoolBuilder, PoolConfig};
+pub use config::{GroupCommit, MAX_GROUP, MAX_POOL_SIZE, PoolBuilder, PoolConfig};
 pub use driver::{DriverFactory, health_of};
 pub use error::{BoxError, CommitOutcome, PoolError, TransactionError};
 pub use guard::{PooledProducer, Txn};
-pub use metrics::PoolMetrics;
+pub use metrics::{GROUP_SIZE_BUCKETS, PoolMetrics};
 pub use pool::TransactionalPool;
 pub use producer::{Health, PoolProducer, ProducerFactory, transactional_id};
 pub use txn_producer::{FnFactory, KafkaTxnProducer, TxnProducerFactory};

@@ -22,6 +22,22 @@ pub(crate) struct Counters {
     pub(crate) creates: AtomicU64,
     pub(crate) create_failures: AtomicU64,
     pub(crate) replacements: AtomicU64,
+    pub(crate) groups: AtomicU64,
+    pub(crate) group_members: AtomicU64,
+    pub(crate) group_size_max: AtomicUsize,
+    pub(crate) group_sizes: [AtomicU64; GROUP_SIZE_BUCKETS],
+    pub(crate) group_reruns: AtomicU64,
+    pub(crate) group_aborts: AtomicU64,
+}
+
+/// Buckets of [`PoolMetrics::group_sizes`]: 1, 2, 3-4, 5-8, 9-16, 17-32, 33-64, 65 and more.
+pub const GROUP_SIZE_BUCKETS: usize = 8;
+
+/// The bucket of a group of `size` members: sizes up to `2^i` (and above `2^(i-1)`) in
+/// bucket `i`, the last bucket open-ended.
+fn group_size_bucket(size: usize) -> usize {
+    let bits = usize::BITS - size.saturating_sub(1).leading_zeros();
+    (bits as usize).min(GROUP_SIZE_BUCKETS - 1)
 }
 
 impl Counters {
@@ -34,6 +50,14 @@ impl Counters {
         self.checkouts.fetch_add(1, Ordering::Relaxed);
         self.wait_nanos_total.fetch_add(nanos, Ordering::Relaxed);
         self.wait_nanos_max.fetch_max(nanos, Ordering::Relaxed);
+    }
+
+    /// Counts a group transaction begun with `size` closures in it.
+    pub(crate) fn record_group(&self, size: usize) {
+        self.groups.fetch_add(1, Ordering::Relaxed);
+        self.group_members.fetch_add(size as u64, Ordering::Relaxed);
+        self.group_size_max.fetch_max(size, Ordering::Relaxed);
+        self.group_sizes[group_size_bucket(size)].fetch_add(1, Ordering::Relaxed);
     }
 }
 
@@ -101,9 +125,33 @@ pub struct PoolMetrics {
     pub create_failures: u64,
     /// Producers closed and replaced under the same id (a new epoch).
     pub replacements: u64,
+    /// Group commit: Kafka transactions begun for groups (a group that is aborted and run
+    /// again counts once per attempt).
+    pub groups: u64,
+    /// Group commit: closures run in those transactions (the sum of their sizes).
+    pub group_members: u64,
+    /// Group commit: the most closures one group transaction held.
+    pub group_size_max: usize,
+    /// Group commit: group transactions by size, in buckets 1, 2, 3-4, 5-8, 9-16, 17-32,
+    /// 33-64 and 65 or more closures.
+    pub group_sizes: [u64; GROUP_SIZE_BUCKETS],
+    /// Group commit: closures run again because another closure of their group failed,
+    /// panicked or was dropped (their first attempt was aborted).
+    pub group_reruns: u64,
+    /// Group commit: group transactions aborted because one of their closures failed.
+    pub group_aborts: u64,
 }
 
 impl PoolMetrics {
+    /// Mean number of closures per group transaction, zero when there was none.
+    pub fn group_size_avg(&self) -> f64 {
+        if self.groups == 0 {
+            0.0
+        } else {
+            self.group_members as f64 / self.groups as f64
+        }
+    }
+
     /// Mean wait of the successful checkouts, zero when there were none.
     pub fn wait_time_avg(&self) -> Duration {
         if self.checkouts == 0 {
@@ -136,6 +184,12 @@ impl Counters {
             creates: r(&self.creates),
             create_failures: r(&self.create_failures),
             replacements: r(&self.replacements),
+            groups: r(&self.groups),
+            group_members: r(&self.group_members),
+            group_size_max: self.group_size_max.load(Ordering::Relaxed),
+            group_sizes: std::array::from_fn(|i| r(&self.group_sizes[i])),
+            group_reruns: r(&self.group_reruns),
+            group_aborts: r(&self.group_aborts),
         }
     }
 }
@@ -155,6 +209,23 @@ mod tests {
         assert_eq!(m.wait_time_avg(), Duration::from_millis(20));
         assert_eq!(m.wait_time_max, Duration::from_millis(30));
         assert_eq!((m.size, m.idle), (2, 1));
+    }
+
+    #[test]
+    fn group_sizes_fall_in_power_of_two_buckets() {
+        let buckets: Vec<usize> = [1, 2, 3, 4, 5, 8, 9, 16, 17, 33, 64, 65, 5000]
+            .into_iter()
+            .map(group_size_bucket)
+            .collect();
+        assert_eq!(buckets, vec![0, 1, 2, 2, 3, 3, 4, 4, 5, 6, 6, 7, 7]);
+        let c = Counters::default();
+        for size in [1, 10, 10, 3] {
+            c.record_group(size);
+        }
+        let m = c.snapshot(1, 0);
+        assert_eq!((m.groups, m.group_members, m.group_size_max), (4, 24, 10));
+        assert_eq!(m.group_sizes, [1, 0, 1, 0, 2, 0, 0, 0]);
+        assert!((m.group_size_avg() - 6.0).abs() < 1e-9);
     }
 
     #[test]

@@ -1,16 +1,16 @@
 //! [`TransactionalPool`]: checkout, `transaction`, `close` and metrics.
 
 use std::future::Future;
-use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures::FutureExt;
-use tracing::{Instrument, debug, debug_span, info, warn};
+use tracing::{debug, debug_span, info, warn};
 
+use crate::closure::{self, Ran};
 use crate::config::{PoolBuilder, PoolConfig};
-use crate::error::{PoolError, TransactionError, panic_message};
+use crate::error::{PoolError, TransactionError};
+use crate::group;
 use crate::guard::{PooledProducer, Txn};
 use crate::metrics::{Counters, GaugeGuard, PoolMetrics};
 use crate::producer::{Health, PoolProducer, ProducerFactory};
@@ -217,6 +217,76 @@ impl<F: ProducerFactory> TransactionalPool<F> {
         Box::pin(self.run_transaction(f))
     }
 
+    /// [`transaction`](Self::transaction) with **group commit** when the pool has it
+    /// ([`PoolBuilder::group_commit`]); without it, exactly `transaction`.
+    ///
+    /// With group commit, grouped calls that arrive while the producers are busy share one
+    /// Kafka transaction (up to `max_group` of them; see [`GroupCommit`](crate::GroupCommit)
+    /// for when a group closes). Each closure runs in its caller's task, all of a group's
+    /// concurrently, on the same producer; the caller gets `Ok` only once the shared
+    /// transaction committed, so its records are then visible to `read_committed` readers
+    /// exactly once. A Kafka transaction commits or aborts as a whole, so when any closure of
+    /// the group returns `Err`, panics, runs out of `transaction_timeout`, keeps a [`Txn`]
+    /// handle or has its caller's future dropped, the whole transaction is aborted: that
+    /// caller gets its error, and the other closures **run again** in a new transaction of
+    /// their own (the group minus the failed ones, on the same producer unless it has to be
+    /// replaced). That is why `f` is `Fn`: it may be called more than once, and each call must
+    /// write the request's records anew; nothing an aborted attempt wrote is ever visible
+    /// under `read_committed` (the attempt's records stay in the log, marked aborted). Each
+    /// run gets a fresh value; the value of the attempt that committed is returned. A failure
+    /// of the group itself (checkout, begin, commit) is every member's error.
+    ///
+    /// - Failing closures cost the others a re-run: group commit pays when most requests
+    ///   commit. Reject what you can before writing.
+    /// - Offsets: if two closures of one group send offsets for the same consumer group and
+    ///   partition (`send_offsets_to_transaction`), the last one the coordinator receives wins
+    ///   (Kafka keeps one pending offset per partition per transaction), and which one that is
+    ///   between concurrent closures is not defined. Send a partition's offsets from one request
+    ///   at a time, or only with offsets where any order is acceptable.
+    /// - Dropping the returned future while its closure runs removes the request from the
+    ///   group (the group is aborted and the others run again); dropping it after its closure
+    ///   finished does not: its records commit with the group.
+    /// - The closure must not borrow anything shorter-lived than this future (it runs in the
+    ///   caller's task; the group's transaction is driven by a task the pool spawns).
+    ///
+    /// ```no_run
+    /// # async fn f(pool: klamm_pool::TransactionalPool<klamm_pool::TxnProducerFactory>)
+    /// # -> Result<(), Box<dyn std::error::Error>> {
+    /// use klamm_producer::ProducerRecord;
+    ///
+    /// let order_id = "o-17".to_owned();
+    /// pool.transaction_grouped(|txn| {
+    ///     // Fn: build each attempt's records from borrowed or cloned state.
+    ///     let key = order_id.clone();
+    ///     async move {
+    ///         txn.send(ProducerRecord::new("orders").key(key.clone()).value("order")).await?;
+    ///         txn.send(ProducerRecord::new("audit").key(key).value("created")).await?;
+    ///         Ok::<_, klamm_txn::TxnError>(())
+    ///     }
+    /// })
+    /// .await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn transaction_grouped<'a, T, E, Fut, Func>(
+        &'a self,
+        f: Func,
+    ) -> Pin<Box<dyn Future<Output = Result<T, TransactionError<E>>> + Send + 'a>>
+    where
+        Func: Fn(Txn<F::Producer>) -> Fut + Send + 'a,
+        Fut: Future<Output = Result<T, E>> + Send + 'a,
+        T: Send + 'a,
+        E: Send + 'a,
+    {
+        match self.shared.config.group_commit {
+            Some(group) => Box::pin(group::member::run(self, group, f)),
+            None => Box::pin(self.run_transaction(f)),
+        }
+    }
+
+    pub(crate) fn shared(&self) -> &Arc<Shared<F>> {
+        &self.shared
+    }
+
     async fn run_transaction<T, E, Fut, Func>(&self, f: Func) -> Result<T, TransactionError<E>>
     where
         Func: FnOnce(Txn<F::Producer>) -> Fut,
@@ -229,16 +299,9 @@ impl<F: ProducerFactory> TransactionalPool<F> {
         let txn = Txn::new(guard.arc(), Arc::clone(&lease), Arc::clone(&id));
         let span = debug_span!("pool.transaction", transactional_id = %id);
         let limit = self.shared.config.transaction_timeout;
-        let outcome = match std::panic::catch_unwind(AssertUnwindSafe(move || f(txn))) {
-            Ok(fut) => {
-                let run = AssertUnwindSafe(fut).catch_unwind().instrument(span);
-                // On timeout the closure's future (and its Txn handles) is dropped here.
-                tokio::time::timeout(limit, run).await
-            }
-            Err(payload) => Ok(Err(payload)),
-        };
-        match outcome {
-            Err(_elapsed) => {
+        // On timeout the closure's future (and its Txn handles) is dropped inside `run`.
+        match closure::run(f, txn, limit, span).await {
+            Ran::TimedOut => {
                 warn!(transactional_id = %id, ?limit, "transaction closure ran out of time; aborting");
                 let _ = guard.abort().await;
                 Err(PoolError::TransactionTimeout {
@@ -247,9 +310,8 @@ impl<F: ProducerFactory> TransactionalPool<F> {
                 }
                 .into())
             }
-            Ok(Err(payload)) => {
+            Ran::Panicked(message) => {
                 Counters::inc(&self.shared.counters.panics);
-                let message = panic_message(payload.as_ref());
                 warn!(transactional_id = %id, %message, "transaction closure panicked; aborting");
                 let _ = guard.abort().await;
                 Err(PoolError::Panicked {
@@ -258,13 +320,13 @@ impl<F: ProducerFactory> TransactionalPool<F> {
                 }
                 .into())
             }
-            Ok(Ok(Err(e))) => {
+            Ran::Failed(e) => {
                 // An abort failure marks the producer for replacement, which aborts the
                 // transaction on the broker; the caller's error is what matters here.
                 let _ = guard.abort().await;
                 Err(TransactionError::Aborted(e))
             }
-            Ok(Ok(Ok(value))) => {
+            Ran::Value(value) => {
                 if Arc::strong_count(&lease) > 1 {
                     warn!(transactional_id = %id, "a Txn handle outlived its transaction");
                     let _ = guard.abort().await;

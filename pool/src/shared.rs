@@ -12,6 +12,7 @@ use tokio::sync::{Notify, Semaphore};
 use tokio_util::sync::CancellationToken;
 
 use crate::config::PoolConfig;
+use crate::group::Forming;
 use crate::metrics::Counters;
 use crate::producer::{ProducerFactory, transactional_id};
 
@@ -53,6 +54,8 @@ pub(crate) struct Shared<F: ProducerFactory> {
     settled: Notify,
     /// Where recovery tasks run (guards may be dropped outside the runtime's context).
     pub(crate) runtime: tokio::runtime::Handle,
+    /// Group commit: the group taking members, if any.
+    pub(crate) groups: Forming<F::Producer>,
 }
 
 impl<F: ProducerFactory> Shared<F> {
@@ -77,6 +80,7 @@ impl<F: ProducerFactory> Shared<F> {
             shutdown: CancellationToken::new(),
             settled: Notify::new(),
             runtime,
+            groups: Forming::default(),
             config,
         }
     }

@@ -58,6 +58,27 @@ pub async fn record_pool_sharing(
     size: usize,
     shared: bool,
 ) -> TransactionalPool<TxnProducerFactory> {
+    record_pool_with(kit, prefix, size, shared, None).await
+}
+
+/// As [`record_pool`], with group commit (`max_group`, `max_group_delay`).
+pub async fn record_pool_grouped(
+    kit: &Cluster,
+    prefix: &str,
+    size: usize,
+    max_group: usize,
+    max_group_delay: Duration,
+) -> TransactionalPool<TxnProducerFactory> {
+    record_pool_with(kit, prefix, size, false, Some((max_group, max_group_delay))).await
+}
+
+async fn record_pool_with(
+    kit: &Cluster,
+    prefix: &str,
+    size: usize,
+    shared: bool,
+    group: Option<(usize, Duration)>,
+) -> TransactionalPool<TxnProducerFactory> {
     let bootstrap = kit.bootstrap();
     // Shared connections carry every producer's requests: room for each one's five.
     let connection = klamm_net::ConnectionConfig::builder()
@@ -74,15 +95,16 @@ pub async fn record_pool_sharing(
     .await
     .expect("the shared cluster connects")
     .share_connections(shared);
-    TransactionalPool::builder()
+    let mut builder = TransactionalPool::builder()
         .factory(factory)
         .id_prefix(prefix)
         .size(size)
         .checkout_timeout(Duration::from_secs(60))
-        .replace_backoff(Duration::from_millis(20), Duration::from_millis(500))
-        .build()
-        .await
-        .expect("the pool builds")
+        .replace_backoff(Duration::from_millis(20), Duration::from_millis(500));
+    if let Some((max_group, delay)) = group {
+        builder = builder.group_commit(max_group, delay);
+    }
+    builder.build().await.expect("the pool builds")
 }
 
 /// The shape of a load run.
@@ -143,6 +165,28 @@ pub async fn run<F: ProducerFactory<Producer = KafkaTxnProducer>>(
     load: Load,
     done: Arc<AtomicU64>,
 ) -> Vec<Outcome> {
+    run_as(pool, load, done, None).await
+}
+
+/// As [`run`], every request through `transaction_grouped` (group commit if the pool has
+/// it), and every `panic_every`th request of a client (0: none) panicking in its handler
+/// after writing both records.
+pub async fn run_grouped<F: ProducerFactory<Producer = KafkaTxnProducer>>(
+    pool: &TransactionalPool<F>,
+    load: Load,
+    done: Arc<AtomicU64>,
+    panic_every: usize,
+) -> Vec<Outcome> {
+    run_as(pool, load, done, Some(panic_every)).await
+}
+
+/// `grouped`: `None` for `transaction`, `Some(panic_every)` for `transaction_grouped`.
+async fn run_as<F: ProducerFactory<Producer = KafkaTxnProducer>>(
+    pool: &TransactionalPool<F>,
+    load: Load,
+    done: Arc<AtomicU64>,
+    grouped: Option<usize>,
+) -> Vec<Outcome> {
     let mut tasks = Vec::new();
     for c in 0..load.clients {
         let (pool, done) = (pool.clone(), Arc::clone(&done));
@@ -150,7 +194,20 @@ pub async fn run<F: ProducerFactory<Producer = KafkaTxnProducer>>(
             let mut out = Vec::with_capacity(load.per_client);
             for i in 0..load.per_client {
                 let fail = load.fail_every > 0 && i % load.fail_every == load.fail_every - 1;
-                out.push(request(&pool, load.key(c, i), fail).await);
+                let key = load.key(c, i);
+                out.push(match grouped {
+                    None => request(&pool, key, fail).await,
+                    Some(panic_every) => {
+                        let handler = if fail {
+                            Handler::Reject
+                        } else if panic_every > 0 && i % panic_every == panic_every / 2 {
+                            Handler::Panic
+                        } else {
+                            Handler::Accept
+                        };
+                        request_grouped(&pool, key, handler).await
+                    }
+                });
                 done.fetch_add(1, Ordering::Relaxed);
             }
             out
@@ -182,6 +239,78 @@ async fn request<F: ProducerFactory<Producer = KafkaTxnProducer>>(
             Ok((order, audit))
         })
         .await;
+    match r {
+        Ok((order, audit)) => {
+            // Committed: the commit flushed both, so both deliveries are complete.
+            order.await.expect("a committed order was delivered");
+            audit.await.expect("a committed audit record was delivered");
+            Outcome::Committed
+        }
+        Err(TransactionError::Pool(PoolError::Commit {
+            outcome: CommitOutcome::Unknown,
+            ..
+        })) => Outcome::Unknown,
+        Err(e) => {
+            // LOAD_DEBUG=1 shows why requests failed (beyond the handler's own rejections).
+            if std::env::var_os("LOAD_DEBUG").is_some()
+                && !matches!(e, TransactionError::Aborted(AppError::Rejected))
+            {
+                eprintln!("request failed: {e}");
+            }
+            Outcome::Failed
+        }
+    }
+}
+
+/// What a grouped request's handler does after writing both records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Handler {
+    /// Returns `Ok`.
+    Accept,
+    /// Returns `Err`.
+    Reject,
+    /// Panics.
+    Panic,
+}
+
+/// One request through `transaction_grouped`: the closure may run more than once (when
+/// another request of its group fails), writing its records anew each time.
+pub async fn request_grouped<F: ProducerFactory<Producer = KafkaTxnProducer>>(
+    pool: &TransactionalPool<F>,
+    key: String,
+    handler: Handler,
+) -> Outcome {
+    let r = pool
+        .transaction_grouped(|txn| {
+            let key = key.clone();
+            async move {
+                let order = txn
+                    .send(ProducerRecord::new(ORDERS).key(key.clone()).value("order"))
+                    .await?;
+                let audit = txn
+                    .send(ProducerRecord::new(AUDIT).key(key.clone()).value("created"))
+                    .await?;
+                match handler {
+                    Handler::Accept => Ok((order, audit)),
+                    Handler::Reject => Err(AppError::Rejected),
+                    Handler::Panic => panic!("the handler of {key} panicked"),
+                }
+            }
+        })
+        .await;
+    outcome(r).await
+}
+
+/// What a client saw, from a grouped transaction's result.
+async fn outcome(
+    r: Result<
+        (
+            klamm_producer::DeliveryFuture,
+            klamm_producer::DeliveryFuture,
+        ),
+        TransactionError<AppError>,
+    >,
+) -> Outcome {
     match r {
         Ok((order, audit)) => {
             // Committed: the commit flushed both, so both deliveries are complete.
