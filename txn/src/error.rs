@@ -6,7 +6,7 @@ use std::time::Duration;
 use klamm_producer::{ErrorKind, ProducerError};
 use klamm_protocol::error_code::ErrorCode;
 
-use crate::classify::{Disposition, TxnApi, classify, is_fencing};
+use crate::classify::{Disposition, ErrorCategory, TxnApi, category, classify, is_fencing};
 use crate::coordinator::TransportError;
 use crate::state::{Op, Refusal, TxnState};
 
@@ -116,9 +116,27 @@ pub enum TxnError {
         /// The state it left behind.
         state: TxnState,
     },
-    /// The producer was closed.
+    /// The producer was closed (or is closing).
     #[error("the transactional producer is closed")]
     Closed,
+    /// `close` could not end the open transaction: its timeout ran out first, or the abort
+    /// (or the resumed commit) failed. The producer is closed anyway; the coordinator aborts
+    /// the transaction when it times out (`transaction.timeout.ms`) or when the next producer
+    /// with this transactional id initialises, and until then `read_committed` readers of its
+    /// partitions wait at its first offset.
+    #[error(
+        "closed, but the open transaction (state {state}) was not ended: {}; the coordinator \
+         aborts it after transaction.timeout.ms or when the next producer with this \
+         transactional id initialises",
+        left_open_reason(cause.as_deref())
+    )]
+    TransactionLeftOpen {
+        /// The state the transaction was left in.
+        state: TxnState,
+        /// The error that stopped the abort (or the resumed commit); `None` when the close
+        /// timeout ran out first.
+        cause: Option<Arc<TxnError>>,
+    },
     /// The builder was given no transactional id.
     #[error("a transactional producer needs a transactional id: call transactional_id(..)")]
     MissingTransactionalId,
@@ -172,9 +190,10 @@ impl TxnError {
             | TxnError::ConcurrentOperation { .. }
             | TxnError::MissingTransactionalId => ErrorKind::Usage,
             TxnError::MustAbort { .. } => ErrorKind::Abortable,
-            TxnError::FatalState { .. } | TxnError::Closed | TxnError::InvalidTransition { .. } => {
-                ErrorKind::Fatal
-            }
+            TxnError::FatalState { .. }
+            | TxnError::Closed
+            | TxnError::TransactionLeftOpen { .. }
+            | TxnError::InvalidTransition { .. } => ErrorKind::Fatal,
             TxnError::Broker { api, code } => match classify(*api, *code) {
                 Disposition::Ok | Disposition::Retry(_) | Disposition::Rediscover => {
                     ErrorKind::Retriable
@@ -197,6 +216,71 @@ impl TxnError {
         }
     }
 
+    /// What the caller should do next, in KIP-1050's categories: retry the call, abort the
+    /// transaction, replace the producer, stop, or fix the calling code. See
+    /// [`ErrorCategory`] for each; [`kind`](Self::kind) is the coarser view shared with
+    /// klamm-producer, which does not tell a producer that a new instance can replace
+    /// (fenced) from one that no new instance can (unauthorised).
+    ///
+    /// ```
+    /// use klamm_protocol::error_code::ErrorCode;
+    /// use klamm_txn::{ErrorCategory, TxnApi, TxnError};
+    /// let e = TxnError::Broker { api: TxnApi::EndTxn, code: ErrorCode::ProducerFenced };
+    /// assert_eq!(e.category(), ErrorCategory::ApplicationRecoverable);
+    /// ```
+    pub fn category(&self) -> ErrorCategory {
+        match self {
+            TxnError::NotInitialized { .. }
+            | TxnError::AlreadyInitialized { .. }
+            | TxnError::NoTransaction { .. }
+            | TxnError::AlreadyInTransaction
+            | TxnError::TransactionEnding { .. }
+            | TxnError::CommitOutcomeUnknown { .. }
+            | TxnError::AbortOutcomeUnknown { .. }
+            | TxnError::ConcurrentOperation { .. } => ErrorCategory::Usage,
+            // no producer was built: the configuration must change
+            TxnError::MissingTransactionalId => ErrorCategory::Fatal,
+            TxnError::MustAbort { .. } => ErrorCategory::Abortable,
+            TxnError::Broker { api, code } => category(*api, *code),
+            TxnError::Timeout { .. } => ErrorCategory::Retriable,
+            // closed by the application or its pool: a new producer works
+            TxnError::Closed | TxnError::TransactionLeftOpen { .. } => {
+                ErrorCategory::ApplicationRecoverable
+            }
+            // the producer is gone; whether a new one helps depends on what broke it
+            TxnError::FatalState { cause, .. } => match cause.category() {
+                ErrorCategory::ApplicationRecoverable => ErrorCategory::ApplicationRecoverable,
+                _ => ErrorCategory::Fatal,
+            },
+            TxnError::InvalidTransition { .. } => ErrorCategory::Fatal,
+            TxnError::Producer(e) => match e {
+                ProducerError::Broker { code, .. } if is_fencing(*code) => {
+                    ErrorCategory::ApplicationRecoverable
+                }
+                ProducerError::Closed { .. } => ErrorCategory::ApplicationRecoverable,
+                // KIP-1050's "invalid configuration"
+                ProducerError::Config(_) => ErrorCategory::Fatal,
+                e => match e.kind() {
+                    ErrorKind::Usage => ErrorCategory::Usage,
+                    ErrorKind::Retriable => ErrorCategory::Retriable,
+                    ErrorKind::Abortable => ErrorCategory::Abortable,
+                    // Fatal, and any kind a later klamm-producer adds (non-exhaustive): the
+                    // safe reading is "stop"
+                    _ => ErrorCategory::Fatal,
+                },
+            },
+            TxnError::Transport(e) => {
+                if e.is_retriable() {
+                    ErrorCategory::Retriable
+                } else if matches!(e, TransportError::Closed) {
+                    ErrorCategory::ApplicationRecoverable
+                } else {
+                    ErrorCategory::Fatal
+                }
+            }
+        }
+    }
+
     /// Whether another producer with the same transactional id fenced this one (directly or
     /// as the cause of a refusal).
     pub fn is_fenced(&self) -> bool {
@@ -205,8 +289,22 @@ impl TxnError {
             TxnError::FatalState { cause, .. } | TxnError::MustAbort { cause, .. } => {
                 cause.is_fenced()
             }
+            TxnError::TransactionLeftOpen { cause, .. } => {
+                cause.as_ref().is_some_and(|c| c.is_fenced())
+            }
             TxnError::Producer(ProducerError::Broker { code, .. }) => is_fencing(*code),
             _ => false,
         }
     }
 }
+
+/// Why `close` left a transaction open, for [`TxnError::TransactionLeftOpen`]'s message.
+fn left_open_reason(cause: Option<&TxnError>) -> String {
+    match cause {
+        Some(e) => format!("ending it failed ({e})"),
+        None => "the close timeout ran out first".to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -11,7 +11,7 @@ pub mod partitions;
 pub mod producer;
 pub mod state;
 
-pub use classify::{Disposition, TxnApi};
+pub use classify::{Disposition, ErrorCategory, TxnApi};
 pub use cluster::ClusterTransport;
 pub use coordinator::{
     ConsumerGroupMetadata, CoordinatorTransport, OffsetAndMetadata, Target, TransportError,

@@ -34,9 +34,16 @@ pub struct TxnConfig {
     /// `abort_transaction` / `send_offsets_to_transaction` call (Java's `max.block.ms`).
     /// Default 60 s.
     pub operation_timeout: Duration,
-    /// Backoff before retrying a retriable coordinator error. Default 100 ms.
+    /// `retry.backoff.ms`: the first wait before retrying a retriable coordinator error; it
+    /// doubles with each retry of the same request up to `retry_backoff_max`, with KIP-580's
+    /// ±20 % jitter. Default 100 ms.
     pub retry_backoff: Duration,
-    /// Backoff before retrying CONCURRENT_TRANSACTIONS. Default 20 ms.
+    /// `retry.backoff.max.ms`: the ceiling of that exponential backoff (KIP-580). Default 1 s.
+    pub retry_backoff_max: Duration,
+    /// Backoff before retrying CONCURRENT_TRANSACTIONS (the coordinator is still writing the
+    /// previous transaction's markers, which takes milliseconds: Java also retries it after
+    /// 20 ms instead of `retry.backoff.ms`). Constant, with KIP-580's ±20 % jitter. Default
+    /// 20 ms.
     pub short_backoff: Duration,
     /// Whether the producer may use KIP-890 part 2 (transaction version 2: Produce v12 with
     /// implicit partition adds, EndTxn v5 with a new epoch after every transaction) when the
@@ -53,6 +60,7 @@ impl TxnConfig {
             transaction_timeout: Duration::from_secs(60),
             operation_timeout: Duration::from_secs(60),
             retry_backoff: Duration::from_millis(100),
+            retry_backoff_max: Duration::from_secs(1),
             short_backoff: Duration::from_millis(20),
             kip890_capable: true,
         }
@@ -96,6 +104,8 @@ struct Inner {
     sends_in_progress: usize,
     broker_transaction_version: i16,
     kip890: bool,
+    /// `close` is under way: only calls that end the open transaction are accepted.
+    closing: bool,
 }
 
 /// The transaction state machine and its bookkeeping, shared by the user-facing calls, the
@@ -136,6 +146,7 @@ impl TransactionManager {
                 sends_in_progress: 0,
                 broker_transaction_version: 0,
                 kip890: false,
+                closing: false,
             }),
             queue: tokio::sync::Mutex::new(()),
             sends_idle: Notify::new(),
@@ -219,6 +230,7 @@ impl TransactionManager {
         turn: Option<tokio::sync::MutexGuard<'a, ()>>,
     ) -> Result<OpGuard<'a>, TxnError> {
         let mut g = self.lock();
+        Self::refuse_while_closing(&g, op)?;
         if let Some(running) = g.running {
             return Err(TxnError::ConcurrentOperation { op, running });
         }
@@ -241,6 +253,15 @@ impl TransactionManager {
         })
     }
 
+    /// While `close` ends the open transaction, only the calls that end it are accepted
+    /// (once closed, the FatalError state refuses everything with its cause).
+    fn refuse_while_closing(g: &Inner, op: Op) -> Result<(), TxnError> {
+        if g.closing && g.state != TxnState::FatalError && !matches!(op, Op::Commit | Op::Abort) {
+            return Err(TxnError::Closed);
+        }
+        Ok(())
+    }
+
     /// The bookkeeping of a new transaction (under the lock).
     fn begun(&self, g: &mut Inner) {
         g.generation += 1;
@@ -259,6 +280,7 @@ impl TransactionManager {
     pub fn begin_transaction(&self) -> Result<(), TxnError> {
         let op = Op::BeginTransaction;
         let mut g = self.lock();
+        Self::refuse_while_closing(&g, op)?;
         let how = admit(g.state, op)
             .map_err(|r| TxnError::refused(op, g.state, r, g.last_error.as_ref()))?;
         if let Some(running) = g.running {
@@ -280,6 +302,7 @@ impl TransactionManager {
     /// so that `commit_transaction` and `abort_transaction` wait for it.
     pub fn admit_send(&self) -> Result<SendPermit<'_>, TxnError> {
         let mut g = self.lock();
+        Self::refuse_while_closing(&g, Op::Send)?;
         admit(g.state, Op::Send)
             .map_err(|r| TxnError::refused(Op::Send, g.state, r, g.last_error.as_ref()))?;
         g.sends_in_progress += 1;
@@ -411,6 +434,14 @@ impl TransactionManager {
         let _ = Self::transition(&mut g, TxnState::AbortableError);
         drop(g);
         self.sender_wake.notify_one();
+    }
+
+    /// Starts closing: from now on only `commit_transaction` and `abort_transaction` (the
+    /// calls that end the open transaction) are accepted; `begin_transaction`, `send`,
+    /// `send_offsets_to_transaction` and `init_transactions` get [`TxnError::Closed`]. So no
+    /// task can open a new transaction while `close` ends the current one.
+    pub fn begin_close(&self) {
+        self.lock().closing = true;
     }
 
     /// Marks the producer closed: FatalError with [`TxnError::Closed`] as the cause.

@@ -12,6 +12,7 @@ mod klamm_batches;
 mod klamm_pool;
 mod klamm_producer;
 mod klamm_txn;
+mod klamm_txn_close;
 mod leader_move;
 mod pool_load;
 mod quota_throttling;

@@ -42,8 +42,9 @@ pub(crate) async fn negotiate_versions(conn: &BrokerConnection) -> Result<ApiVer
         decode_frame(&frame, FIRST_TRY, &broker)?
     };
     // ApiVersions answers carry `throttle_time_ms` from v1; the client enforces it from v2
-    // (KIP-219). Report it to the broker's deadline, which the requests after the handshake
-    // wait for.
+    // (KIP-219). Report a throttle to the broker's deadline, which the requests after the
+    // handshake wait for. (An unthrottled handshake is not counted in the throttle metrics,
+    // which count the connection's own requests.)
     let version = if code == ErrorCode::UnsupportedVersion {
         0
     } else {
@@ -51,6 +52,7 @@ pub(crate) async fn negotiate_versions(conn: &BrokerConnection) -> Result<ApiVer
     };
     if let Some(handle) = &conn.shared.throttle
         && version >= 1
+        && resp.throttle_time_ms > 0
     {
         handle.observe(
             resp.throttle_time_ms,

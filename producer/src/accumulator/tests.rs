@@ -227,7 +227,14 @@ async fn requeued_batches_go_first_in_order_after_backoff() {
     a.reenqueue(b2, err.clone(), Instant::now());
     a.reenqueue(b1, err, Instant::now());
     assert!(drain(&a, Instant::now()).is_empty(), "backoff");
-    tokio::time::advance(Duration::from_millis(50)).await;
+    // the first retry waits 50 ms spread over KIP-580's [0.8, 1.2] band: not before 40 ms,
+    // surely by 60 ms
+    tokio::time::advance(Duration::from_millis(39)).await;
+    assert!(
+        drain(&a, Instant::now()).is_empty(),
+        "within the jitter band's floor"
+    );
+    tokio::time::advance(Duration::from_millis(21)).await;
     let order: Vec<String> = (0..3)
         .map(|_| {
             let b = drain(&a, Instant::now())
@@ -249,9 +256,19 @@ async fn idempotent_drain_assigns_sequences_once() {
     assert!(drain_idem(&a, &mut idem).is_empty(), "no producer id yet");
     let pid = ProducerIdEpoch { id: 9, epoch: 2 };
     idem.set_producer(pid);
-    for v in ["b", "c", "d", "e", "f"] {
+    for v in ["b", "c", "d", "e", "f", "g"] {
         drop(a.append(rec(0, v), FOUR, Blocking::Wait).await.unwrap());
     }
+    // The broker holds no state for a new producer id: its first batch goes alone.
+    let a0 = drain_idem(&a, &mut idem)
+        .batches
+        .remove(&0)
+        .unwrap()
+        .remove(0);
+    assert_eq!(a0.producer_state().unwrap(), (pid, 0));
+    assert!(drain_idem(&a, &mut idem).is_empty(), "alone until written");
+    let tp = a0.topic_partition().clone();
+    idem.on_outcome(&tp, a0.id(), Outcome::Written);
     let mut sent = Vec::new();
     for _ in 0..6 {
         if let Some(mut bs) = drain_idem(&a, &mut idem).batches.remove(&0) {
@@ -264,11 +281,10 @@ async fn idempotent_drain_assigns_sequences_once() {
         "at most 5 batches of a partition without outcome"
     );
     let seqs: Vec<i32> = sent.iter().map(|b| b.producer_state().unwrap().1).collect();
-    assert_eq!(seqs, [0, 1, 2, 3, 4]);
+    assert_eq!(seqs, [1, 2, 3, 4, 5]);
     assert_eq!(sent[0].producer_state().unwrap().0, pid);
-    // The first fails retriably: it is resent with sequence 0, before "f".
+    // The first fails retriably: it is resent with sequence 1, before "g".
     let first = sent.remove(0);
-    let tp = first.topic_partition().clone();
     idem.on_outcome(&tp, first.id(), Outcome::RetriableRejected);
     a.reenqueue(first, ProducerError::Fatal("x".into()), Instant::now());
     tokio::time::sleep(Duration::from_millis(150)).await;
@@ -277,8 +293,8 @@ async fn idempotent_drain_assigns_sequences_once() {
         .remove(&0)
         .unwrap()
         .remove(0);
-    assert_eq!(values(&again), ["a"]);
-    assert_eq!(again.producer_state().unwrap().1, 0);
+    assert_eq!(values(&again), ["b"]);
+    assert_eq!(again.producer_state().unwrap().1, 1);
     assert_eq!(again.attempts(), 2);
 }
 

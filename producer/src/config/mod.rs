@@ -168,12 +168,27 @@ impl ProducerConfig {
         }
     }
 
-    /// The exponential retry backoff for the `attempt`-th retry (1-based), as KIP-580 defines
-    /// it without jitter: `retry_backoff * 2^(attempt-1)`, capped at `retry_backoff_max`.
+    /// The wait before the `attempt`-th retry (1-based), as KIP-580 defines it:
+    /// `retry_backoff * 2^(attempt-1)`, capped at `retry_backoff_max`, times a random factor
+    /// in `[0.8, 1.2]` so that producers that failed together do not retry in lockstep.
+    /// klamm-net's [`backoff`](klamm_net::backoff::backoff) computes it (one implementation
+    /// for reconnects, batch retries and coordinator retries).
     pub fn backoff_for(&self, attempt: u32) -> Duration {
-        let exp = attempt.saturating_sub(1).min(31);
-        let backoff = self.retry_backoff.saturating_mul(1u32 << exp);
-        backoff.min(self.retry_backoff_max.max(self.retry_backoff))
+        klamm_net::backoff::backoff(
+            self.retry_backoff,
+            self.retry_backoff_max.max(self.retry_backoff),
+            attempt.saturating_sub(1),
+        )
+    }
+
+    /// [`backoff_for`](Self::backoff_for) before the jitter: the centre of the band the wait
+    /// is drawn from.
+    pub fn backoff_base_for(&self, attempt: u32) -> Duration {
+        klamm_net::backoff::exponential(
+            self.retry_backoff,
+            self.retry_backoff_max.max(self.retry_backoff),
+            attempt.saturating_sub(1),
+        )
     }
 }
 

@@ -126,6 +126,8 @@ impl<T: CoordinatorTransport> TxnDriver<T> {
     }
 
     async fn add_partitions_loop(&self) -> Result<(), TxnError> {
+        // consecutive failed rounds, for the exponential backoff
+        let mut retries = 0;
         loop {
             if !matches!(
                 self.mgr.state(),
@@ -177,11 +179,11 @@ impl<T: CoordinatorTransport> TxnDriver<T> {
                 "AddPartitionsToTxn answered"
             );
             match worst {
-                None => {}
-                Some((Disposition::Retry(b), _)) => self.backoff(b).await,
+                None => retries = 0,
+                Some((Disposition::Retry(b), _)) => self.backoff(b, &mut retries).await,
                 Some((Disposition::Rediscover, _)) => {
                     self.mgr.set_txn_coordinator(None);
-                    self.backoff(Backoff::Normal).await;
+                    self.backoff(Backoff::Normal, &mut retries).await;
                 }
                 Some((_, code)) => {
                     return Err(TxnError::Broker {
@@ -415,13 +417,22 @@ impl<T: CoordinatorTransport> TxnDriver<T> {
             .ok_or(TxnError::NotInitialized { op: Op::Send })
     }
 
-    async fn backoff(&self, b: Backoff) {
+    /// Waits before retry number `retries + 1` of one request (KIP-580): the short backoff
+    /// for CONCURRENT_TRANSACTIONS stays constant (the coordinator finishes the previous
+    /// transaction within milliseconds), the normal one grows exponentially up to
+    /// `retry_backoff_max`; both are jittered by ±20 % (klamm-net's implementation).
+    async fn backoff(&self, b: Backoff, retries: &mut u32) {
         let cfg = self.mgr.config();
-        tokio::time::sleep(match b {
-            Backoff::Short => cfg.short_backoff,
-            Backoff::Normal => cfg.retry_backoff,
-        })
-        .await;
+        let wait = match b {
+            Backoff::Short => klamm_net::backoff::jittered(cfg.short_backoff),
+            Backoff::Normal => klamm_net::backoff::backoff(
+                cfg.retry_backoff,
+                cfg.retry_backoff_max.max(cfg.retry_backoff),
+                *retries,
+            ),
+        };
+        *retries = retries.saturating_add(1);
+        tokio::time::sleep(wait).await;
     }
 
     /// One request to a coordinator, repeated until it succeeds or fails for good:
@@ -435,6 +446,7 @@ impl<T: CoordinatorTransport> TxnDriver<T> {
         make: impl Fn() -> RequestBody,
         read: impl Fn(ResponseBody, i16) -> Result<Step<R>, ResponseBody>,
     ) -> Result<R, TxnError> {
+        let mut retries = 0;
         loop {
             let node = self.coordinator(coordinator).await?;
             let target = Target::Node(node);
@@ -442,7 +454,7 @@ impl<T: CoordinatorTransport> TxnDriver<T> {
                 Err(e) if e.is_retriable() => {
                     tracing::debug!(%api, %target, error = %e, "coordinator request failed; rediscovering");
                     self.forget(coordinator);
-                    self.backoff(Backoff::Normal).await;
+                    self.backoff(Backoff::Normal, &mut retries).await;
                 }
                 Err(e) => return Err(e.into()),
                 Ok((resp, v)) => match read(resp, v) {
@@ -457,12 +469,12 @@ impl<T: CoordinatorTransport> TxnDriver<T> {
                         }
                         Disposition::Retry(b) => {
                             tracing::debug!(%api, code = code.name(), "retrying");
-                            self.backoff(b).await;
+                            self.backoff(b, &mut retries).await;
                         }
                         Disposition::Rediscover => {
                             tracing::debug!(%api, code = code.name(), "coordinator moved");
                             self.forget(coordinator);
-                            self.backoff(Backoff::Normal).await;
+                            self.backoff(Backoff::Normal, &mut retries).await;
                         }
                         Disposition::Abortable { .. } | Disposition::Fatal => {
                             return Err(TxnError::Broker { api, code });
@@ -501,6 +513,7 @@ impl<T: CoordinatorTransport> TxnDriver<T> {
             Coordinator::Transaction => (&*id, KEY_TYPE_TRANSACTION),
             Coordinator::Group(g) => (g, KEY_TYPE_GROUP),
         };
+        let mut retries = 0;
         loop {
             let req = requests::find_coordinator(key, key_type).into();
             let code = match self.transport.send(Target::AnyBroker, req, i16::MAX).await {
@@ -535,8 +548,10 @@ impl<T: CoordinatorTransport> TxnDriver<T> {
                 }
             };
             match classify(TxnApi::FindCoordinator, code) {
-                Disposition::Retry(b) => self.backoff(b).await,
-                Disposition::Rediscover | Disposition::Ok => self.backoff(Backoff::Normal).await,
+                Disposition::Retry(b) => self.backoff(b, &mut retries).await,
+                Disposition::Rediscover | Disposition::Ok => {
+                    self.backoff(Backoff::Normal, &mut retries).await
+                }
                 Disposition::Abortable { .. } | Disposition::Fatal => {
                     return Err(TxnError::Broker {
                         api: TxnApi::FindCoordinator,

@@ -58,6 +58,8 @@ pub(crate) struct Model {
     pub end_txn_versions: Vec<i16>,
     /// AddPartitionsToTxn partition counts per request.
     pub add_batches: Vec<usize>,
+    /// When each request arrived (Tokio's clock: paused tests see the backoffs exactly).
+    pub arrivals: Vec<(ApiKey, tokio::time::Instant)>,
 }
 
 #[derive(Debug)]
@@ -84,6 +86,7 @@ impl FakeCoordinator {
                 transaction_version: 0,
                 end_txn_versions: Vec::new(),
                 add_batches: Vec::new(),
+                arrivals: Vec::new(),
             }),
         }
     }
@@ -288,6 +291,7 @@ impl CoordinatorTransport for FakeCoordinator {
         let (fault, resp) = {
             let mut m = self.m();
             *m.requests.entry(api).or_default() += 1;
+            m.arrivals.push((api, tokio::time::Instant::now()));
             let fault = m.faults.get_mut(&api).and_then(|q| q.pop_front());
             if fault.is_some() {
                 m.injected += 1;

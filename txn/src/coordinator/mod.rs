@@ -135,6 +135,8 @@ pub(crate) mod fake;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
+mod tests_backoff;
+#[cfg(test)]
 mod tests_end;
 #[cfg(test)]
 mod tests_queue;

@@ -90,6 +90,8 @@ impl TransactionalProducerBuilder {
 
     /// Every other producer setting, on klamm-producer's config builder (`linger`,
     /// `batch_size`, `compression`, ...). The transactional id is set by this builder.
+    /// `retry_backoff` / `retry_backoff_max` (`retry.backoff.ms` / `retry.backoff.max.ms`)
+    /// govern the coordinator retries too, as in Java.
     pub fn producer(
         mut self,
         settings: impl FnOnce(ProducerConfigBuilder) -> ProducerConfigBuilder,
@@ -161,7 +163,12 @@ impl TransactionalProducerBuilder {
         owned: bool,
     ) -> Result<TransactionalProducer<Producer, ClusterTransport>, TxnError> {
         let config = self.producer_config()?;
-        let manager = Arc::new(TransactionManager::new(self.txn));
+        let mut txn = self.txn;
+        // one `retry.backoff.ms` / `retry.backoff.max.ms` for batch and coordinator retries,
+        // as in Java
+        txn.retry_backoff = config.retry_backoff;
+        txn.retry_backoff_max = config.retry_backoff_max;
+        let manager = Arc::new(TransactionManager::new(txn));
         let hook: Arc<dyn klamm_producer::TransactionHook> = manager.clone();
         let transport = if owned {
             ProducerTransport::owned(cluster.clone())

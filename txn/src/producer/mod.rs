@@ -10,13 +10,13 @@
 //! transaction (one batched AddPartitionsToTxn per round) so the sender can drain them.
 
 mod backend;
+mod close;
 mod kafka;
 
 pub use backend::ProducerBackend;
 pub use kafka::TransactionalProducerBuilder;
 
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use klamm_producer::idempotence::TopicPartition;
 use klamm_producer::{DeliveryFuture, ProducerError, ProducerRecord};
@@ -162,18 +162,6 @@ impl<B: ProducerBackend, T: CoordinatorTransport + 'static> TransactionalProduce
             ))))
             .await
     }
-
-    /// Closes the producer (the state becomes FatalError with [`TxnError::Closed`]). An
-    /// open transaction is left to the coordinator, which aborts it when the transaction
-    /// times out or the next producer with this id initialises.
-    pub async fn close(&self, timeout: Duration) -> Result<(), TxnError> {
-        self.manager().close();
-        if let Some(h) = self.adder.lock().unwrap_or_else(|p| p.into_inner()).take() {
-            h.abort();
-        }
-        self.shared.backend.close(timeout).await?;
-        Ok(())
-    }
 }
 
 impl<B, T> Drop for TransactionalProducer<B, T> {
@@ -213,6 +201,8 @@ async fn add_partitions_task<B: ProducerBackend, T: CoordinatorTransport + 'stat
     }
 }
 
+#[cfg(test)]
+mod close_tests;
 #[cfg(test)]
 mod fake_backend;
 #[cfg(test)]

@@ -11,9 +11,9 @@ use super::*;
 use crate::coordinator::fake::FakeCoordinator;
 use crate::state::Op;
 
-type Producer = TransactionalProducer<FakeBackend, Arc<FakeCoordinator>>;
+pub(super) type Producer = TransactionalProducer<FakeBackend, Arc<FakeCoordinator>>;
 
-fn producer(partitions: i32) -> (Arc<FakeCoordinator>, FakeBackend, Arc<Producer>) {
+pub(super) fn producer(partitions: i32) -> (Arc<FakeCoordinator>, FakeBackend, Arc<Producer>) {
     let mut cfg = TxnConfig::new("orders-7");
     cfg.operation_timeout = Duration::from_secs(10);
     cfg.retry_backoff = Duration::from_millis(5);
@@ -29,7 +29,7 @@ fn producer(partitions: i32) -> (Arc<FakeCoordinator>, FakeBackend, Arc<Producer
     (coord, backend, p)
 }
 
-fn record(v: &str) -> ProducerRecord {
+pub(super) fn record(v: &str) -> ProducerRecord {
     ProducerRecord::new("t").value(v.to_owned())
 }
 

@@ -264,22 +264,42 @@ fn every_compiled_codec_is_accepted() {
 }
 
 #[test]
-fn backoff_grows_exponentially_up_to_the_ceiling() {
+fn backoff_grows_exponentially_up_to_the_ceiling_with_jitter() {
     let c = base()
         .retry_backoff(Duration::from_millis(100))
         .retry_backoff_max(Duration::from_millis(1000))
         .build()
         .unwrap();
-    let got: Vec<u128> = (1..=6).map(|a| c.backoff_for(a).as_millis()).collect();
+    let got: Vec<u128> = (1..=6).map(|a| c.backoff_base_for(a).as_millis()).collect();
     assert_eq!(got, [100, 200, 400, 800, 1000, 1000]);
-    assert_eq!(c.backoff_for(u32::MAX), Duration::from_millis(1000));
+    assert_eq!(c.backoff_base_for(u32::MAX), Duration::from_millis(1000));
+    // every draw lies in KIP-580's band around its base, and the draws vary
+    for attempt in [1, 2, 3, 4, 5, 6, 40, u32::MAX] {
+        let base = c.backoff_base_for(attempt);
+        let draws: Vec<Duration> = (0..200).map(|_| c.backoff_for(attempt)).collect();
+        for d in &draws {
+            assert!(
+                *d >= base.mul_f64(0.8) && *d <= base.mul_f64(1.2),
+                "attempt {attempt}: {d:?} outside [0.8, 1.2] x {base:?}"
+            );
+        }
+        assert!(
+            draws.iter().any(|d| *d != draws[0]),
+            "attempt {attempt}: jittered"
+        );
+    }
     // retry_backoff above the ceiling wins, as in Java.
     let c = base()
         .retry_backoff(Duration::from_secs(2))
         .retry_backoff_max(Duration::from_secs(1))
         .build()
         .unwrap();
-    assert_eq!(c.backoff_for(3), Duration::from_secs(2));
+    assert_eq!(c.backoff_base_for(3), Duration::from_secs(2));
+    let d = c.backoff_for(3);
+    assert!(
+        d >= Duration::from_millis(1600) && d <= Duration::from_millis(2400),
+        "{d:?}"
+    );
 }
 
 #[test]
