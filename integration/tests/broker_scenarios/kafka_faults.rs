@@ -222,7 +222,7 @@ async fn faults_under_load(broker: BrokerUnderTest) -> ScenarioResult {
         .into());
     };
     let topics = Topics::create(&broker, "faults").await?;
-    let pool = pool_load::pool(broker.bootstrap(), &topics.orders, POOL_SIZE, |b| {
+    let pool = pool_load::pool(broker.bootstrap(), &topics.orders, POOL_SIZE, None, |b| {
         b.operation_timeout(Duration::from_secs(20))
             .producer(|p| p.linger(Duration::ZERO).request_timeout(REQUEST_TIMEOUT))
     })

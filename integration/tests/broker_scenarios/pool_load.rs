@@ -79,11 +79,13 @@ impl Topics {
 }
 
 /// A pool of `size` klamm-txn producers (ids `{prefix}-0..`) on one shared cluster at
-/// `bootstrap`; `settings` adjusts every producer's builder beyond the defaults here.
+/// `bootstrap`, with group commit of up to `group` requests per Kafka transaction when
+/// `Some`; `settings` adjusts every producer's builder beyond the defaults here.
 pub async fn pool(
     bootstrap: &str,
     prefix: &str,
     size: usize,
+    group: Option<usize>,
     settings: impl Fn(
         klamm_txn::TransactionalProducerBuilder,
     ) -> klamm_txn::TransactionalProducerBuilder
@@ -100,13 +102,15 @@ pub async fn pool(
         )
     })
     .await?;
-    Ok(TransactionalPool::builder()
+    let mut builder = TransactionalPool::builder()
         .factory(factory)
         .id_prefix(prefix)
         .size(size)
-        .checkout_timeout(Duration::from_secs(60))
-        .build()
-        .await?)
+        .checkout_timeout(Duration::from_secs(60));
+    if let Some(max_group) = group {
+        builder = builder.group_commit(max_group, Duration::ZERO);
+    }
+    Ok(builder.build().await?)
 }
 
 async fn one_request(
@@ -116,23 +120,29 @@ async fn one_request(
     order: bytes::Bytes,
     reject: bool,
 ) -> Outcome {
-    let (orders, audit) = (topics.orders.clone(), topics.audit.clone());
+    // `transaction_grouped` is `transaction` on a pool without group commit; with it, this
+    // closure may run more than once (its group was aborted by another member), so it
+    // clones what it sends.
     let result = pool
-        .transaction(|txn| async move {
-            let order = txn
-                .send(ProducerRecord::new(orders).key(key.clone()).value(order))
-                .await?;
-            let audit = txn
-                .send(ProducerRecord::new(audit).key(key).value("created"))
-                .await?;
-            if reject {
-                // Both records acknowledged by the partition leaders: the abort must hide
-                // data that is really in the log.
-                order.await.map_err(TxnError::from)?;
-                audit.await.map_err(TxnError::from)?;
-                return Err(HandlerError::Rejected);
+        .transaction_grouped(|txn| {
+            let (orders, audit) = (topics.orders.clone(), topics.audit.clone());
+            let (key, order) = (key.clone(), order.clone());
+            async move {
+                let order = txn
+                    .send(ProducerRecord::new(orders).key(key.clone()).value(order))
+                    .await?;
+                let audit = txn
+                    .send(ProducerRecord::new(audit).key(key).value("created"))
+                    .await?;
+                if reject {
+                    // Both records acknowledged by the partition leaders: the abort must hide
+                    // data that is really in the log.
+                    order.await.map_err(TxnError::from)?;
+                    audit.await.map_err(TxnError::from)?;
+                    return Err(HandlerError::Rejected);
+                }
+                Ok(())
             }
-            Ok(())
         })
         .await;
     match result {

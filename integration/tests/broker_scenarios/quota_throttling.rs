@@ -205,7 +205,7 @@ async fn pool_under_quota(broker: BrokerUnderTest) -> ScenarioResult {
     set_quota(&admin, &client_id, Some(POOL_RATE)).await?;
     let proxy = proxy(&admin).await?;
     let connection = connection(&client_id)?;
-    let pool = pool_load::pool(proxy.bootstrap(), &topics.orders, 4, move |b| {
+    let pool = pool_load::pool(proxy.bootstrap(), &topics.orders, 4, None, move |b| {
         b.connection(connection.clone())
     })
     .await?;
