@@ -7,11 +7,14 @@
 //!                                               # 1 with --quick), medians and ratios
 //! klamm-bench serve mock|testkit N   # (internal) a broker process
 //! klamm-bench client-producer ...    # (internal) one measured client run
+//! klamm-bench perf [perf.rs flags]   # librdkafka as a peer driver of `cargo xtask peers`
+//! klamm-bench perf-version           # the librdkafka release linked in
 //! ```
 #![forbid(unsafe_code)]
 
 mod broker;
 mod klamm_run;
+mod perf;
 mod rdkafka_run;
 mod run;
 
@@ -211,7 +214,28 @@ fn main() -> ExitCode {
             println!("{}", r.to_json());
             Ok(())
         }),
-        _ => Err("usage: klamm-bench producer [--quick] [--repeat N]".into()),
+        Some("perf") => match perf::PerfFlags::parse(&args[1..]) {
+            Ok(flags) => match perf::run(&flags) {
+                Ok(true) => Ok(()),
+                Ok(false) => return ExitCode::FAILURE,
+                Err(e) => Err(e),
+            },
+            Err(e) => {
+                eprintln!("klamm-bench perf: {e}\n{}", perf::USAGE);
+                return ExitCode::from(2);
+            }
+        },
+        Some("perf-version") => {
+            println!(
+                "librdkafka {} (rust-rdkafka, bundled)",
+                perf::librdkafka_version()
+            );
+            Ok(())
+        }
+        _ => Err(
+            "usage: klamm-bench producer [--quick] [--repeat N] | perf [FLAGS] | perf-version"
+                .into(),
+        ),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -6,15 +6,26 @@
 //! and prints one table with time, throughput and the ratio between Klamm and its peer
 //! (kafka-protocol, rdkafka, the anti-pattern ...) measured in the same group.
 //! Areas whose crate has no bench target yet are reported as "not yet", never as passed.
+//!
+//! `cargo xtask bench producer` without `--broker` runs klamm-producer's criterion benches and
+//! then the `klamm-bench` comparison with librdkafka on in-process brokers (issue 6), as it
+//! always did. With `--broker testkit|kafka|all` it runs instead the comparison with every
+//! peer client (librdkafka, the Java client, Kafka's ProducerPerformance, franz-go, sarama)
+//! against that broker, see [`vs_peers`] (`--records N`, default 1,000,000, or 100,000 with
+//! `--quick`; `--rounds R`, default 3). `cargo xtask bench all --broker ...` runs every
+//! area's benches as above and adds the peer comparison at the end.
 
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::SystemTime;
 
-use anyhow::Result;
+use anyhow::{Result, bail};
 
+use crate::peers::BrokerKind;
 use crate::ui::{self, Status, StepReport, TestCounts};
 use crate::workspace;
+
+mod vs_peers;
 
 /// Which benchmarks to run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -58,14 +69,80 @@ pub struct BenchArgs {
     /// Which area to benchmark.
     #[arg(value_enum, default_value = "all")]
     pub area: Area,
-    /// A short run (passes `--quick` to every bench: criterion's quick mode).
+    /// A short run (passes `--quick` to every bench: criterion's quick mode; 100,000
+    /// records per run in the peer comparison).
     #[arg(long)]
     pub quick: bool,
+    /// Compare Klamm with every peer client against this broker (with `producer`, instead
+    /// of the criterion and in-process rdkafka benches; with `all`, in addition to them).
+    #[arg(long, value_enum)]
+    pub broker: Option<PeerBrokers>,
+    /// Records per client run in the peer comparison (default 1,000,000; 100,000 with
+    /// `--quick`).
+    #[arg(long, requires = "broker")]
+    pub records: Option<u64>,
+    /// Rounds of the peer comparison (default 3; the medians want at least 3).
+    #[arg(long, requires = "broker")]
+    pub rounds: Option<usize>,
+}
+
+/// The brokers of the peer comparison.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum PeerBrokers {
+    /// klamm-testkit (release build, in memory, 3 brokers).
+    Testkit,
+    /// Apache Kafka 4.1.1, 3 KRaft nodes on loopback.
+    Kafka,
+    /// The testkit, then Kafka.
+    All,
+}
+
+impl PeerBrokers {
+    fn kinds(self) -> Vec<BrokerKind> {
+        match self {
+            PeerBrokers::Testkit => vec![BrokerKind::Testkit],
+            PeerBrokers::Kafka => vec![BrokerKind::Kafka],
+            PeerBrokers::All => vec![BrokerKind::Testkit, BrokerKind::Kafka],
+        }
+    }
+}
+
+/// The peer comparison's plan from the arguments.
+fn peer_plan(args: &BenchArgs, brokers: PeerBrokers) -> Result<vs_peers::Plan> {
+    let records = args
+        .records
+        .unwrap_or(if args.quick { 100_000 } else { 1_000_000 });
+    let rounds = args.rounds.unwrap_or(3);
+    if records == 0 || rounds == 0 {
+        bail!("--records and --rounds must be at least 1");
+    }
+    if rounds < 3 {
+        println!("note: {rounds} round(s): fewer than the 3 the issue asks for");
+    }
+    Ok(vs_peers::Plan {
+        brokers: brokers.kinds(),
+        records,
+        rounds,
+    })
 }
 
 /// Runs the benches; returns whether none failed.
 pub fn run(args: &BenchArgs) -> Result<bool> {
     let start = ui::clock();
+    if let Some(brokers) = args.broker {
+        let plan = peer_plan(args, brokers)?;
+        match args.area {
+            Area::Producer => {
+                let reports = vs_peers::run(&plan)?;
+                return Ok(ui::summary("bench", &reports, start.elapsed()));
+            }
+            Area::All => {}
+            other => bail!(
+                "--broker belongs to `bench producer` (or `bench all`), not `bench {}`",
+                other.name()
+            ),
+        }
+    }
     let since = SystemTime::now();
     let areas: Vec<Area> = if args.area == Area::All {
         vec![Area::Protocol, Area::Producer, Area::Txn, Area::Pool]
@@ -135,6 +212,9 @@ pub fn run(args: &BenchArgs) -> Result<bool> {
     }
     let results = load_results(&workspace::target_dir().join("criterion"), since);
     print_table(&results);
+    if let Some(brokers) = args.broker {
+        reports.extend(vs_peers::run(&peer_plan(args, brokers)?)?);
+    }
     Ok(ui::summary("bench", &reports, start.elapsed()))
 }
 

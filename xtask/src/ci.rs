@@ -2,6 +2,8 @@
 //!
 //! 1. `cargo fmt --all --check`
 //! 2. `cargo clippy --workspace --all-targets -- -D warnings`
+//!    2b. `cargo package` of the library crates (verified, never uploaded) and
+//!    `cargo doc --workspace --no-deps` with `-D warnings`
 //! 3. `cargo test --workspace` (unit, doc and in-process scenario tests; the scenario tests
 //!    run here against the in-process brokers, see [`crate::integration`])
 //! 4. the load tests that need optimised code (issue 8's 64 clients x 10,000 requests through
@@ -9,6 +11,10 @@
 //! 5. the integration suites against the brokers that run as separate processes
 //!    (tansu; Apache Kafka from Maven Central as a 3-node KRaft cluster when `java` runs;
 //!    Apache Kafka in Docker when an engine answers).
+//! 6. the peer drivers' smoke run (`cargo xtask peers smoke`'s settings: every driver, 5,000
+//!    records of 100 B) against an Apache Kafka cluster started for it and stopped after it
+//!    (skipped with the reason when `java` is missing; a driver whose toolchain is missing is
+//!    reported skipped, a driver that fails to build or deliver fails the step).
 //!
 //! Every step runs even when an earlier one failed (so one run shows every problem), and the
 //! process exits non-zero when any step failed.
@@ -27,7 +33,8 @@ pub struct CiArgs {
     /// Stop at the first failing step instead of running them all.
     #[arg(long)]
     pub fail_fast: bool,
-    /// Skip the integration suites against external brokers (tansu, kafka, docker).
+    /// Skip the integration suites against external brokers (tansu, kafka, docker) and the
+    /// peer drivers' smoke run on Kafka.
     #[arg(long)]
     pub no_integration: bool,
 }
@@ -41,7 +48,7 @@ pub fn run(args: &CiArgs) -> Result<bool> {
 
 fn run_steps(args: &CiArgs) -> Result<bool> {
     let start = Instant::now();
-    let total = if args.no_integration { 4 } else { 5 };
+    let total = if args.no_integration { 4 } else { 6 };
     let mut reports = Vec::new();
     if !args.no_integration {
         // tansu takes ~10 minutes to build once: start it now, at low priority.
@@ -81,6 +88,11 @@ fn run_steps(args: &CiArgs) -> Result<bool> {
         return Ok(ui::summary("ci", &reports, start.elapsed()));
     }
 
+    reports.extend(package_and_docs_steps()?);
+    if stop(args, &reports) {
+        return Ok(ui::summary("ci", &reports, start.elapsed()));
+    }
+
     ui::header(
         3,
         total,
@@ -114,8 +126,64 @@ fn run_steps(args: &CiArgs) -> Result<bool> {
         );
         let suites = integration::run_brokers(&[Broker::Tansu, Broker::Kafka, Broker::Docker])?;
         reports.extend(suites);
+        if stop(args, &reports) {
+            return Ok(ui::summary("ci", &reports, start.elapsed()));
+        }
+
+        ui::header(
+            6,
+            total,
+            "peers-smoke",
+            "every peer driver, 5,000 x 100 B, against a fresh Apache Kafka (3-node KRaft)",
+        );
+        reports.extend(crate::peers::ci_smoke());
     }
     Ok(ui::summary("ci", &reports, start.elapsed()))
+}
+
+/// The library crates a user installs from crates.io (issue 20, item 7).
+const PUBLISHED_CRATES: &[&str] = &[
+    "klamm-protocol",
+    "klamm-net",
+    "klamm-producer",
+    "klamm-txn",
+    "klamm-pool",
+    "klamm-testkit",
+];
+
+/// Step 2b: the library crates package as crates.io would take them (nothing is uploaded)
+/// and the docs build without a warning.
+///
+/// The crates are packaged in one `cargo package` call: cargo then resolves their path
+/// dependencies on each other through a local registry of the crates just packaged, so each
+/// `.crate` is also verified (unpacked and compiled on its own, with only what it ships).
+/// Packaging them one by one would fail for a reason outside the crates (the dependencies
+/// are not on crates.io yet). `--allow-dirty` because CI checks the content, not whether it
+/// is committed.
+fn package_and_docs_steps() -> Result<Vec<StepReport>> {
+    println!("==> [2b] package, doc: cargo package (no upload) and cargo doc with -D warnings");
+    let mut package = vec!["package", "--allow-dirty"];
+    for krate in PUBLISHED_CRATES {
+        package.extend(["-p", krate]);
+    }
+    let package = cargo_step(
+        "package",
+        &package,
+        "a library crate does not package or its packaged copy does not build: rerun \
+         `cargo package -p <crate> ... --allow-dirty` with every crate above",
+    )?;
+    let doc = cargo_step(
+        "doc",
+        &[
+            "doc",
+            "--workspace",
+            "--no-deps",
+            "--config",
+            "build.rustdocflags=[\"-D\", \"warnings\"]",
+        ],
+        "rustdoc warned: rerun `RUSTDOCFLAGS=\"-D warnings\" cargo doc --workspace --no-deps`",
+    )?;
+    Ok(vec![package, doc])
 }
 
 fn stop(args: &CiArgs, reports: &[StepReport]) -> bool {

@@ -559,20 +559,40 @@ fn kill_from_pid_file(pid_file: &Path, config: &Path) {
     }
 }
 
-/// Stops nodes of earlier runs that are still alive (a run killed before its lifeline could
-/// act, e.g. the whole process group killed at once) and removes those runs' folders.
+/// Stops nodes of earlier runs whose xtask is gone (a run killed before its lifeline could
+/// act, e.g. the whole process group killed at once) and removes those runs' folders. A run
+/// whose xtask is still alive (its pid ends the folder's name) is another command's cluster
+/// and is left alone.
 fn sweep_stale_runs() {
     let Ok(entries) = std::fs::read_dir(runs_root()) else {
         return;
     };
     for run in entries.flatten() {
         let run = run.path();
+        let owner = run
+            .file_name()
+            .and_then(|n| n.to_str())
+            .and_then(|n| n.rsplit('-').next())
+            .and_then(|pid| pid.parse::<u32>().ok());
+        if owner.is_some_and(|pid| pid != std::process::id() && process_alive(pid)) {
+            continue;
+        }
         for id in 1..=NODES {
             let node = run.join(format!("n{id}"));
             kill_from_pid_file(&node.join("pid"), &node.join("server.properties"));
         }
         let _ = std::fs::remove_dir_all(&run);
     }
+}
+
+/// Whether a process with this pid exists (and is not a zombie).
+fn process_alive(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+        // The state follows the command name in parentheses: "pid (comm) S ...".
+        stat.rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().next())
+            .is_some_and(|state| state != "Z" && state != "X")
+    })
 }
 
 /// A random KRaft cluster id: 16 bytes, base64url without padding (22 characters), as
@@ -694,6 +714,15 @@ mod tests {
         assert!(props.contains("listeners=PLAINTEXT://127.0.0.1:9092,CONTROLLER://127.0.0.1:9093"));
         assert!(props.contains("transaction.state.log.replication.factor=3\n"));
         assert!(props.contains("min.insync.replicas=2\n"));
+    }
+
+    #[test]
+    fn a_running_process_is_alive_and_a_finished_one_is_not() {
+        assert!(process_alive(std::process::id()));
+        let mut child = Command::new("true").spawn().unwrap();
+        let pid = child.id();
+        child.wait().unwrap();
+        assert!(!process_alive(pid));
     }
 
     #[test]

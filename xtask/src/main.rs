@@ -5,6 +5,7 @@
 //! * `integration [--broker testkit|tansu|mock|kafka|docker|all]` — the scenario suites per broker.
 //! * `demo [--bootstrap HOST:PORT | --docker]` — the main job on whatever exists so far.
 //! * `bench [protocol|producer|txn|pool|all] [--quick]` — criterion benches with ratios.
+//!   `bench producer --broker testkit|kafka|all` — Klamm next to every peer client, one table.
 //!
 //! Every command ends with a one-line summary and exits non-zero when something failed.
 #![forbid(unsafe_code)]

@@ -1,21 +1,33 @@
 //! Peer drivers: Klamm's perf example next to small benchmark programs on other Kafka clients
 //! (`bench/peers/`), run with the same flags against the same broker, compared in one table.
 //!
-//! * `cargo xtask peers smoke --bootstrap HOST:PORT` — builds every driver and runs each once
-//!   with 5,000 records of 100 B (acks=all, linger 5 ms, idempotence on); fails when a driver
-//!   does not build, does not deliver every record, or prints no summary. A driver whose
-//!   toolchain is missing (no `go`, `java` or `mvn`) is reported as skipped, with the reason.
+//! * `cargo xtask peers smoke [--bootstrap HOST:PORT]` — builds every driver and runs each
+//!   once with 5,000 records of 100 B (acks=all, linger 5 ms, idempotence on); fails when a
+//!   driver does not build, does not deliver every record, or prints no summary. A driver
+//!   whose toolchain is missing (no `go`, `java` or `mvn`) is reported as skipped, with the
+//!   reason. Without `--bootstrap` it runs [`ci_smoke`]: on an Apache Kafka cluster of its
+//!   own, as `cargo xtask ci` does.
 //! * `cargo xtask peers run --bootstrap HOST:PORT [--clients klamm,franz,..] [perf flags]` —
 //!   the same with any flags of the perf example, for real measurements.
 //! * `cargo xtask peers build [CLIENT..]` — builds the drivers and prints their versions.
 //!
+//! The drivers: Klamm's perf example, librdkafka (`klamm-bench perf`, rust-rdkafka), the Java
+//! client (`bench/peers/java`), Kafka's own `ProducerPerformance`, franz-go and sarama.
+//!
 //! Each driver runs as a child process; its CPU time and peak RSS are measured by the xtask
 //! (see [`measure`]), its throughput and latency come from its own summary line (see
-//! [`summary`]). The broker is the caller's choice: nothing here starts one.
+//! [`summary`]). The broker is the caller's choice for these commands; [`brokers`] starts one
+//! for `cargo xtask bench producer --broker ...` and for [`ci_smoke`] (the smoke run on a
+//! fresh Apache Kafka cluster that `cargo xtask ci` runs).
 
+mod brokers;
 mod build;
 mod measure;
 mod summary;
+
+pub use brokers::{BrokerKind, PeerBroker};
+pub use build::{Built, Prepared};
+pub use summary::Summary;
 
 use std::fmt;
 use std::process::Command;
@@ -25,8 +37,6 @@ use anyhow::Result;
 use clap::{ArgAction, Subcommand};
 
 use crate::ui::{self, Status, StepReport, TestCounts};
-use build::{Built, Prepared};
-use summary::Summary;
 
 /// `cargo xtask peers ...`.
 #[derive(Debug, clap::Args)]
@@ -39,9 +49,10 @@ pub struct PeersArgs {
 enum PeersCmd {
     /// Build every driver and run each with 5,000 records of 100 B against a broker.
     Smoke {
-        /// The broker(s) to produce to, HOST:PORT[,..].
+        /// The broker(s) to produce to, HOST:PORT[,..]; without it, a fresh Apache Kafka
+        /// cluster is started for the run and stopped after it (what `cargo xtask ci` does).
         #[arg(long)]
-        bootstrap: String,
+        bootstrap: Option<String>,
         /// The topic (auto-created by the broker if missing).
         #[arg(long, default_value = "klamm-peers-smoke")]
         topic: String,
@@ -84,6 +95,8 @@ struct RunArgs {
 pub enum Client {
     /// Klamm's own perf example (`producer/examples/perf.rs`).
     Klamm,
+    /// librdkafka through rust-rdkafka's `ThreadedProducer` (`klamm-bench perf`).
+    Rdkafka,
     /// `bench/peers/java`: PerfDriver on the Apache Kafka Java client.
     Java,
     /// Kafka's own `ProducerPerformance` (kafka-producer-perf-test) from the same class path.
@@ -96,8 +109,9 @@ pub enum Client {
 
 impl Client {
     /// Every driver, in the order the table lists them.
-    pub const ALL: [Client; 5] = [
+    pub const ALL: [Client; 6] = [
         Client::Klamm,
+        Client::Rdkafka,
         Client::Java,
         Client::JavaPerfTest,
         Client::Franz,
@@ -108,6 +122,7 @@ impl Client {
     pub fn prepare(self, pb: &indicatif::ProgressBar) -> Result<Prepared> {
         match self {
             Client::Klamm => build::klamm(pb),
+            Client::Rdkafka => build::rdkafka(pb),
             Client::Java => build::java_peer(pb, "klamm.peers.PerfDriver"),
             Client::JavaPerfTest => {
                 build::java_peer(pb, "org.apache.kafka.tools.ProducerPerformance")
@@ -133,6 +148,7 @@ impl fmt::Display for Client {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
             Client::Klamm => "klamm",
+            Client::Rdkafka => "rdkafka",
             Client::Java => "java",
             Client::JavaPerfTest => "java-perf-test",
             Client::Franz => "franz",
@@ -298,27 +314,42 @@ fn verdict(m: &measure::Measured, s: Option<&Summary>, perf: &PerfArgs) -> Statu
     }
 }
 
-/// Builds `client` and runs it once with `perf` against `bootstrap`.
-pub fn run_client(client: Client, bootstrap: &str, perf: &PerfArgs, timeout: Duration) -> Outcome {
+/// Builds `client` (or finds it fresh in the cache); the error is the outcome to report
+/// instead of a run (skipped: a toolchain is missing; failed: the build failed).
+pub fn prepare(client: Client) -> std::result::Result<Built, Box<Outcome>> {
     let pb = ui::spinner(&format!("{client}: building"));
-    let built = match client.prepare(&pb) {
-        Ok(Prepared::Ready(b)) => b,
-        Ok(Prepared::Skipped(why)) => {
-            pb.finish_and_clear();
-            return Outcome::not_run(client, None, Status::Skipped(why));
-        }
-        Err(e) => {
-            pb.finish_and_clear();
-            return Outcome::not_run(client, None, Status::Failed(format!("build: {e:#}")));
-        }
-    };
+    let prepared = client.prepare(&pb);
+    pb.finish_and_clear();
+    match prepared {
+        Ok(Prepared::Ready(b)) => Ok(b),
+        Ok(Prepared::Skipped(why)) => Err(Box::new(Outcome::not_run(
+            client,
+            None,
+            Status::Skipped(why),
+        ))),
+        Err(e) => Err(Box::new(Outcome::not_run(
+            client,
+            None,
+            Status::Failed(format!("build: {e:#}")),
+        ))),
+    }
+}
+
+/// Runs the built `client` once with `perf` against `bootstrap`.
+pub fn run_built(
+    client: Client,
+    built: &Built,
+    bootstrap: &str,
+    perf: &PerfArgs,
+    timeout: Duration,
+) -> Outcome {
+    let pb = ui::spinner(&format!("{client}: producing {} records", perf.num_records));
     ui::say(&pb, &format!("{client}: {}", built.version));
-    let cmd = client.command(&built, bootstrap, perf);
+    let cmd = client.command(built, bootstrap, perf);
     ui::say(&pb, &format!("--> {}", ui::describe(&cmd)));
-    pb.set_message(format!("{client}: producing {} records", perf.num_records));
     let measured = measure::run(&pb, &format!("[{client}] "), cmd, timeout);
     pb.finish_and_clear();
-    let version = Some(built.version);
+    let version = Some(built.version.clone());
     let m = match measured {
         Ok(m) => m,
         Err(e) => return Outcome::not_run(client, version, Status::Failed(format!("{e:#}"))),
@@ -335,6 +366,14 @@ pub fn run_client(client: Client, bootstrap: &str, perf: &PerfArgs, timeout: Dur
     }
 }
 
+/// Builds `client` and runs it once with `perf` against `bootstrap`.
+pub fn run_client(client: Client, bootstrap: &str, perf: &PerfArgs, timeout: Duration) -> Outcome {
+    match prepare(client) {
+        Ok(built) => run_built(client, &built, bootstrap, perf, timeout),
+        Err(outcome) => *outcome,
+    }
+}
+
 /// Runs every driver in `clients` (in order) against `bootstrap`, prints the comparison table
 /// and the closing summary, and returns whether none failed (skipped drivers do not fail).
 pub fn compare(
@@ -345,8 +384,27 @@ pub fn compare(
     timeout: Duration,
 ) -> bool {
     let total = ui::clock();
+    let outcomes = run_each(bootstrap, clients, perf, timeout, &|| None);
+    print_table(&outcomes, perf);
+    ui::summary(what, &reports("", &outcomes), total.elapsed())
+}
+
+/// Runs every driver in `clients` (in order) once against `bootstrap`; a driver whose turn
+/// comes after `gone` says the broker died fails with that reason instead of running.
+fn run_each(
+    bootstrap: &str,
+    clients: &[Client],
+    perf: &PerfArgs,
+    timeout: Duration,
+    gone: &dyn Fn() -> Option<String>,
+) -> Vec<Outcome> {
     let mut outcomes = Vec::new();
     for (i, &client) in clients.iter().enumerate() {
+        if let Some(why) = gone() {
+            let why = format!("not run: the broker is gone: {why}");
+            outcomes.push(Outcome::not_run(client, None, Status::Failed(why)));
+            continue;
+        }
         ui::header(
             i + 1,
             clients.len(),
@@ -358,18 +416,68 @@ pub fn compare(
         );
         outcomes.push(run_client(client, bootstrap, perf, timeout));
     }
-    print_table(&outcomes, perf);
-    let reports: Vec<StepReport> = outcomes
+    outcomes
+}
+
+/// One summary row per driver, named `<prefix><client>`, with its version as the detail.
+fn reports(prefix: &str, outcomes: &[Outcome]) -> Vec<StepReport> {
+    outcomes
         .iter()
         .map(|o| StepReport {
-            name: o.client.to_string(),
+            name: format!("{prefix}{}", o.client),
             status: o.status.clone(),
             elapsed: o.wall,
             tests: TestCounts::default(),
             detail: o.version.clone().unwrap_or_default(),
         })
-        .collect();
-    ui::summary(what, &reports, total.elapsed())
+        .collect()
+}
+
+/// The CI smoke step: starts an Apache Kafka cluster (3 KRaft nodes), creates the smoke
+/// topic (6 partitions, replication factor 3), runs every driver once with the smoke
+/// settings and stops the cluster. One report per driver (`peers-smoke/<client>`): failed
+/// when it did not build or deliver, skipped with the reason when its toolchain is missing;
+/// a single skipped report when `java` is missing (no Kafka), a single failed one when the
+/// cluster could not be set up.
+pub fn ci_smoke() -> Vec<StepReport> {
+    let started = ui::clock();
+    let single = |status| {
+        vec![StepReport {
+            name: "peers-smoke".into(),
+            status,
+            elapsed: started.elapsed(),
+            tests: TestCounts::default(),
+            detail: String::new(),
+        }]
+    };
+    if let Some(why) = BrokerKind::Kafka.unavailable() {
+        return single(Status::Skipped(format!(
+            "no Apache Kafka to run against: {why}"
+        )));
+    }
+    let pb = ui::spinner("peers-smoke: starting Apache Kafka");
+    let topic = "klamm-peers-smoke";
+    let setup = PeerBroker::start(BrokerKind::Kafka, &pb).and_then(|mut broker| {
+        broker.fresh_topic(topic, 6, &pb)?;
+        Ok(broker)
+    });
+    pb.finish_and_clear();
+    let broker = match setup {
+        Ok(b) => b,
+        Err(e) => return single(Status::Failed(format!("setting up Apache Kafka: {e:#}"))),
+    };
+    let perf = PerfArgs::smoke(topic);
+    // 5,000 records take seconds; two minutes is for a JVM on a loaded machine.
+    let outcomes = run_each(
+        &broker.bootstrap(),
+        &Client::ALL,
+        &perf,
+        Duration::from_secs(120),
+        &|| broker.gone(),
+    );
+    broker.stop();
+    print_table(&outcomes, &perf);
+    reports("peers-smoke/", &outcomes)
 }
 
 fn opt(v: Option<f64>, decimals: usize) -> String {
@@ -468,7 +576,16 @@ fn build_only(clients: &[Client]) -> bool {
 /// Entry point of `cargo xtask peers`.
 pub fn run(args: &PeersArgs) -> Result<bool> {
     Ok(match &args.command {
-        PeersCmd::Smoke { bootstrap, topic } => smoke(bootstrap, topic),
+        PeersCmd::Smoke {
+            bootstrap: Some(bootstrap),
+            topic,
+        } => smoke(bootstrap, topic),
+        PeersCmd::Smoke {
+            bootstrap: None, ..
+        } => {
+            let started = ui::clock();
+            ui::summary("peers smoke", &ci_smoke(), started.elapsed())
+        }
         PeersCmd::Run(a) => {
             let clients = if a.clients.is_empty() {
                 &Client::ALL[..]

@@ -2,6 +2,8 @@
 //!
 //! * Klamm: `cargo build --release -p klamm-producer --example perf` (cargo knows when it is
 //!   fresh); the binary is `target/release/examples/perf`.
+//! * librdkafka: `cargo build --release -p klamm-bench --bin klamm-bench`, run as
+//!   `klamm-bench perf ...` (see `bench/src/perf.rs`).
 //! * Go peers (`bench/peers/franz`, `bench/peers/sarama`, sharing `bench/peers/goperf`):
 //!   `go build` with `GOMODCACHE`, `GOCACHE` and `GOPATH` under `target/tools/go/`, binaries
 //!   in `target/tools/peers/bin/`.
@@ -138,28 +140,29 @@ fn run_build(pb: &ProgressBar, what: &str, cmd: Command) -> Result<()> {
     Ok(())
 }
 
+/// Builds a workspace binary with `cargo build --release <args>` and returns its path
+/// (`target/release/<rel>`); `what` names it in errors.
+pub fn cargo_release(pb: &ProgressBar, what: &str, args: &[&str], rel: &[&str]) -> Result<PathBuf> {
+    let mut cmd = workspace::cargo();
+    cmd.args(["build", "--release"]).args(args);
+    run_build(pb, what, cmd)?;
+    let program = rel
+        .iter()
+        .fold(workspace::target_dir().join("release"), |p, r| p.join(r));
+    if !program.is_file() {
+        bail!("cargo built {what} but {} is missing", program.display());
+    }
+    Ok(program)
+}
+
 /// Builds Klamm's perf example in release mode.
 pub fn klamm(pb: &ProgressBar) -> Result<Prepared> {
-    let mut cmd = workspace::cargo();
-    cmd.args([
-        "build",
-        "--release",
-        "-p",
-        "klamm-producer",
-        "--example",
-        "perf",
-    ]);
-    run_build(pb, "Klamm's perf example", cmd)?;
-    let program = workspace::target_dir()
-        .join("release")
-        .join("examples")
-        .join("perf");
-    if !program.is_file() {
-        bail!(
-            "cargo built the perf example but {} is missing",
-            program.display()
-        );
-    }
+    let program = cargo_release(
+        pb,
+        "Klamm's perf example",
+        &["-p", "klamm-producer", "--example", "perf"],
+        &["examples", "perf"],
+    )?;
     Ok(Prepared::Ready(Built {
         program,
         leading: Vec::new(),
@@ -167,6 +170,24 @@ pub fn klamm(pb: &ProgressBar) -> Result<Prepared> {
             "klamm-producer {} (this workspace)",
             env!("CARGO_PKG_VERSION")
         ),
+    }))
+}
+
+/// Builds the librdkafka driver (`klamm-bench perf`, rust-rdkafka with its bundled
+/// librdkafka) in release mode; the version is what the binary reports as linked in.
+pub fn rdkafka(pb: &ProgressBar) -> Result<Prepared> {
+    let program = cargo_release(
+        pb,
+        "the librdkafka driver (klamm-bench)",
+        &["-p", "klamm-bench", "--bin", "klamm-bench"],
+        &["klamm-bench"],
+    )?;
+    let version = tool_version(&program.to_string_lossy(), &["perf-version"])
+        .context("`klamm-bench perf-version` printed no librdkafka version")?;
+    Ok(Prepared::Ready(Built {
+        program,
+        leading: vec!["perf".to_string()],
+        version,
     }))
 }
 
