@@ -194,8 +194,14 @@ async fn send_waits_for_memory_then_fails_after_max_block() {
     assert!(started.elapsed() >= Duration::from_millis(300));
     assert!(accepted.len() <= 64, "{} records in 64 KiB", accepted.len());
     assert_eq!(p.metrics().buffer_available_bytes, 0);
+    // A record no open batch has room for (an open batch may remain: a partition sends
+    // one batch at a time until the broker knows the producer id).
     let err = p
-        .try_send(ProducerRecord::new("t").value("x").partition(3))
+        .try_send(
+            ProducerRecord::new("t")
+                .value(vec![b'y'; 20 * 1024])
+                .partition(3),
+        )
         .unwrap_err();
     assert!(matches!(err, ProducerError::WouldBlock { .. }), "{err}");
     // The broker recovers: everything accepted is delivered.

@@ -59,6 +59,9 @@ pub const CONCURRENT_TRANSACTIONS: i16 = 51;
 pub const OPERATION_NOT_ATTEMPTED: i16 = 55;
 /// SASL authentication failed.
 pub const SASL_AUTHENTICATION_FAILED: i16 = 58;
+/// The request writes transactional records without a transactional id, or the client may
+/// not use it.
+pub const TRANSACTIONAL_ID_AUTHORIZATION_FAILED: i16 = 53;
 /// The broker has no state for the producer id.
 pub const UNKNOWN_PRODUCER_ID: i16 = 59;
 /// The leader epoch in the request is older than the broker's.

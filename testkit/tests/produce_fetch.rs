@@ -126,9 +126,8 @@ async fn produce_then_fetch_returns_the_same_batches_with_offsets() {
         .await;
     let p = &r.responses[0].partition_responses[0];
     assert_eq!((p.error_code, p.base_offset), (0, 0));
-    let r = c
-        .call(&produce_req("t", 1, 1, batch(&["c"], None, false)), 7)
-        .await;
+    let sent = batch(&["c"], None, false);
+    let r = c.call(&produce_req("t", 1, 1, sent.clone()), 7).await;
     assert_eq!(r.responses[0].partition_responses[0].base_offset, 2);
     // acks=0: no response, but the records are there
     c.send_only(&produce_req("t", 1, 0, batch(&["d"], None, false)), 9)
@@ -142,7 +141,6 @@ async fn produce_then_fetch_returns_the_same_batches_with_offsets() {
         .collect();
     assert_eq!(got, ["a", "b", "c", "d"]);
     // the stored batch is the produced one with only the base offset changed
-    let sent = batch(&["c"], None, false);
     let stored = &cluster.batches("t", 1)[1];
     assert_eq!(&stored[16..], &sent[16..]);
     // a fetch from the middle starts at the batch holding the offset
@@ -235,40 +233,38 @@ async fn idempotent_retries_get_their_original_offset_and_gaps_are_refused() {
         (0, 0),
         "duplicate keeps its offset"
     );
-    assert_eq!(
-        code(
-            &c.call(
-                &produce_req("t", 0, -1, batch(&["e"], Some((pid, epoch, 5)), false)),
-                9
-            )
-            .await
+    let gap = c
+        .call(
+            &produce_req("t", 0, -1, batch(&["e"], Some((pid, epoch, 5)), false)),
+            9,
         )
-        .0,
+        .await;
+    assert_eq!(code(&gap).0, codes::OUT_OF_ORDER_SEQUENCE_NUMBER);
+    // refused while appending: the answer carries the log start offset, as Kafka's does
+    assert_eq!(gap.responses[0].partition_responses[0].log_start_offset, 0);
+    assert_eq!(cluster.offsets("t", 0), Some((3, 3)));
+    // A producer the partition has no state for may start at any sequence (Kafka 2.5+);
+    // from then on its sequence is checked.
+    let stranger = |seq| batch(&["e"], Some((pid + 50, 0, seq)), false);
+    assert_eq!(
+        code(&c.call(&produce_req("t", 0, -1, stranger(7)), 9).await),
+        (0, 3)
+    );
+    assert_eq!(
+        code(&c.call(&produce_req("t", 0, -1, stranger(9)), 9).await).0,
         codes::OUT_OF_ORDER_SEQUENCE_NUMBER
     );
-    assert_eq!(
-        code(
-            &c.call(
-                &produce_req("t", 0, -1, batch(&["e"], Some((pid + 50, 0, 7)), false)),
-                9
-            )
-            .await
-        )
-        .0,
-        codes::UNKNOWN_PRODUCER_ID
-    );
-    assert_eq!(cluster.offsets("t", 0), Some((3, 3)));
+    assert_eq!(cluster.offsets("t", 0), Some((4, 4)));
 }
 
 #[tokio::test]
 async fn list_offsets_earliest_latest_and_by_time() {
     let cluster = Cluster::builder().topic("t", 1).start().await.unwrap();
     let mut c = client_for(&cluster, "t", 0).await;
-    c.call(
-        &produce_req("t", 0, -1, batch(&["a", "b", "c"], None, false)),
-        9,
-    )
-    .await;
+    let records =
+        klamm_testkit::requests::batch_at(&["a", "b", "c"], None, false, 1_700_000_000_000)
+            .expect("batch");
+    c.call(&produce_req("t", 0, -1, records), 9).await;
     let ask = |ts| ListOffsetsRequest {
         replica_id: -1,
         topics: vec![ListOffsetsTopic {

@@ -14,7 +14,7 @@ use klamm_protocol::messages::txn_offset_commit::request::{
     TxnOffsetCommitRequestPartition, TxnOffsetCommitRequestTopic,
 };
 use klamm_protocol::messages::*;
-use klamm_testkit::requests::produce as produce_req;
+use klamm_testkit::requests::txn_produce;
 use klamm_testkit::{Cluster, CoordinatorKind, codes};
 
 /// A connection to the coordinator of a key, found with FindCoordinator.
@@ -81,7 +81,7 @@ async fn open_transaction(
     if !values.is_empty() {
         leader
             .call(
-                &produce_req("t", 0, -1, batch(values, Some((pid, epoch, 0)), true)),
+                &txn_produce(&txn, "t", 0, -1, batch(values, Some((pid, epoch, 0)), true)),
                 9,
             )
             .await;
@@ -105,7 +105,13 @@ async fn committed_and_aborted_transactions_as_read_committed_and_uncommitted_re
     // not added yet: refused
     let r = leader
         .call(
-            &produce_req("t", 0, -1, batch(&["x"], Some((pid, epoch, 0)), true)),
+            &txn_produce(
+                "tx-1",
+                "t",
+                0,
+                -1,
+                batch(&["x"], Some((pid, epoch, 0)), true),
+            ),
             9,
         )
         .await;
@@ -122,7 +128,13 @@ async fn committed_and_aborted_transactions_as_read_committed_and_uncommitted_re
         let v = format!("r{round}");
         let r = leader
             .call(
-                &produce_req("t", 0, -1, batch(&[&v, &v], Some((pid, epoch, seq)), true)),
+                &txn_produce(
+                    "tx-1",
+                    "t",
+                    0,
+                    -1,
+                    batch(&[&v, &v], Some((pid, epoch, seq)), true),
+                ),
                 9,
             )
             .await;
@@ -188,7 +200,13 @@ async fn a_second_init_fences_the_first_producer_and_aborts_its_transaction() {
     );
     let r = leader
         .call(
-            &produce_req("t", 0, -1, batch(&["z2"], Some((pid, e0, 1)), true)),
+            &txn_produce(
+                "zombie",
+                "t",
+                0,
+                -1,
+                batch(&["z2"], Some((pid, e0, 1)), true),
+            ),
             9,
         )
         .await;

@@ -7,7 +7,7 @@ mod common;
 use common::{Client, batch, broker_addr, client_for, end, fetch_req, init, produce_code, values};
 use klamm_protocol::ApiKey;
 use klamm_protocol::messages::*;
-use klamm_testkit::requests::produce as produce_req;
+use klamm_testkit::requests;
 use klamm_testkit::{Cluster, CoordinatorKind, codes};
 
 async fn coordinator(cluster: &Cluster, txn: &str) -> Client {
@@ -16,10 +16,7 @@ async fn coordinator(cluster: &Cluster, txn: &str) -> Client {
 }
 
 fn txn_produce(txn: &str, records: bytes::Bytes) -> ProduceRequest {
-    ProduceRequest {
-        transactional_id: Some(txn.into()),
-        ..produce_req("t", 0, -1, records)
-    }
+    requests::txn_produce(txn, "t", 0, -1, records)
 }
 
 #[tokio::test]

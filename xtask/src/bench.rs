@@ -25,6 +25,7 @@ use crate::peers::BrokerKind;
 use crate::ui::{self, Status, StepReport, TestCounts};
 use crate::workspace;
 
+mod seeds;
 mod vs_peers;
 
 /// Which benchmarks to run.
@@ -38,7 +39,10 @@ pub enum Area {
     Txn,
     /// klamm-pool: the pool vs a producer per request.
     Pool,
-    /// Everything above.
+    /// The seed failure on Apache Kafka: sarama's producer per request (built with -race)
+    /// beside Klamm's orders service (needs Java, Maven and Go; not part of `all`).
+    Seeds,
+    /// Everything above but `seeds`.
     All,
 }
 
@@ -49,7 +53,7 @@ impl Area {
             Area::Producer => "klamm-producer",
             Area::Txn => "klamm-txn",
             Area::Pool => "klamm-pool",
-            Area::All => "",
+            Area::Seeds | Area::All => "",
         }
     }
     fn name(self) -> &'static str {
@@ -58,6 +62,7 @@ impl Area {
             Area::Producer => "producer",
             Area::Txn => "txn",
             Area::Pool => "pool",
+            Area::Seeds => "seeds",
             Area::All => "all",
         }
     }
@@ -129,6 +134,11 @@ fn peer_plan(args: &BenchArgs, brokers: PeerBrokers) -> Result<vs_peers::Plan> {
 /// Runs the benches; returns whether none failed.
 pub fn run(args: &BenchArgs) -> Result<bool> {
     let start = ui::clock();
+    if args.area == Area::Seeds {
+        let requests = if args.quick { 300 } else { 2_000 };
+        let reports = seeds::run(requests)?;
+        return Ok(ui::summary("bench", &reports, start.elapsed()));
+    }
     if let Some(brokers) = args.broker {
         let plan = peer_plan(args, brokers)?;
         match args.area {

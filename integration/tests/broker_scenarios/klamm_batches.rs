@@ -28,7 +28,11 @@ async fn produce_with_klamm(
         .connect()
         .await?;
     let meta = cluster.topic(&topic).await?;
-    let timestamp = 1_700_000_000_000;
+    // Now: Kafka deletes records older than `retention.ms` (7 days) at its next retention
+    // check, so fixed old timestamps made partitions vanish during a run.
+    let timestamp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)?
+        .as_millis() as i64;
     for p in 0..PARTITIONS {
         let mut batch = BatchBuilder::new(compression);
         for r in records.iter().filter(|r| r.partition == p) {

@@ -7,6 +7,7 @@
 //!
 //! [`Needs`]: klamm_integration::Needs
 
+mod differential;
 mod kafka_faults;
 mod klamm_batches;
 mod klamm_pool;

@@ -8,6 +8,13 @@
 //!   sequences without an outcome (Kafka's broker remembers the last 5 per producer).
 //! * A batch being retried is resent only when it is the oldest unresolved batch of its
 //!   partition, so a failed batch is always resent before any later one.
+//! * Until the partition's leader acknowledged a batch of the current producer id, one batch
+//!   of the partition at a time: a broker with no state for a producer id accepts any
+//!   sequence (Kafka 2.5+, KIP-360), so a second batch that overtook a failed first one would
+//!   be written before it. That is the case for every new producer id (an idempotent
+//!   producer's InitProducerId always hands out one) and every partition not yet written;
+//!   an epoch bump of the same producer id keeps the broker's state (the new epoch must start
+//!   at sequence 0 there), so it keeps pipelining.
 //! * A gap (a batch with a sequence failed for good, or the broker lost our state:
 //!   OUT_OF_ORDER_SEQUENCE_NUMBER / UNKNOWN_PRODUCER_ID on the oldest batch) requires an epoch
 //!   bump. The bump happens only when no batch is in flight and no batch has an unknown outcome
@@ -146,9 +153,11 @@ impl Idempotence {
         }
         self.producer = Some(producer);
         self.bump_requested = false;
+        // Keep what the brokers know of this producer id (an epoch bump), so that its
+        // partitions keep pipelining.
         self.partitions.retain(|_, p| {
             p.restart();
-            !p.is_idle()
+            !p.is_idle() || p.known_to_broker(producer.id)
         });
         true
     }
@@ -184,7 +193,7 @@ impl Idempotence {
         } else if bumping {
             None
         } else {
-            seqs.assign(id, records)
+            seqs.assign(id, records, producer.id)
         };
         match base {
             Some(base_sequence) => {
@@ -212,7 +221,10 @@ impl Idempotence {
         }
         match outcome {
             Outcome::Written => {
-                seqs.acknowledge(id);
+                // Nothing is in flight across a bump, so the batch went with this producer id.
+                if let Some(producer) = self.producer {
+                    seqs.acknowledge(id, producer.id);
+                }
                 Next::Complete
             }
             Outcome::RetriableRejected => {

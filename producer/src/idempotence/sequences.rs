@@ -50,6 +50,11 @@ pub struct PartitionSequences {
     /// The broker lost this producer's state for the partition (sequence rejected at the
     /// oldest batch); cleared by the epoch bump.
     lost: bool,
+    /// The producer id the partition's leader acknowledged a batch of, so holds state for.
+    /// Until it does for the current producer id, one batch at a time: a broker with no
+    /// state for a producer id accepts any sequence (Kafka 2.5+), so a later batch that
+    /// overtook a failed first one would be written before it.
+    known_to_broker: Option<i64>,
 }
 
 impl PartitionSequences {
@@ -77,6 +82,12 @@ impl PartitionSequences {
         self.entries.is_empty()
     }
 
+    /// Whether the partition's leader acknowledged a batch of `producer_id` (so checks its
+    /// sequences, and batches may be pipelined).
+    pub fn known_to_broker(&self, producer_id: i64) -> bool {
+        self.known_to_broker == Some(producer_id)
+    }
+
     pub(super) fn contains(&self, id: BatchId) -> bool {
         self.entries.iter().any(|e| e.id == id && !e.acked)
     }
@@ -94,11 +105,13 @@ impl PartitionSequences {
         self.entries.iter().any(|e| e.maybe_written)
     }
 
-    /// A new batch: the next sequence, unless the window is full or an older batch waits to be
-    /// resent (it must go first).
-    pub(super) fn assign(&mut self, id: BatchId, count: i32) -> Option<i32> {
+    /// A new batch of `producer_id`: the next sequence, unless the window is full, an older
+    /// batch waits to be resent (it must go first), or the broker holds no state for
+    /// `producer_id` here yet and a batch is already on its way (it must be written first).
+    pub(super) fn assign(&mut self, id: BatchId, count: i32, producer_id: i64) -> Option<i32> {
         if self.entries.len() >= MAX_IN_FLIGHT_PER_PARTITION
             || self.entries.iter().any(|e| !e.sent && !e.acked)
+            || (self.known_to_broker != Some(producer_id) && !self.entries.is_empty())
         {
             return None;
         }
@@ -130,7 +143,9 @@ impl PartitionSequences {
         Some(first.base)
     }
 
-    pub(super) fn acknowledge(&mut self, id: BatchId) {
+    /// The batch was written by `producer_id` (which the broker now holds state for).
+    pub(super) fn acknowledge(&mut self, id: BatchId, producer_id: i64) {
+        self.known_to_broker = Some(producer_id);
         if let Some(e) = self.entry(id) {
             e.acked = true;
             e.sent = false;

@@ -20,17 +20,68 @@ fn send(i: &mut Idempotence, p: i32, id: BatchId, n: i32) -> Option<i32> {
     }
 }
 
+/// A producer with [`PID`] whose first batch (one record, sequence 0, batch id 1000 + p) was
+/// written on each of `partitions`: their leaders hold its state, so batches pipeline.
+fn known_on(partitions: &[i32]) -> Idempotence {
+    let mut i = Idempotence::new();
+    assert!(i.set_producer(PID));
+    for &p in partitions {
+        let id = 1000 + p as BatchId;
+        assert_eq!(send(&mut i, p, id, 1), Some(0));
+        assert_eq!(i.on_outcome(&tp(p), id, Outcome::Written), Next::Complete);
+    }
+    i
+}
+
+#[test]
+fn one_batch_at_a_time_until_the_broker_knows_the_producer_id() {
+    // A broker with no state for a producer id accepts any sequence (Kafka 2.5+): a second
+    // batch must not overtake the first.
+    let mut i = Idempotence::new();
+    i.set_producer(PID);
+    assert_eq!(send(&mut i, 0, 1, 2), Some(0));
+    assert_eq!(send(&mut i, 0, 2, 1), None, "the first batch goes alone");
+    assert_eq!(
+        send(&mut i, 1, 3, 1),
+        Some(0),
+        "other partitions have their own"
+    );
+    // The first batch fails retriably: it is still the only one to go.
+    i.on_outcome(&tp(0), 1, Outcome::RetriableRejected);
+    assert_eq!(send(&mut i, 0, 2, 1), None);
+    assert_eq!(send(&mut i, 0, 1, 2), Some(0));
+    i.on_outcome(&tp(0), 1, Outcome::Written);
+    assert!(i.partition(&tp(0)).unwrap().known_to_broker(PID.id));
+    assert_eq!(send(&mut i, 0, 2, 1), Some(2));
+    assert_eq!(send(&mut i, 0, 4, 1), Some(3), "now pipelined");
+    i.on_outcome(&tp(0), 2, Outcome::Written);
+    i.on_outcome(&tp(0), 4, Outcome::Written);
+    i.on_outcome(&tp(1), 3, Outcome::Written);
+    // An epoch bump of the same id keeps the brokers' state: still pipelined, from 0.
+    assert!(i.replace_producer(ProducerIdEpoch { id: 7, epoch: 1 }));
+    assert_eq!(send(&mut i, 0, 6, 1), Some(0));
+    assert_eq!(send(&mut i, 0, 7, 1), Some(1));
+    i.on_outcome(&tp(0), 6, Outcome::Written);
+    i.on_outcome(&tp(0), 7, Outcome::Written);
+    // A new producer id (what an idempotent InitProducerId hands out): alone again.
+    assert!(i.replace_producer(ProducerIdEpoch { id: 8, epoch: 0 }));
+    assert_eq!(send(&mut i, 0, 8, 1), Some(0));
+    assert_eq!(send(&mut i, 0, 9, 1), None);
+    assert_eq!(send(&mut i, 1, 10, 1), Some(0));
+    assert_eq!(send(&mut i, 1, 11, 1), None);
+}
+
 #[test]
 fn sequences_are_assigned_once_and_kept() {
     let mut i = Idempotence::new();
     assert_eq!(send(&mut i, 0, 1, 10), None, "no producer id yet");
     assert!(i.can_bump());
-    assert!(i.set_producer(PID));
-    assert_eq!(send(&mut i, 0, 1, 10), Some(0));
-    assert_eq!(send(&mut i, 0, 2, 5), Some(10));
+    let mut i = known_on(&[0, 1]);
+    assert_eq!(send(&mut i, 0, 1, 10), Some(1));
+    assert_eq!(send(&mut i, 0, 2, 5), Some(11));
     assert_eq!(
         send(&mut i, 1, 3, 5),
-        Some(0),
+        Some(1),
         "sequences are per partition"
     );
     assert_eq!(i.in_flight(), 3);
@@ -44,17 +95,16 @@ fn sequences_are_assigned_once_and_kept() {
         None,
         "new batches wait behind a retry"
     );
-    assert_eq!(send(&mut i, 0, 1, 10), Some(0));
+    assert_eq!(send(&mut i, 0, 1, 10), Some(1));
     assert_eq!(i.on_outcome(&tp(0), 1, Outcome::Written), Next::Complete);
     assert_eq!(i.on_outcome(&tp(0), 2, Outcome::Written), Next::Complete);
-    assert_eq!(send(&mut i, 0, 4, 1), Some(15));
-    assert_eq!(i.partition(&tp(0)).unwrap().next(), 16);
+    assert_eq!(send(&mut i, 0, 4, 1), Some(16));
+    assert_eq!(i.partition(&tp(0)).unwrap().next(), 17);
 }
 
 #[test]
 fn at_most_five_batches_per_partition() {
-    let mut i = Idempotence::new();
-    i.set_producer(PID);
+    let mut i = known_on(&[0]);
     for id in 0..5 {
         assert!(send(&mut i, 0, id, 1).is_some());
     }
@@ -64,31 +114,29 @@ fn at_most_five_batches_per_partition() {
         "other partitions are not held"
     );
     i.on_outcome(&tp(0), 0, Outcome::Written);
-    assert_eq!(send(&mut i, 0, 5, 1), Some(5));
+    assert_eq!(send(&mut i, 0, 5, 1), Some(6));
 }
 
 #[test]
 fn retry_waits_until_it_is_the_oldest() {
-    let mut i = Idempotence::new();
-    i.set_producer(PID);
-    send(&mut i, 0, 1, 1);
-    send(&mut i, 0, 2, 1);
+    let mut i = known_on(&[0]);
+    assert_eq!(send(&mut i, 0, 1, 1), Some(1));
+    assert_eq!(send(&mut i, 0, 2, 1), Some(2));
     // The later batch is answered first with an error: it must not be resent before batch 1
     // has an outcome.
     i.on_outcome(&tp(0), 2, Outcome::SequenceRejected);
     assert!(!i.bump_requested(), "not the oldest: no bump");
     assert_eq!(send(&mut i, 0, 2, 1), None);
     i.on_outcome(&tp(0), 1, Outcome::Written);
-    assert_eq!(send(&mut i, 0, 2, 1), Some(1));
+    assert_eq!(send(&mut i, 0, 2, 1), Some(2));
 }
 
 #[test]
 fn sequence_rejection_at_the_oldest_bumps_the_epoch_when_idle() {
-    let mut i = Idempotence::new();
-    i.set_producer(PID);
-    send(&mut i, 0, 1, 3);
-    send(&mut i, 0, 2, 2);
-    send(&mut i, 1, 3, 4);
+    let mut i = known_on(&[0, 1]);
+    assert_eq!(send(&mut i, 0, 1, 3), Some(1));
+    assert_eq!(send(&mut i, 0, 2, 2), Some(4));
+    assert_eq!(send(&mut i, 1, 3, 4), Some(1));
     i.on_outcome(&tp(0), 1, Outcome::SequenceRejected);
     assert!(i.bump_requested());
     assert!(!i.can_bump(), "batches still in flight");
@@ -117,8 +165,8 @@ fn sequence_rejection_at_the_oldest_bumps_the_epoch_when_idle() {
 fn unknown_outcomes_are_resolved_under_the_old_epoch_first() {
     let mut i = Idempotence::new();
     i.set_producer(PID);
-    send(&mut i, 0, 1, 1);
-    send(&mut i, 1, 2, 1);
+    assert_eq!(send(&mut i, 0, 1, 1), Some(0));
+    assert_eq!(send(&mut i, 1, 2, 1), Some(0));
     i.on_outcome(&tp(1), 2, Outcome::Unknown); // connection dropped
     i.on_outcome(&tp(0), 1, Outcome::SequenceRejected); // broker lost state on p0
     assert!(i.bump_requested());
@@ -137,10 +185,9 @@ fn unknown_outcomes_are_resolved_under_the_old_epoch_first() {
 
 #[test]
 fn sequence_loss_makes_later_unknowns_rejected() {
-    let mut i = Idempotence::new();
-    i.set_producer(PID);
-    send(&mut i, 0, 1, 1);
-    send(&mut i, 0, 2, 1);
+    let mut i = known_on(&[0]);
+    assert_eq!(send(&mut i, 0, 1, 1), Some(1));
+    assert_eq!(send(&mut i, 0, 2, 1), Some(2));
     i.on_outcome(&tp(0), 2, Outcome::Unknown);
     i.on_outcome(&tp(0), 1, Outcome::SequenceRejected);
     // Batch 2 followed a rejected batch on the same partition: it cannot have been written.
@@ -149,10 +196,9 @@ fn sequence_loss_makes_later_unknowns_rejected() {
 
 #[test]
 fn failed_batch_leaves_a_gap_that_needs_a_bump() {
-    let mut i = Idempotence::new();
-    i.set_producer(PID);
-    send(&mut i, 0, 1, 1);
-    send(&mut i, 0, 2, 1);
+    let mut i = known_on(&[0]);
+    assert_eq!(send(&mut i, 0, 1, 1), Some(1));
+    assert_eq!(send(&mut i, 0, 2, 1), Some(2));
     assert_eq!(
         i.on_outcome(
             &tp(0),
@@ -203,7 +249,12 @@ fn sequences_wrap_like_kafka() {
 /// A broker partition with Kafka's idempotence checks (last 5 batches kept per producer).
 #[derive(Default)]
 struct BrokerPartition {
-    epoch: Option<i16>,
+    /// The producer id and epoch it holds state for.
+    producer: Option<(i64, i16)>,
+    /// It forgot that state and answers as a broker that lost it before Kafka 2.5 did (any
+    /// sequence but 0 is out of order); Kafka 2.5+ accepts any sequence then, which no
+    /// client can tell from a write in order.
+    forgot: bool,
     last_seq: i32,
     recent: VecDeque<(i32, i32)>, // (base, last) of the last 5 batches
     log: Vec<BatchId>,
@@ -215,11 +266,14 @@ enum Answer {
 }
 
 impl BrokerPartition {
-    fn produce(&mut self, id: BatchId, epoch: i16, base: i32, count: i32) -> Answer {
+    fn produce(&mut self, id: BatchId, producer: ProducerIdEpoch, base: i32, count: i32) -> Answer {
         let last = next_sequence(base, count - 1);
-        match self.epoch {
-            Some(e) if epoch < e => panic!("a batch was sent with a stale epoch {epoch} < {e}"),
-            Some(e) if epoch == e => {
+        let epoch = producer.epoch;
+        match self.producer {
+            Some((p, e)) if p == producer.id && epoch < e => {
+                panic!("a batch was sent with a stale epoch {epoch} < {e}")
+            }
+            Some((p, e)) if p == producer.id && epoch == e => {
                 if self.recent.iter().any(|&(b, l)| b == base && l == last) {
                     return Answer::Ok; // duplicate
                 }
@@ -227,11 +281,15 @@ impl BrokerPartition {
                     return Answer::OutOfOrder;
                 }
             }
-            // New epoch or unknown producer: must start at 0.
-            _ if base != 0 => return Answer::OutOfOrder,
+            // A new epoch of the producer id it knows must start at 0.
+            Some((p, _)) if p == producer.id && base != 0 => return Answer::OutOfOrder,
+            // State lost (the pre-2.5 answer).
+            _ if self.forgot && base != 0 => return Answer::OutOfOrder,
+            // A producer id it holds no state for: any sequence (Kafka 2.5+).
             _ => self.recent.clear(),
         }
-        self.epoch = Some(epoch);
+        self.forgot = false;
+        self.producer = Some((producer.id, epoch));
         self.last_seq = last;
         self.recent.push_back((base, last));
         if self.recent.len() > 5 {
@@ -251,9 +309,10 @@ enum Fault {
 
 struct Sim {
     idem: Idempotence,
-    epoch: i16,
+    producer: ProducerIdEpoch,
+    bumps: u32,
     queues: Vec<VecDeque<(BatchId, i32)>>,
-    network: Vec<VecDeque<(BatchId, i32, i16, i32)>>, // (id, count, epoch, base)
+    network: Vec<VecDeque<(BatchId, i32, ProducerIdEpoch, i32)>>, // (id, count, producer, base)
     brokers: Vec<BrokerPartition>,
     created: Vec<Vec<BatchId>>,
     failed: Vec<BatchId>,
@@ -263,10 +322,12 @@ struct Sim {
 impl Sim {
     fn new(partitions: usize) -> Self {
         let mut idem = Idempotence::new();
-        idem.set_producer(ProducerIdEpoch { id: 1, epoch: 0 });
+        let producer = ProducerIdEpoch { id: 1, epoch: 0 };
+        idem.set_producer(producer);
         Sim {
             idem,
-            epoch: 0,
+            producer,
+            bumps: 0,
             queues: vec![VecDeque::new(); partitions],
             network: vec![VecDeque::new(); partitions],
             brokers: (0..partitions)
@@ -294,7 +355,7 @@ impl Sim {
         } = self.idem.admit(&tp(p as i32), id, count)
         {
             self.queues[p].pop_front();
-            self.network[p].push_back((id, count, producer.epoch, base_sequence));
+            self.network[p].push_back((id, count, producer, base_sequence));
             let held = self
                 .idem
                 .partition(&tp(p as i32))
@@ -314,13 +375,13 @@ impl Sim {
     }
 
     fn respond(&mut self, p: usize, fault: Fault) {
-        let Some((id, count, epoch, base)) = self.network[p].pop_front() else {
+        let Some((id, count, producer, base)) = self.network[p].pop_front() else {
             return;
         };
         let outcome = match fault {
             Fault::RejectRetriable => Outcome::RetriableRejected,
             Fault::None | Fault::DropAfterApply => {
-                let answer = self.brokers[p].produce(id, epoch, base, count);
+                let answer = self.brokers[p].produce(id, producer, base, count);
                 match answer {
                     // The answer is lost, whatever it was.
                     _ if matches!(fault, Fault::DropAfterApply) => Outcome::Unknown,
@@ -352,18 +413,29 @@ impl Sim {
             .partition(&tp(p as i32))
             .is_some_and(|s| s.has_unknown());
         if self.network[p].is_empty() && !unknown {
-            self.brokers[p].epoch = None;
+            self.brokers[p].producer = None;
+            self.brokers[p].forgot = true;
             self.brokers[p].recent.clear();
         }
     }
 
+    /// Bumps alternate between a new producer id (what an idempotent producer's
+    /// InitProducerId gets from Kafka) and a new epoch of the same one (KIP-360, KIP-890).
     fn maybe_bump(&mut self) {
         if self.idem.bump_requested() && self.idem.can_bump() {
-            self.epoch += 1;
-            assert!(self.idem.set_producer(ProducerIdEpoch {
-                id: 1,
-                epoch: self.epoch
-            }));
+            self.bumps += 1;
+            self.producer = if self.bumps % 2 == 1 {
+                ProducerIdEpoch {
+                    id: self.producer.id + 1,
+                    epoch: 0,
+                }
+            } else {
+                ProducerIdEpoch {
+                    id: self.producer.id,
+                    epoch: self.producer.epoch + 1,
+                }
+            };
+            assert!(self.idem.set_producer(self.producer));
         }
     }
 
@@ -435,5 +507,5 @@ fn model_smoke_with_state_loss() {
     assert!(sim.idem.bump_requested());
     sim.settle();
     assert_eq!(sim.brokers[0].log, sim.created[0]);
-    assert_eq!(sim.epoch, 1);
+    assert_eq!(sim.bumps, 1);
 }

@@ -61,7 +61,7 @@ fn one(
             .map(|(t, p)| {
                 let code = state
                     .txns
-                    .verify_produce(producer_id, epoch, &t, p)
+                    .verify_produce(Some(txn_id), producer_id, epoch, &t, p)
                     .err()
                     .unwrap_or(codes::NONE);
                 ((t, p), code)

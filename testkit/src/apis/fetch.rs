@@ -1,5 +1,6 @@
-//! Fetch: reads batches up to the high watermark (`read_uncommitted`) or the last stable
-//! offset (`read_committed`, with the aborted transactions in range), waits up to
+//! Fetch: reads batches of one log segment up to the high watermark (`read_uncommitted`) or
+//! the last stable offset (`read_committed`, with the aborted transactions in range, bounded
+//! as Kafka bounds them), waits up to
 //! `max_wait_ms` for `min_bytes`, and checks leadership and leader epochs. Fetch sessions
 //! (KIP-227) are not kept: every response has session id 0, so clients send full fetches.
 
@@ -112,7 +113,7 @@ fn read(
                     }
                 };
                 let aborted_transactions = committed.then(|| {
-                    log.aborted_between(fp.fetch_offset, upper)
+                    log.aborted_for_fetch(fp.fetch_offset, upper, size)
                         .into_iter()
                         .map(|a| AbortedTransaction {
                             producer_id: a.producer_id,

@@ -11,6 +11,7 @@ use klamm_protocol::messages::{ProduceRequest, ProduceResponse};
 
 use super::{Api, Ctx, mono_ms};
 use crate::codes;
+use crate::state::batch::first_batch_is_transactional;
 use crate::state::txn_v2::ImplicitAdd;
 
 pub(crate) struct Produce;
@@ -32,6 +33,24 @@ impl Api for Produce {
     type Resp = ProduceResponse;
 
     async fn handle(ctx: &mut Ctx<'_>, req: Self::Req) -> Option<Self::Resp> {
+        // Transactional records without a transactional id fail the write authorization of
+        // the (absent) transactional id before anything else, as in Kafka's KafkaApis.
+        let transactional_records =
+            req.topic_data
+                .iter()
+                .flat_map(|t| &t.partition_data)
+                .any(|p| {
+                    p.records
+                        .as_deref()
+                        .is_some_and(first_batch_is_transactional)
+                });
+        if transactional_records && req.transactional_id.is_none() {
+            return Some(Self::error(
+                ctx,
+                &req,
+                codes::TRANSACTIONAL_ID_AUTHORIZATION_FAILED,
+            ));
+        }
         if !matches!(req.acks, -1..=1) {
             return Some(Self::error(ctx, &req, codes::INVALID_REQUIRED_ACKS));
         }
@@ -56,8 +75,14 @@ impl Api for Produce {
                 let mut partition_responses = Vec::with_capacity(t.partition_data.len());
                 for p in &t.partition_data {
                     let records = p.records.clone().unwrap_or_default();
-                    let r =
-                        state.produce_adding(ctx.node, &t.name, p.index, &records, implicit_add);
+                    let r = state.produce_in(
+                        ctx.node,
+                        &t.name,
+                        p.index,
+                        &records,
+                        req.transactional_id.as_deref(),
+                        implicit_add,
+                    );
                     duplicates += u64::from(r.duplicate);
                     let mut resp = if r.error == codes::NONE {
                         PartitionProduceResponse {
@@ -70,7 +95,11 @@ impl Api for Produce {
                         }
                     } else {
                         tracing::debug!(topic = %t.name, partition = p.index, code = r.error, msg = ?r.message, "produce refused");
-                        partition_error(p.index, r.error, r.message)
+                        PartitionProduceResponse {
+                            // Kafka reports the log start with errors found while appending.
+                            log_start_offset: r.log_start_offset,
+                            ..partition_error(p.index, r.error, r.message)
+                        }
                     };
                     if r.error == codes::NOT_LEADER_OR_FOLLOWER
                         && ctx.version >= 10

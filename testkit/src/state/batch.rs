@@ -103,6 +103,18 @@ pub fn parse_single_batch(records: &Bytes) -> Result<(SealedBatch, BatchHeader),
     Ok((batch, h))
 }
 
+/// Whether the first batch of a produced record set is marked transactional, read from its
+/// header alone (as Kafka's `RequestUtils.hasTransactionalRecords` looks at the first batch
+/// of each partition before anything is validated); false for anything too short or not v2.
+pub fn first_batch_is_transactional(records: &[u8]) -> bool {
+    const MAGIC: usize = 16;
+    const ATTRIBUTES: usize = 21;
+    const TRANSACTIONAL: i16 = 0x10;
+    records.len() >= ATTRIBUTES + 2
+        && records[MAGIC] == 2
+        && i16::from_be_bytes([records[ATTRIBUTES], records[ATTRIBUTES + 1]]) & TRANSACTIONAL != 0
+}
+
 /// Gives a batch its place in the log.
 pub fn place(mut batch: SealedBatch, base_offset: i64, leader_epoch: i32) -> Bytes {
     batch.set_base_offset(base_offset);
@@ -183,6 +195,24 @@ mod tests {
         );
         assert_eq!(&placed[16..], &b[16..]);
         assert_eq!(&placed[12..16], &9i32.to_be_bytes());
+    }
+
+    #[test]
+    fn the_transactional_flag_is_read_from_the_header() {
+        assert!(first_batch_is_transactional(&data_batch(7, 0, 0, 2, true)));
+        assert!(!first_batch_is_transactional(&data_batch(
+            7, 0, 0, 2, false
+        )));
+        let two = [
+            data_batch(7, 0, 0, 1, true),
+            data_batch(-1, -1, -1, 1, false),
+        ]
+        .concat();
+        assert!(first_batch_is_transactional(&two));
+        let mut v1 = data_batch(7, 0, 0, 1, true).to_vec();
+        v1[16] = 1;
+        assert!(!first_batch_is_transactional(&v1));
+        assert!(!first_batch_is_transactional(&[0; 22]));
     }
 
     #[test]

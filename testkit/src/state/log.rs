@@ -1,5 +1,6 @@
 //! One partition's log: record batches with assigned offsets, high watermark, log start offset,
-//! last stable offset and the index of aborted transactions, plus its producer state.
+//! last stable offset and the index of aborted transactions, plus its producer state and the
+//! segments a Fetch reads one at a time.
 
 use std::collections::BTreeMap;
 
@@ -9,6 +10,7 @@ use klamm_protocol::record::SealedBatch;
 
 use super::batch::{self, BatchError, BatchHeader};
 use super::producer::{ProducerStates, SeqCheck};
+use super::segments::Segments;
 use crate::codes;
 
 /// One batch in the log.
@@ -54,6 +56,7 @@ pub struct PartitionLog {
     ongoing: BTreeMap<i64, i64>,
     aborted: Vec<AbortedTxn>,
     producers: ProducerStates,
+    segments: Segments,
 }
 
 impl PartitionLog {
@@ -111,7 +114,7 @@ impl PartitionLog {
                 let base = self.next_offset;
                 let bytes = batch::place(batch, base, leader_epoch);
                 let last = base + i64::from(h.last_offset_delta);
-                self.batches.push(StoredBatch {
+                self.push(StoredBatch {
                     base_offset: base,
                     last_offset: last,
                     max_timestamp: h.max_timestamp,
@@ -137,6 +140,19 @@ impl PartitionLog {
         }
     }
 
+    /// Stores a batch at the end of the log, in a new segment when Kafka would roll one.
+    fn push(&mut self, b: StoredBatch) {
+        self.segments
+            .append(b.base_offset, b.last_offset, b.max_timestamp, b.bytes.len());
+        self.batches.push(b);
+    }
+
+    /// How many segments the log has (Kafka rolls one when a batch's timestamp is more than
+    /// `segment.ms` after the segment's first batch's; see [`super::segments`]).
+    pub fn segment_count(&self) -> usize {
+        self.segments.count()
+    }
+
     /// Writes an end-transaction marker for `producer_id` (COMMIT or ABORT) and closes its
     /// open transaction here; an aborted one is indexed for Fetch. Returns the marker's offset.
     pub fn write_marker(
@@ -152,7 +168,7 @@ impl PartitionLog {
         let bytes =
             batch::control_batch(offset, leader_epoch, producer_id, epoch, commit, timestamp)
                 .ok_or(codes::INVALID_RECORD)?;
-        self.batches.push(StoredBatch {
+        self.push(StoredBatch {
             base_offset: offset,
             last_offset: offset,
             max_timestamp: timestamp,
@@ -182,16 +198,18 @@ impl PartitionLog {
     }
 
     /// Reads batches from the one holding `offset`, below `upper` (the high watermark or the
-    /// last stable offset), up to `max_bytes` but always at least one batch (KIP-74).
+    /// last stable offset), up to `max_bytes` but always at least one batch (KIP-74), and
+    /// never past the end of that batch's segment (as Kafka reads one segment per Fetch).
     /// `Err(OFFSET_OUT_OF_RANGE)` when `offset` is outside `[log start, high watermark]`.
     pub fn read(&self, offset: i64, max_bytes: usize, upper: i64) -> Result<Vec<Bytes>, i16> {
         if offset < self.log_start || offset > self.next_offset {
             return Err(codes::OFFSET_OUT_OF_RANGE);
         }
         let start = self.batches.partition_point(|b| b.last_offset < offset);
+        let end = self.segments.end_of(start).max(start);
         let mut out = Vec::new();
         let mut size = 0usize;
-        for b in &self.batches[start..] {
+        for b in &self.batches[start..end] {
             if b.last_offset >= upper {
                 break;
             }
@@ -204,8 +222,25 @@ impl PartitionLog {
         Ok(out)
     }
 
-    /// The aborted transactions a `read_committed` fetch of `[offset, upper)` must be told of:
-    /// those whose marker is at or after `offset` and whose first offset is before `upper`.
+    /// The aborted transactions a `read_committed` Fetch from `offset` below `upper` (the
+    /// last stable offset) that returned `fetched` bytes reports, as Kafka's: none when it
+    /// could read nothing (`offset` at or past `upper`); otherwise those of
+    /// [`aborted_between`](Self::aborted_between) `offset` and the first offset-index entry
+    /// after the data returned, or the end of the segment read, or the log end (which may lie
+    /// past `upper`).
+    pub fn aborted_for_fetch(&self, offset: i64, upper: i64, fetched: usize) -> Vec<AbortedTxn> {
+        if offset >= upper {
+            return Vec::new();
+        }
+        let start = self.batches.partition_point(|b| b.last_offset < offset);
+        let bound = self
+            .segments
+            .aborted_upper_bound(start, fetched, self.next_offset);
+        self.aborted_between(offset, bound)
+    }
+
+    /// The aborted transactions that overlap `[offset, upper)`: those whose marker is at or
+    /// after `offset` and whose first offset is before `upper`.
     pub fn aborted_between(&self, offset: i64, upper: i64) -> Vec<AbortedTxn> {
         self.aborted
             .iter()
@@ -346,6 +381,39 @@ mod tests {
             log.write_marker(7, 1, false, 0, 99),
             Err(codes::INVALID_PRODUCER_EPOCH)
         );
+    }
+
+    #[test]
+    fn a_fetch_reads_one_segment_and_reports_the_aborts_kafka_reports() {
+        // data_batch stamps 1970 timestamps; a marker written "now" rolls a new segment,
+        // as Kafka 4.1.1 does (segment.ms), and a Fetch from 0 stops at the roll.
+        let now = 1_800_000_000_000;
+        let mut log = PartitionLog::default();
+        log.append(&data_batch(7, 0, 0, 3, true), 0).unwrap(); // 0..=2
+        log.write_marker(7, 0, false, 0, now).unwrap(); // 3, new segment
+        log.append(&data_batch(-1, -1, -1, 1, false), 0).unwrap(); // 4
+        log.append(&data_batch(7, 0, 3, 1, true), 0).unwrap(); // 5
+        log.write_marker(7, 0, false, 0, now).unwrap(); // 6
+        assert_eq!(log.segment_count(), 2);
+        let lso = log.last_stable_offset();
+        let first = log.read(0, 1 << 20, lso).unwrap();
+        assert_eq!(first.len(), 1, "the first segment holds one batch");
+        let size = first[0].len();
+        // the aborts reported end at the next segment's base offset (3)
+        let aborted = log.aborted_for_fetch(0, lso, size);
+        assert_eq!(
+            aborted.iter().map(|a| a.first_offset).collect::<Vec<_>>(),
+            [0]
+        );
+        let rest = log.read(3, 1 << 20, lso).unwrap();
+        assert_eq!(rest.len(), 4);
+        let aborted = log.aborted_for_fetch(3, lso, rest.iter().map(Bytes::len).sum());
+        assert_eq!(
+            aborted.iter().map(|a| a.first_offset).collect::<Vec<_>>(),
+            [0, 5]
+        );
+        // nothing to read: no aborts reported
+        assert!(log.aborted_for_fetch(lso, lso, 0).is_empty());
     }
 
     #[test]

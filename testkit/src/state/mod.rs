@@ -10,6 +10,7 @@ pub mod groups;
 pub mod log;
 pub mod producer;
 pub mod quota;
+pub mod segments;
 #[cfg(test)]
 mod test_support;
 pub mod txn;
@@ -288,6 +289,38 @@ impl ClusterState {
         records: &Bytes,
         implicit_add: Option<txn_v2::ImplicitAdd<'_>>,
     ) -> ProduceResult {
+        let transactional_id = implicit_add.map(|a| a.transactional_id);
+        self.produce_in(
+            node,
+            topic,
+            partition,
+            records,
+            transactional_id,
+            implicit_add,
+        )
+    }
+
+    /// A Produce of one partition's record set sent with `transactional_id` (a Produce
+    /// request's field): a transactional batch is verified with that transactional id's
+    /// coordinator state, as Kafka's leader does (KIP-890 part 1), after `implicit_add` (a
+    /// transactional Produce v12) added the partition. Without a transactional id (the
+    /// state-level [`produce`](Self::produce)) the transaction is found by producer id; the
+    /// API layer refuses such requests before they get here, as Kafka does.
+    ///
+    /// Errors found while appending (sequence, epoch and transaction checks of the log's
+    /// producer state) carry the log start offset, as Kafka's do; errors found before
+    /// (leadership, size, a malformed batch, the coordinator's verification) carry -1.
+    /// The coordinator's PRODUCER_FENCED is answered as INVALID_PRODUCER_EPOCH, the code
+    /// Kafka's leader converts it to for producers of every version.
+    pub fn produce_in(
+        &mut self,
+        node: i32,
+        topic: &str,
+        partition: i32,
+        records: &Bytes,
+        transactional_id: Option<&str>,
+        implicit_add: Option<txn_v2::ImplicitAdd<'_>>,
+    ) -> ProduceResult {
         let Some(p) = self.partition(topic, partition) else {
             return ProduceResult::error(
                 codes::UNKNOWN_TOPIC_OR_PARTITION,
@@ -323,17 +356,21 @@ impl ClusterState {
             && let Err(code) = self.add_partition_implicitly(&add, &h, topic, partition)
         {
             return ProduceResult::error(
-                code,
+                unfenced(code),
                 "the partition could not be added to the transaction (Produce v12)",
             );
         }
         if h.is_transactional()
-            && let Err(code) =
-                self.txns
-                    .verify_produce(h.producer_id, h.producer_epoch, topic, partition)
+            && let Err(code) = self.txns.verify_produce(
+                transactional_id,
+                h.producer_id,
+                h.producer_epoch,
+                topic,
+                partition,
+            )
         {
             return ProduceResult::error(
-                code,
+                unfenced(code),
                 "partition is not part of an ongoing transaction of this producer",
             );
         }
@@ -351,8 +388,21 @@ impl ClusterState {
                 message: None,
                 duplicate: a.duplicate,
             },
-            Err((code, msg)) => ProduceResult::error(code, msg),
+            Err((code, msg)) => ProduceResult {
+                log_start_offset: p.log.log_start_offset(),
+                ..ProduceResult::error(code, msg)
+            },
         }
+    }
+}
+
+/// PRODUCER_FENCED as a partition leader answers a Produce: INVALID_PRODUCER_EPOCH (Kafka's
+/// `AddPartitionsToTxnManager` converts it so for every Produce version).
+fn unfenced(code: i16) -> i16 {
+    if code == codes::PRODUCER_FENCED {
+        codes::INVALID_PRODUCER_EPOCH
+    } else {
+        code
     }
 }
 
@@ -433,10 +483,14 @@ mod tests {
         let mut s = ClusterState::new(2, StateConfig::default());
         s.create_topic("t", 2).unwrap();
         let b = data_batch(-1, -1, -1, 4, false);
-        assert_eq!(
-            s.produce(1, "t", 0, &b).error,
-            codes::NOT_LEADER_OR_FOLLOWER
-        );
+        let not_leader = s.produce(1, "t", 0, &b);
+        assert_eq!(not_leader.error, codes::NOT_LEADER_OR_FOLLOWER);
+        assert_eq!(not_leader.log_start_offset, -1, "refused before the log");
+        // refused by the log's producer state: the log start comes with it, as in Kafka
+        s.produce(1, "t", 1, &data_batch(5, 0, 0, 1, false));
+        let gap = s.produce(1, "t", 1, &data_batch(5, 0, 3, 1, false));
+        assert_eq!(gap.error, codes::OUT_OF_ORDER_SEQUENCE_NUMBER);
+        assert_eq!(gap.log_start_offset, 0);
         assert_eq!(
             s.produce(0, "t", 5, &b).error,
             codes::UNKNOWN_TOPIC_OR_PARTITION

@@ -62,20 +62,18 @@ impl ProducerStates {
     ///
     /// Rules, in Kafka's order: an epoch older than the known one is `INVALID_PRODUCER_EPOCH`;
     /// a batch equal to one of the last five of the same epoch is a duplicate; a producer with
-    /// no state here must start at sequence 0 (else `UNKNOWN_PRODUCER_ID`); a new epoch must
-    /// start at 0; otherwise the first sequence must follow the last one
-    /// (else `OUT_OF_ORDER_SEQUENCE_NUMBER`); a non-transactional write while the producer has
-    /// an open transaction is `INVALID_TXN_STATE`.
+    /// no state here may start at any sequence (Kafka 2.5+, KIP-360: its state may have been
+    /// removed with the records it wrote, so the broker cannot tell a gap; older brokers
+    /// answered `UNKNOWN_PRODUCER_ID`); a new epoch must start at 0; otherwise the first
+    /// sequence must follow the last one (else `OUT_OF_ORDER_SEQUENCE_NUMBER`); a
+    /// non-transactional write while the producer has an open transaction is
+    /// `INVALID_TXN_STATE`.
     pub fn check(&self, h: &BatchHeader) -> Result<SeqCheck, i16> {
         if h.producer_id < 0 {
             return Ok(SeqCheck::Append);
         }
         let Some(entry) = self.entries.get(&h.producer_id) else {
-            return if h.base_sequence <= 0 {
-                Ok(SeqCheck::Append)
-            } else {
-                Err(codes::UNKNOWN_PRODUCER_ID)
-            };
+            return Ok(SeqCheck::Append);
         };
         if h.producer_epoch < entry.epoch {
             return Err(codes::INVALID_PRODUCER_EPOCH);
@@ -228,10 +226,17 @@ mod tests {
     }
 
     #[test]
-    fn unknown_producer_must_start_at_zero() {
-        let s = ProducerStates::default();
-        assert_eq!(s.check(&h(9, 0, 5, 1)), Err(codes::UNKNOWN_PRODUCER_ID));
-        assert_eq!(s.check(&h(9, 0, 0, 1)), Ok(SeqCheck::Append));
+    fn a_producer_without_state_may_start_at_any_sequence_then_keeps_it() {
+        // As Kafka 2.5+ (checked against 4.1.1 by klamm-integration's differential suite).
+        let mut s = ProducerStates::default();
+        assert_eq!(append(&mut s, &h(9, 0, 5, 2), 0), Ok(SeqCheck::Append));
+        assert_eq!(s.check(&h(9, 0, 5, 2)), Ok(SeqCheck::Duplicate(0)));
+        assert_eq!(
+            s.check(&h(9, 0, 8, 1)),
+            Err(codes::OUT_OF_ORDER_SEQUENCE_NUMBER)
+        );
+        assert_eq!(s.check(&h(9, 0, 7, 1)), Ok(SeqCheck::Append));
+        assert_eq!(s.check(&h(10, 0, 0, 1)), Ok(SeqCheck::Append));
         assert_eq!(s.check(&h(-1, -1, -1, 1)), Ok(SeqCheck::Append));
     }
 

@@ -83,26 +83,29 @@ impl Transactions {
         self.metas.get(txn_id)
     }
 
-    /// Checks a transactional produce (KIP-890 style verification): the producer's epoch must
-    /// be current and the partition part of its ongoing transaction.
+    /// Checks a transactional produce as Kafka's leader verifies it with the coordinator
+    /// (KIP-890 part 1, `handleVerifyPartitionsInTransaction`): the transaction of
+    /// `txn_id` must exist (else INVALID_PRODUCER_ID_MAPPING) with this producer id (else
+    /// INVALID_PRODUCER_ID_MAPPING) and epoch (else PRODUCER_FENCED), and the partition must
+    /// be part of its ongoing transaction (else INVALID_TXN_STATE). Without a transactional
+    /// id (state-level tests) the transaction is the producer id's.
     pub fn verify_produce(
         &self,
+        txn_id: Option<&str>,
         producer_id: i64,
         epoch: i16,
         topic: &str,
         partition: i32,
     ) -> Result<(), i16> {
-        let meta = self
-            .by_producer
-            .get(&producer_id)
-            .and_then(|id| self.metas.get(id))
-            .ok_or(codes::INVALID_TXN_STATE)?;
-        if meta.producer_id != producer_id || epoch < meta.epoch {
-            return Err(codes::INVALID_PRODUCER_EPOCH);
+        let meta = match txn_id {
+            Some(id) => self.metas.get(id),
+            None => self
+                .by_producer
+                .get(&producer_id)
+                .and_then(|id| self.metas.get(id)),
         }
-        if epoch > meta.epoch {
-            return Err(codes::INVALID_TXN_STATE);
-        }
+        .ok_or(codes::INVALID_PRODUCER_ID_MAPPING)?;
+        check_producer(meta, producer_id, epoch)?;
         if meta.status != TxnStatus::Ongoing
             || !meta.partitions.contains(&(topic.to_string(), partition))
         {

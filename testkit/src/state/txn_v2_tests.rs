@@ -53,11 +53,12 @@ fn produce_v12_adds_the_partition_and_end_txn_v5_bumps_the_epoch() {
     // the next transaction writes with the new epoch from sequence 0
     let b = data_batch(pid, e1, 0, 1, true);
     assert_eq!(s.produce_adding(0, "t", 0, &b, add(now)).error, codes::NONE);
-    // a zombie with the old epoch is refused
+    // a zombie with the old epoch is refused; a leader answers the coordinator's
+    // PRODUCER_FENCED as INVALID_PRODUCER_EPOCH, as Kafka 4.1.1's does
     let z = data_batch(pid, e0, 2, 1, true);
     assert_eq!(
         s.produce_adding(0, "t", 1, &z, add(now)).error,
-        codes::PRODUCER_FENCED
+        codes::INVALID_PRODUCER_EPOCH
     );
     assert_eq!(s.end_txn_v2("x", pid, e1, false, now, 0), Ok((pid, e1 + 1)));
     assert_eq!(last_marker(&s, 0), Some((false, e1 + 1)));

@@ -33,6 +33,15 @@ pub struct Built {
     pub version: String,
 }
 
+impl Built {
+    /// A command that starts the driver (its leading arguments included); add the flags.
+    pub fn command(&self) -> Command {
+        let mut cmd = Command::new(&self.program);
+        cmd.args(&self.leading);
+        cmd
+    }
+}
+
 /// Whether a driver could be prepared.
 #[derive(Debug, Clone)]
 pub enum Prepared {
@@ -227,6 +236,18 @@ fn go_dep_version(version_m: &str, module: &str) -> Option<String> {
 /// Builds the Go driver in `bench/peers/<folder>` as `target/tools/peers/bin/<binary>`;
 /// `module` is the client library whose version is reported.
 pub fn go_peer(pb: &ProgressBar, folder: &str, binary: &str, module: &str) -> Result<Prepared> {
+    go_peer_with(pb, folder, binary, module, &[])
+}
+
+/// As [`go_peer`], with extra `go build` flags (`-race` for the seeds driver; the race
+/// detector needs cgo, so a C compiler).
+pub fn go_peer_with(
+    pb: &ProgressBar,
+    folder: &str,
+    binary: &str,
+    module: &str,
+    flags: &[&str],
+) -> Result<Prepared> {
     let Some(go_version) = tool_version("go", &["version"]) else {
         return Ok(Prepared::Skipped(
             "`go` is not on PATH (install Go 1.22 or newer to build this peer)".into(),
@@ -236,7 +257,10 @@ pub fn go_peer(pb: &ProgressBar, folder: &str, binary: &str, module: &str) -> Re
     let bin_dir = tools_dir().join("peers").join("bin");
     let bin = bin_dir.join(binary);
     let stamp = bin_dir.join(format!("{binary}.stamp"));
-    let hash = source_hash(&[src.clone(), peers_dir().join("goperf")], &go_version)?;
+    let hash = source_hash(
+        &[src.clone(), peers_dir().join("goperf")],
+        &format!("{go_version} {}", flags.join(" ")),
+    )?;
     if let Some(version) = fresh(&stamp, &hash, &bin) {
         return Ok(Prepared::Ready(Built {
             program: bin,
@@ -245,8 +269,15 @@ pub fn go_peer(pb: &ProgressBar, folder: &str, binary: &str, module: &str) -> Re
         }));
     }
     std::fs::create_dir_all(&bin_dir).with_context(|| format!("creating {}", bin_dir.display()))?;
-    let mut cmd = go_command(&["build", "-trimpath", "-o"]);
-    cmd.arg(&bin).arg(".").current_dir(&src);
+    let mut cmd = go_command(&["build", "-trimpath"]);
+    cmd.args(flags)
+        .arg("-o")
+        .arg(&bin)
+        .arg(".")
+        .current_dir(&src);
+    if flags.contains(&"-race") {
+        cmd.env("CGO_ENABLED", "1");
+    }
     run_build(pb, &format!("the {folder} peer"), cmd)?;
     let out = go_command(&["version", "-m"])
         .arg(&bin)
