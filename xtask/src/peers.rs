@@ -15,7 +15,7 @@
 //! client (`bench/peers/java`), Kafka's own `ProducerPerformance`, franz-go and sarama.
 //!
 //! Each driver runs as a child process; its CPU time and peak RSS are measured by the xtask
-//! (see [`measure`]), its throughput and latency come from its own summary line (see
+//! (see [`mod@measure`]), its throughput and latency come from its own summary line (see
 //! [`summary`]). The broker is the caller's choice for these commands; [`brokers`] starts one
 //! for `cargo xtask bench producer --broker ...` and for [`ci_smoke`] (the smoke run on a
 //! fresh Apache Kafka cluster that `cargo xtask ci` runs).
