@@ -32,7 +32,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 
-use crate::tansu::free_port;
+use crate::tansu::{free_port, tail_of};
 use crate::{ui, workspace};
 
 /// The Apache Kafka release the project is tested against (also in `xtask/kafka/pom.xml`).
@@ -666,12 +666,6 @@ fn metadata_broker_count(addr: SocketAddr) -> Result<usize> {
     // correlation id (4), then the brokers array's count (4).
     let count = i32::from_be_bytes([answer[4], answer[5], answer[6], answer[7]]);
     usize::try_from(count).context("negative broker count")
-}
-
-fn tail_of(path: &Path, n: usize) -> String {
-    let text = std::fs::read_to_string(path).unwrap_or_default();
-    let lines: Vec<&str> = text.lines().collect();
-    lines[lines.len().saturating_sub(n)..].join("\n")
 }
 
 #[cfg(test)]

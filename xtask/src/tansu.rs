@@ -356,7 +356,8 @@ pub fn start(bin: &Path) -> Result<Running> {
     Ok(running)
 }
 
-fn tail_of(path: &Path, n: usize) -> String {
+/// The last `n` lines of a log file (empty when it cannot be read).
+pub fn tail_of(path: &Path, n: usize) -> String {
     let text = std::fs::read_to_string(path).unwrap_or_default();
     let lines: Vec<&str> = text.lines().collect();
     lines[lines.len().saturating_sub(n)..].join("\n")
