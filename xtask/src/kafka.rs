@@ -74,34 +74,13 @@ fn log_config() -> PathBuf {
 
 /// Whether `java` runs here: its version line, or why not (the reason a skip reports).
 pub fn java() -> std::result::Result<String, String> {
-    version_line("java", &["-version"])
+    workspace::tool_version("java", &["-version"])
+        .map_err(|why| format!("{why}; Apache Kafka needs Java 17+"))
 }
 
 /// Whether `mvn` runs here: its version line, or why not.
 pub fn maven() -> std::result::Result<String, String> {
-    version_line("mvn", &["-v", "-B"])
-}
-
-fn version_line(tool: &str, args: &[&str]) -> std::result::Result<String, String> {
-    let out = Command::new(tool)
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .map_err(|e| format!("`{tool}` is not installed ({e}); Apache Kafka needs Java 17+"))?;
-    // `java -version` prints to stderr, `mvn -v` to stdout.
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let first = ui::strip_ansi(text.lines().next().unwrap_or_default())
-        .trim()
-        .to_string();
-    if out.status.success() {
-        Ok(first)
-    } else {
-        Err(format!("`{tool} {}` failed: {first}", args.join(" ")))
-    }
+    workspace::tool_version("mvn", &["-v", "-B"])
 }
 
 /// A resolved Kafka release: every jar the broker needs, in one folder.

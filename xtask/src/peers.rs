@@ -27,7 +27,7 @@ mod summary;
 
 pub use brokers::{BrokerKind, PeerBroker};
 pub use build::{Built, Prepared, cargo_release as build_release, go_peer_with as build_go_peer};
-pub use measure::{Measured, run as measure};
+pub use measure::run as measure;
 pub use summary::Summary;
 
 use std::fmt;

@@ -4,7 +4,7 @@
 //! binaries exist, it asks `cargo metadata` and says plainly what is not there yet.
 
 use std::path::PathBuf;
-use std::process::Command;
+use std::process::{Command, Stdio};
 
 use anyhow::{Context, Result, bail};
 
@@ -124,6 +124,29 @@ fn parse_metadata(json: &[u8]) -> Result<Vec<Package>> {
 /// Finds a member by name.
 pub fn find<'a>(members: &'a [Package], name: &str) -> Option<&'a Package> {
     members.iter().find(|p| p.name == name)
+}
+
+/// The first non-empty line a tool prints about its version (`java -version` writes it to
+/// stderr, `mvn -v` and `go version` to stdout; colour codes removed), or why the tool does
+/// not run.
+pub fn tool_version(program: &str, args: &[&str]) -> std::result::Result<String, String> {
+    let out = Command::new(program)
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| format!("`{program}` is not installed ({e})"))?;
+    let text = [out.stdout, out.stderr].concat();
+    let text = crate::ui::strip_ansi(&String::from_utf8_lossy(&text));
+    let first = text
+        .lines()
+        .find(|l| !l.trim().is_empty())
+        .map(|l| l.trim().to_string())
+        .unwrap_or_default();
+    if out.status.success() {
+        Ok(first)
+    } else {
+        Err(format!("`{program} {}` failed: {first}", args.join(" ")))
+    }
 }
 
 #[cfg(test)]

@@ -34,24 +34,18 @@ pub(crate) async fn negotiate_versions(conn: &BrokerConnection) -> Result<ApiVer
         broker: broker.clone(),
         source,
     })?;
-    let resp: ApiVersionsResponse = if code == ErrorCode::UnsupportedVersion {
+    let (resp, version): (ApiVersionsResponse, i16) = if code == ErrorCode::UnsupportedVersion {
         tracing::debug!(%broker, "broker does not support ApiVersions v{FIRST_TRY}; retrying at v0");
         let frame = conn.roundtrip(&req, 0).await?;
-        decode_frame(&frame, 0, &broker)?
+        (decode_frame(&frame, 0, &broker)?, 0)
     } else {
-        decode_frame(&frame, FIRST_TRY, &broker)?
+        (decode_frame(&frame, FIRST_TRY, &broker)?, FIRST_TRY)
     };
-    // ApiVersions answers carry `throttle_time_ms` from v1; the client enforces it from v2
-    // (KIP-219). Report a throttle to the broker's deadline, which the requests after the
-    // handshake wait for. (An unthrottled handshake is not counted in the throttle metrics,
-    // which count the connection's own requests.)
-    let version = if code == ErrorCode::UnsupportedVersion {
-        0
-    } else {
-        FIRST_TRY
-    };
+    // ApiVersions answers carry `throttle_time_ms` from v1 (a v0 answer decodes it as 0); the
+    // client enforces it from v2 (KIP-219). Report a throttle to the broker's deadline, which
+    // the requests after the handshake wait for. (An unthrottled handshake is not counted in
+    // the throttle metrics, which count the connection's own requests.)
     if let Some(handle) = &conn.shared.throttle
-        && version >= 1
         && resp.throttle_time_ms > 0
     {
         handle.observe(

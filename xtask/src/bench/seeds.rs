@@ -112,13 +112,25 @@ fn parse_orders_service(lines: &[String]) -> Option<Side> {
     })
 }
 
-fn with_cpu(mut side: Side, measured: &peers::Measured) -> Side {
-    if let Some(cpu) = measured.cpu
-        && side.requests > 0
-    {
-        side.cpu_ms_per_request = Some(cpu.as_secs_f64() * 1e3 / side.requests as f64);
-    }
-    side
+/// Runs one side under the rusage wrapper and reads its results (with its CPU time per
+/// request); `Ok(None)` when its output has none.
+fn run_side(
+    what: &str,
+    prefix: &str,
+    cmd: std::process::Command,
+    parse: fn(&[String]) -> Option<Side>,
+) -> Result<Option<Side>> {
+    let pb = ui::spinner(&format!("bench seeds: {what}"));
+    let measured = peers::measure(&pb, prefix, cmd, TIMEOUT)?;
+    pb.finish_and_clear();
+    Ok(parse(&measured.lines).map(|mut side| {
+        if let Some(cpu) = measured.cpu
+            && side.requests > 0
+        {
+            side.cpu_ms_per_request = Some(cpu.as_secs_f64() * 1e3 / side.requests as f64);
+        }
+        side
+    }))
 }
 
 fn opt<T: std::fmt::Display>(v: Option<T>) -> String {
@@ -245,7 +257,6 @@ pub fn run(requests: u64) -> Result<Vec<StepReport>> {
     // Klamm first: on a fresh cluster sarama's first requests hung for minutes while the
     // transaction log was being created (seen once on 2026-12-07, not investigated);
     // Klamm's producers create it.
-    let pb = ui::spinner("bench seeds: Klamm's orders service through the pool");
     let mut cmd = std::process::Command::new(&service);
     cmd.args([
         "--bootstrap",
@@ -255,12 +266,13 @@ pub fn run(requests: u64) -> Result<Vec<StepReport>> {
         "--concurrency",
         &c,
     ]);
-    let measured = peers::measure(&pb, "klamm", cmd, TIMEOUT)?;
-    pb.finish_and_clear();
-    let klamm = parse_orders_service(&measured.lines)
-        .map(|s| with_cpu(s, &measured))
-        .context("the orders service printed no results table (its output is above)")?;
-    let pb = ui::spinner("bench seeds: sarama, a transactional producer per request");
+    let klamm = run_side(
+        "Klamm's orders service through the pool",
+        "klamm",
+        cmd,
+        parse_orders_service,
+    )?
+    .context("the orders service printed no results table (its output is above)")?;
     let mut cmd = seeds.command();
     cmd.args([
         "--bootstrap",
@@ -270,12 +282,13 @@ pub fn run(requests: u64) -> Result<Vec<StepReport>> {
         "--concurrency",
         &c,
     ]);
-    let measured = peers::measure(&pb, "sarama", cmd, TIMEOUT)?;
-    pb.finish_and_clear();
-    let sarama = parse_seeds(&measured.lines)
-        .map(|s| with_cpu(s, &measured))
-        .context("the seeds driver printed no result line (its output is above)")?;
-
+    let sarama = run_side(
+        "sarama, a transactional producer per request",
+        "sarama",
+        cmd,
+        parse_seeds,
+    )?
+    .context("the seeds driver printed no result line (its output is above)")?;
     cluster.stop();
 
     print_table(requests, &sarama, &klamm);

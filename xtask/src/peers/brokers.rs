@@ -110,10 +110,10 @@ impl PeerBroker {
                 })
             }
             BrokerKind::Kafka => {
-                if let Err(why) = kafka::java() {
-                    bail!("cannot run Apache Kafka: {why}");
-                }
-                let java = kafka::java().unwrap_or_default();
+                let java = match kafka::java() {
+                    Ok(version) => version,
+                    Err(why) => bail!("cannot run Apache Kafka: {why}"),
+                };
                 let install = kafka::ensure_installed()?;
                 let cluster = KafkaCluster::start(&install)?;
                 Ok(PeerBroker {

@@ -15,7 +15,7 @@
 //! the client versions the build resolved, which are printed on every use.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use anyhow::{Context, Result, bail};
 use indicatif::ProgressBar;
@@ -58,23 +58,6 @@ pub fn peers_dir() -> PathBuf {
 
 fn tools_dir() -> PathBuf {
     workspace::target_dir().join("tools")
-}
-
-/// The first line a tool prints for `args` (stdout or stderr), if it runs and succeeds.
-fn tool_version(program: &str, args: &[&str]) -> Option<String> {
-    let out = Command::new(program)
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .ok()?;
-    if !out.status.success() {
-        return None;
-    }
-    let text = [out.stdout, out.stderr].concat();
-    let text = ui::strip_ansi(&String::from_utf8_lossy(&text));
-    text.lines()
-        .find(|l| !l.trim().is_empty())
-        .map(|l| l.trim().to_string())
 }
 
 /// FNV-1a (64 bit): stable across Rust releases, unlike `DefaultHasher`, and plenty to tell
@@ -191,7 +174,8 @@ pub fn rdkafka(pb: &ProgressBar) -> Result<Prepared> {
         &["-p", "klamm-bench", "--bin", "klamm-bench"],
         &["klamm-bench"],
     )?;
-    let version = tool_version(&program.to_string_lossy(), &["perf-version"])
+    let version = workspace::tool_version(&program.to_string_lossy(), &["perf-version"])
+        .ok()
         .context("`klamm-bench perf-version` printed no librdkafka version")?;
     Ok(Prepared::Ready(Built {
         program,
@@ -248,7 +232,7 @@ pub fn go_peer_with(
     module: &str,
     flags: &[&str],
 ) -> Result<Prepared> {
-    let Some(go_version) = tool_version("go", &["version"]) else {
+    let Some(go_version) = workspace::tool_version("go", &["version"]).ok() else {
         return Ok(Prepared::Skipped(
             "`go` is not on PATH (install Go 1.22 or newer to build this peer)".into(),
         ));
@@ -325,12 +309,12 @@ fn jar_versions(lib: &Path) -> Result<String> {
 
 /// Builds the Java drivers (once for both) and returns how to start `main_class`.
 pub fn java_peer(pb: &ProgressBar, main_class: &str) -> Result<Prepared> {
-    let Some(java_version) = tool_version("java", &["-version"]) else {
+    let Some(java_version) = workspace::tool_version("java", &["-version"]).ok() else {
         return Ok(Prepared::Skipped(
             "`java` is not on PATH (install a JDK 17 or newer to build this peer)".into(),
         ));
     };
-    let Some(mvn_version) = tool_version("mvn", &["-v"]) else {
+    let Some(mvn_version) = workspace::tool_version("mvn", &["-v"]).ok() else {
         return Ok(Prepared::Skipped(
             "`mvn` is not on PATH (the Java peers are built with Maven 3)".into(),
         ));
