@@ -239,27 +239,7 @@ async fn request<F: ProducerFactory<Producer = KafkaTxnProducer>>(
             Ok((order, audit))
         })
         .await;
-    match r {
-        Ok((order, audit)) => {
-            // Committed: the commit flushed both, so both deliveries are complete.
-            order.await.expect("a committed order was delivered");
-            audit.await.expect("a committed audit record was delivered");
-            Outcome::Committed
-        }
-        Err(TransactionError::Pool(PoolError::Commit {
-            outcome: CommitOutcome::Unknown,
-            ..
-        })) => Outcome::Unknown,
-        Err(e) => {
-            // LOAD_DEBUG=1 shows why requests failed (beyond the handler's own rejections).
-            if std::env::var_os("LOAD_DEBUG").is_some()
-                && !matches!(e, TransactionError::Aborted(AppError::Rejected))
-            {
-                eprintln!("request failed: {e}");
-            }
-            Outcome::Failed
-        }
-    }
+    outcome(r).await
 }
 
 /// What a grouped request's handler does after writing both records.
@@ -301,7 +281,7 @@ pub async fn request_grouped<F: ProducerFactory<Producer = KafkaTxnProducer>>(
     outcome(r).await
 }
 
-/// What a client saw, from a grouped transaction's result.
+/// What a client saw, from a transaction's result (grouped or not).
 async fn outcome(
     r: Result<
         (
